@@ -1,0 +1,1 @@
+"""Leaf helpers usable by every layer: atomic writes, ids, time formats."""
