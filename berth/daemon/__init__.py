@@ -1,0 +1,1 @@
+"""berthd: the daemon's services, its configuration and its composition root."""

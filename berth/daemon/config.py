@@ -1,0 +1,122 @@
+"""Daemon configuration: berthd flags merged over daemon.json, with dockerd's names where they apply."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+
+from berth import errdefs
+
+__all__ = ["DaemonConfig", "parse_args"]
+
+DEFAULT_CONFIG_FILE = "/etc/berth/daemon.json"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """Everything berthd needs to know to start; immutable once parsed."""
+
+    hosts: tuple[str, ...] = ("unix:///run/berth/berth.sock",)
+    data_root: str = "/var/lib/berth"
+    exec_root: str = "/run/berth"
+    pidfile: str = ""
+    debug: bool = False
+    log_file: str = ""
+    storage_driver: str = "overlay2"
+    cgroup_parent: str = "berth"
+    runtime: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def runtime_root(self) -> str:
+        return os.path.join(self.exec_root, "runtime")
+
+    @property
+    def shims_root(self) -> str:
+        return os.path.join(self.exec_root, "shims")
+
+    @property
+    def socket_paths(self) -> list[str]:
+        return [h.removeprefix("unix://") for h in self.hosts if h.startswith("unix://")]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="berthd", description="The Berth container engine daemon")
+    p.add_argument("-H", "--host", action="append", default=None, help="listen on unix://PATH")
+    p.add_argument("--data-root", default=None, help="root of persistent state (default /var/lib/berth)")
+    p.add_argument("--exec-root", default=None, help="root of runtime state and the socket (default /run/berth)")
+    p.add_argument("-p", "--pidfile", default=None, help="write the daemon's pid here")
+    p.add_argument("-D", "--debug", action="store_true", default=None, help="debug logging")
+    p.add_argument("--log-file", default=None, help="log to this file instead of stderr")
+    p.add_argument("--config-file", default=None, help=f"daemon.json (default {DEFAULT_CONFIG_FILE})")
+    p.add_argument("-s", "--storage-driver", default=None, help="storage driver (overlay2)")
+    p.add_argument("--cgroup-parent", default=None, help="parent cgroup of containers (default berth)")
+    p.add_argument("--runtime", default=None, help="OCI runtime command (default: berth-runtime)")
+    p.add_argument("--label", action="append", default=None, help="daemon label key=value")
+    p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    return p
+
+
+_FILE_KEYS = {
+    "hosts": "hosts",
+    "data-root": "data_root",
+    "exec-root": "exec_root",
+    "pidfile": "pidfile",
+    "debug": "debug",
+    "log-file": "log_file",
+    "storage-driver": "storage_driver",
+    "cgroup-parent": "cgroup_parent",
+    "labels": "labels",
+}
+
+
+def _read_file(path: str, required: bool) -> dict[str, object]:
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        if required:
+            raise errdefs.InvalidParameter(f"unable to configure the daemon: open {path}: no such file") from None
+        return {}
+    except ValueError as exc:
+        raise errdefs.InvalidParameter(f"unable to configure the daemon with file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise errdefs.InvalidParameter(f"unable to configure the daemon with file {path}: not a JSON object")
+    return data
+
+
+def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
+    """Parse berthd's command line (and daemon.json); returns the config and whether --version was asked."""
+    ns = _parser().parse_args(argv)
+    file_path = ns.config_file or DEFAULT_CONFIG_FILE
+    values: dict[str, object] = {}
+    extra: dict[str, object] = {}
+    for key, value in _read_file(file_path, required=ns.config_file is not None).items():
+        if key in _FILE_KEYS:
+            values[_FILE_KEYS[key]] = tuple(value) if isinstance(value, list) else value
+        else:
+            extra[key] = value
+    for key in ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent"):
+        flag = getattr(ns, key)
+        if flag is not None:
+            values[key] = flag
+    if ns.host:
+        values["hosts"] = tuple(ns.host)
+    if ns.label:
+        values["labels"] = tuple(ns.label)
+    if ns.runtime:
+        values["runtime"] = tuple(ns.runtime.split())
+    exec_root = str(values.get("exec_root", "/run/berth"))
+    if "hosts" not in values:
+        values["hosts"] = (f"unix://{exec_root}/berth.sock",)
+    hosts = values["hosts"]
+    assert isinstance(hosts, tuple)
+    for h in hosts:
+        if not str(h).startswith("unix://"):
+            raise errdefs.InvalidParameter(f"invalid host {h!r}: only unix://PATH listeners are supported")
+    if values.get("storage_driver", "overlay2") not in ("overlay2", "overlay"):
+        raise errdefs.InvalidParameter(f"unsupported storage driver: {values['storage_driver']}")
+    return DaemonConfig(extra=extra, **values), bool(ns.version)  # type: ignore[arg-type]

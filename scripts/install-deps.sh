@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Berth needs on a Debian 12 machine (as root): Debian packages, then a venv with Berth.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(busybox-static runc iproute2 nftables procps git make python3 python3-venv python3-pip)
+if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
+  packages+=(hyperfine)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+# The interpreter: a python3.11 that is a real binary (pyenv's shim is a slow bash script), else Debian's.
+py=""
+for cand in /root/.pyenv/versions/3.11.*/bin/python3.11 /usr/bin/python3.11 /usr/bin/python3; do
+  if [ -x "$cand" ]; then py="$cand"; break; fi
+done
+[ -n "$py" ] || { echo "no python3.11 found" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  "$py" -m venv .venv
+fi
+stamp=.venv/.berth-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
