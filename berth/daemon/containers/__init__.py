@@ -1,0 +1,1 @@
+"""The containers service: records, lifecycle, attach, exec, logs (daemon services layer)."""
