@@ -64,6 +64,15 @@ def send_chunks(req: Req, chunks: list[bytes], content_type: str = "application/
     req.sock.sendall(b"0\r\n\r\n")
 
 
+def finish(req: Req) -> None:
+    """End a hijacked stream: shut the socket down so the client sees EOF."""
+    assert req.sock is not None
+    try:
+        req.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 def frame(stream: int, payload: bytes) -> bytes:
     return struct.pack(">BxxxL", stream, len(payload)) + payload
 
@@ -94,6 +103,10 @@ class FakeDaemon:
 
     def stop(self) -> None:
         self._stop = True
+        try:
+            self._srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._srv.close()
 
     @property
@@ -133,7 +146,8 @@ class FakeDaemon:
                     rfile.readline()
                 url = urlsplit(target)
                 path = re.sub(r"^/v\d+\.\d+", "", url.path)
-                req = Req(method, path, parse_qs(url.query, keep_blank_values=True), headers, body, rfile, sock)
+                query = parse_qs(url.query, keep_blank_values=True)
+                req = Req(method, path, query, headers, body, rfile, sock)
                 if path != "/_ping":
                     self.requests.append(req)
                 if not self._dispatch(req):

@@ -10,7 +10,7 @@ import pytest
 from berth.client import APIError, Client, DaemonUnreachable
 from berth.client.http import encode_query, parse_host
 from berth.client.stdcopy import StreamError, demux, frame, iter_frames
-from tests.unit.client.fakedaemon import FakeDaemon, Req, head, send_chunks
+from tests.unit.client.fakedaemon import FakeDaemon, Req, finish, head, send_chunks
 
 
 def test_negotiates_version_and_uses_prefix(fake: FakeDaemon) -> None:
@@ -72,13 +72,14 @@ def test_chunked_request_body(fake: FakeDaemon) -> None:
 
 def test_hijack_101_then_multiplexed_stream_and_half_close(fake: FakeDaemon) -> None:
     def attach(req: Req, cid: str) -> None:
-        assert req.sock is not None and req.rfile is not None
+        assert req.sock is not None
+        assert req.rfile is not None
         head(req.sock, 101, {"Content-Type": "application/vnd.docker.multiplexed-stream",
                              "Connection": "Upgrade", "Upgrade": "tcp"})
         req.sock.sendall(frame(1, b"out\n") + frame(2, b"err\n"))
         data = req.rfile.read()  # until the client's half-close
         req.sock.sendall(frame(1, data.upper()))
-        req.sock.close()
+        finish(req)
     fake.route("POST", "/containers/(.+)/attach")(attach)
     resp = Client(fake.host).hijack("/containers/c1/attach", {"stream": 1, "stdin": 1})
     assert resp.status == 101
