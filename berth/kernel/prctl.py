@@ -1,0 +1,63 @@
+"""prctl(2) options (kernel layer)."""
+
+from __future__ import annotations
+
+from berth.kernel import abi
+from berth.kernel.libc import LIBC, check
+
+__all__ = [
+    "ambient_clear",
+    "ambient_raise",
+    "capbset_drop",
+    "capbset_read",
+    "prctl",
+    "set_child_subreaper",
+    "set_keepcaps",
+    "set_no_new_privs",
+    "set_pdeathsig",
+]
+
+
+def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:
+    """prctl(2), checked."""
+    return check(LIBC.prctl(option, a2, a3, a4, a5), f"prctl({option})")
+
+
+def set_no_new_privs() -> None:
+    """PR_SET_NO_NEW_PRIVS."""
+    prctl(abi.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_pdeathsig(sig: int) -> None:
+    """PR_SET_PDEATHSIG."""
+    prctl(abi.PR_SET_PDEATHSIG, sig)
+
+
+def set_child_subreaper(on: bool = True) -> None:
+    """PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented to us."""
+    prctl(abi.PR_SET_CHILD_SUBREAPER, int(on))
+
+
+def set_keepcaps(on: bool) -> None:
+    """PR_SET_KEEPCAPS: keep the permitted set across a uid change."""
+    prctl(abi.PR_SET_KEEPCAPS, int(on))
+
+
+def capbset_read(cap: int) -> bool:
+    """PR_CAPBSET_READ."""
+    return prctl(abi.PR_CAPBSET_READ, cap) == 1
+
+
+def capbset_drop(cap: int) -> None:
+    """PR_CAPBSET_DROP."""
+    prctl(abi.PR_CAPBSET_DROP, cap)
+
+
+def ambient_clear() -> None:
+    """PR_CAP_AMBIENT_CLEAR_ALL."""
+    prctl(abi.PR_CAP_AMBIENT, abi.PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def ambient_raise(cap: int) -> None:
+    """PR_CAP_AMBIENT_RAISE."""
+    prctl(abi.PR_CAP_AMBIENT, abi.PR_CAP_AMBIENT_RAISE, cap)

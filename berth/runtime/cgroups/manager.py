@@ -1,0 +1,151 @@
+"""Cgroup manager (runtime layer): create a container's cgroup in every hierarchy, join, list, kill, remove."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from berth.kernel.features import CgroupMount, cgroup_mounts
+from berth.runtime.cgroups import resources
+
+__all__ = ["Cgroups", "resolve_path"]
+
+
+def resolve_path(cgroups_path: str | None, cid: str) -> str:
+    """The absolute cgroup path for a container (relative paths are taken under /; none gives /<id>)."""
+    path = cgroups_path or cid
+    if ":" in path and not path.startswith("/"):
+        parts = path.split(":")  # systemd style slice:prefix:name, taken as a plain path
+        path = "/".join(p for p in (parts[0], f"{parts[1]}-{parts[2]}" if len(parts) == 3 else "") if p)
+    norm = os.path.normpath("/" + path.lstrip("/"))
+    return norm
+
+
+def _hierarchy_dir(m: CgroupMount, path: str) -> str:
+    rel = path
+    if m.root != "/" and (path == m.root or path.startswith(m.root + "/")):
+        rel = path[len(m.root) :] or "/"
+    return os.path.join(m.mountpoint, rel.lstrip("/"))
+
+
+def _copy_cpuset_parent(d: str) -> None:
+    """A new v1 cpuset cgroup starts with empty cpus/mems: inherit them from the parent, top down."""
+    parent = os.path.dirname(d)
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        try:
+            with open(os.path.join(d, name)) as f:
+                if f.read().strip():
+                    continue
+            with open(os.path.join(parent, name)) as f:
+                value = f.read().strip()
+            with open(os.path.join(d, name), "w") as f:
+                f.write(value)
+        except FileNotFoundError:
+            return
+
+
+class Cgroups:
+    """A container's cgroup directories, one per hierarchy (the cgroup2 one last)."""
+
+    def __init__(self, dirs: list[str], v2_dir: str | None, pure_v2: bool) -> None:
+        self.dirs = dirs
+        self.v2_dir = v2_dir
+        self.pure_v2 = pure_v2
+
+    @classmethod
+    def for_path(cls, path: str) -> Cgroups:
+        mounts = cgroup_mounts()
+        v1 = [m for m in mounts if m.version == 1]
+        v2 = [m for m in mounts if m.version == 2]
+        dirs = [_hierarchy_dir(m, path) for m in v1]
+        v2_dir = _hierarchy_dir(v2[0], path) if v2 else None
+        return cls(dirs + ([v2_dir] if v2_dir else []), v2_dir, pure_v2=not v1)
+
+    @classmethod
+    def from_state(cls, data: dict[str, object]) -> Cgroups:
+        raw = data.get("dirs")
+        dirs = [str(d) for d in raw] if isinstance(raw, list) else []
+        v2 = data.get("v2_dir")
+        return cls(dirs, str(v2) if v2 else None, bool(data.get("pure_v2")))
+
+    def to_state(self) -> dict[str, object]:
+        return {"dirs": self.dirs, "v2_dir": self.v2_dir, "pure_v2": self.pure_v2}
+
+    def create(self) -> None:
+        for d in self.dirs:
+            if d == self.v2_dir:
+                self._mkdir_v2(d)
+                continue
+            self._mkdir_chain(d, _copy_cpuset_parent)
+
+    def _mkdir_chain(self, d: str, fixup: Callable[[str], None] | None) -> None:
+        missing: list[str] = []
+        cur = d
+        while not os.path.isdir(cur):
+            missing.append(cur)
+            cur = os.path.dirname(cur)
+        for m in reversed(missing):
+            try:
+                os.mkdir(m, 0o755)
+            except FileExistsError:
+                pass
+            if fixup is not None:
+                fixup(m)
+
+    def _mkdir_v2(self, d: str) -> None:
+        self._mkdir_chain(d, None)
+        if self.pure_v2:
+            resources.enable_v2_controllers(d)
+
+    def apply(self, res: dict[str, object] | None) -> None:
+        """Apply linux.resources limits (the subset Docker sets)."""
+        if res:
+            resources.apply(self, res)
+
+    def add(self, pid: int) -> None:
+        for d in self.dirs:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+
+    def pids(self) -> list[int]:
+        """Every process in the container's cgroup."""
+        found: set[int] = set()
+        for d in self.dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    found.update(int(x) for x in f.read().split())
+            except FileNotFoundError:
+                continue
+        return sorted(found)
+
+    def signal_all(self, sig: int) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill_and_wait(self, timeout: float = 10.0) -> None:
+        """SIGKILL every process in the cgroup and wait until it is empty."""
+        deadline = time.monotonic() + timeout
+        while self.pids() and time.monotonic() < deadline:
+            self.signal_all(signal.SIGKILL)
+            time.sleep(0.005)
+
+    def destroy(self) -> None:
+        """Remove the container's directories (retrying while the kernel still counts exiting tasks)."""
+        for d in self.dirs:
+            for _ in range(200):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY:
+                        raise
+                    self.signal_all(signal.SIGKILL)
+                    time.sleep(0.01)

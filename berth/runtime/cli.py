@@ -1,0 +1,111 @@
+"""runc-compatible command line (runtime layer): `berth-runtime [global opts] COMMAND [opts] ID [args]`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from berth.runtime.errors import RuntimeFailure
+
+__all__ = ["main", "parse"]
+
+GLOBAL_OPTS: dict[str, str] = {
+    "root": "value", "log": "value", "log-format": "value", "debug": "flag", "systemd-cgroup": "flag",
+    "criu": "value", "rootless": "value",
+}  # fmt: skip
+
+_CREATE = {"bundle": "value", "b": "=bundle", "pid-file": "value", "console-socket": "value",
+           "no-pivot": "flag", "no-new-keyring": "flag", "preserve-fds": "value"}  # fmt: skip
+COMMANDS: dict[str, dict[str, str]] = {
+    "create": _CREATE,
+    "run": {**_CREATE, "detach": "flag", "d": "=detach", "keep": "flag"},
+    "start": {},
+    "state": {},
+    "kill": {"all": "flag", "a": "=all"},
+    "delete": {"force": "flag", "f": "=force"},
+    "list": {"format": "value", "f": "=format", "quiet": "flag", "q": "=quiet"},
+    "exec": {
+        "process": "value", "p": "=process", "tty": "flag", "t": "=tty", "console-socket": "value",
+        "detach": "flag", "d": "=detach", "pid-file": "value", "cwd": "value", "env": "multi", "e": "=env",
+        "user": "value", "u": "=user", "cap": "multi", "c": "=cap", "no-new-privs": "flag",
+        "preserve-fds": "value", "process-label": "value", "apparmor": "value", "additional-gids": "multi",
+        "g": "=additional-gids",
+    },
+}  # fmt: skip
+
+
+def _parse_opts(argv: list[str], spec: dict[str, str], what: str) -> tuple[dict[str, Any], list[str]]:
+    """Go-flag style options up to the first positional argument; returns (options, rest)."""
+    opts: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return opts, argv[i + 1 :]
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.lstrip("-").partition("=")
+        kind = spec.get(name)
+        if kind and kind.startswith("="):
+            name, kind = kind[1:], spec[kind[1:]]
+        if kind is None:
+            raise RuntimeFailure(f"flag provided but not defined: -{name} ({what})")
+        if kind == "flag":
+            opts[name] = value.lower() not in ("false", "0") if eq else True
+        else:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise RuntimeFailure(f"flag needs an argument: -{name}")
+                value = argv[i]
+            if kind == "multi":
+                opts.setdefault(name, []).append(value)
+            else:
+                opts[name] = value
+        i += 1
+    return opts, argv[i:]
+
+
+def parse(argv: list[str]) -> tuple[dict[str, Any], str, dict[str, Any], list[str]]:
+    """(global options, command, command options, positional args)."""
+    gopts, rest = _parse_opts(argv, GLOBAL_OPTS, "global")
+    if not rest:
+        raise RuntimeFailure("usage: berth-runtime [--root DIR] COMMAND [OPTIONS] ID")
+    cmd = rest[0]
+    if cmd not in COMMANDS:
+        raise RuntimeFailure(f"No help topic for '{cmd}'")
+    copts, args = _parse_opts(rest[1:], COMMANDS[cmd], cmd)
+    return gopts, cmd, copts, args
+
+
+def _log_error(path: str | None, fmt: str | None, msg: str) -> None:
+    if not path:
+        return
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    line = (json.dumps({"level": "error", "msg": msg, "time": now}) if fmt == "json"
+            else f'time="{now}" level=error msg={json.dumps(msg)}')  # fmt: skip
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one runtime command; returns the process exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    gopts: dict[str, Any] = {}
+    try:
+        gopts, cmd, copts, args = parse(argv)
+        from berth.runtime import commands
+
+        root = os.path.abspath(gopts.get("root") or "/run/berth/runtime")
+        return commands.dispatch(root, cmd, copts, args)
+    except (RuntimeFailure, OSError, ValueError, KeyError) as e:
+        msg = str(e) if not isinstance(e, KeyError) else f"missing {e}"
+        _log_error(gopts.get("log"), gopts.get("log-format"), msg)
+        print(msg, file=sys.stderr, flush=True)
+        return 1

@@ -1,0 +1,212 @@
+"""The runtime's commands (runtime layer): create, start, run, state, kill, delete, list, exec."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+from typing import Any
+
+from berth.runtime import execcmd
+from berth.runtime.cgroups import Cgroups, resolve_path
+from berth.runtime.console import connect_console_socket
+from berth.runtime.errors import RuntimeFailure
+from berth.runtime.process import spawn_init
+from berth.runtime.state import Container, process_start_time, rfc3339_now
+from berth.runtime.waiting import become_subreaper, wait_for
+from berth.util.atomic import write_atomic
+
+__all__ = ["dispatch"]
+
+
+def _one_id(args: list[str], cmd: str) -> str:
+    if not args:
+        raise RuntimeFailure(f'"{cmd}" requires a container id')
+    return args[0]
+
+
+def load_spec(bundle: str) -> dict[str, Any]:
+    try:
+        with open(os.path.join(bundle, "config.json")) as f:
+            spec: dict[str, Any] = json.load(f)
+    except FileNotFoundError:
+        raise RuntimeFailure(f"JSON specification file config.json not found in {bundle}") from None
+    return spec
+
+
+def write_pid_file(path: str | None, pid: int) -> None:
+    if path:
+        write_atomic(os.path.abspath(path), str(pid).encode())
+
+
+def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
+    bundle = os.path.abspath(opts.get("bundle") or ".")
+    spec = load_spec(bundle)
+    c = Container(root, cid)
+    os.makedirs(root, 0o711, exist_ok=True)
+    try:
+        os.mkdir(c.dir, 0o711)
+    except FileExistsError:
+        raise RuntimeFailure(f"container with id exists: {cid}") from None
+    cgroups: Cgroups | None = None
+    try:
+        os.mkfifo(c.fifo, 0o622)
+        os.chmod(c.fifo, 0o622)
+        rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path") or "rootfs")
+        linux = spec.get("linux") or {}
+        cgroups = Cgroups.for_path(resolve_path(linux.get("cgroupsPath"), cid))
+        cgroups.create()
+        cgroups.apply(linux.get("resources"))
+        console = None
+        if (spec.get("process") or {}).get("terminal"):
+            if not opts.get("console-socket"):
+                raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+            console = connect_console_socket(opts["console-socket"])
+        pid = spawn_init(spec, os.path.realpath(rootfs), c.fifo, console, cgroups)
+        if console is not None:
+            console.close()
+        st = process_start_time(pid)
+        c.data = {"id": cid, "pid": pid, "start_time": st[0] if st else 0, "bundle": bundle,
+                  "rootfs": os.path.realpath(rootfs), "created": rfc3339_now(),
+                  "annotations": spec.get("annotations") or {}, "cgroups": cgroups.to_state(), "config": spec}  # fmt: skip
+        c.save()
+        write_pid_file(opts.get("pid-file"), pid)
+    except BaseException:
+        if cgroups is not None:
+            cgroups.kill_and_wait()
+            cgroups.destroy()
+        c.remove()
+        raise
+    return c
+
+
+def start(c: Container) -> None:
+    status = c.status()
+    if status != "created":
+        what = "an already running container" if status == "running" else "a container that has stopped"
+        raise RuntimeFailure(f"cannot start {what}")
+    fd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready and os.read(fd, 1):
+                break
+            if not c.alive():
+                raise RuntimeFailure("cannot start a container that has stopped")
+    finally:
+        os.close(fd)
+    os.unlink(c.fifo)
+
+
+def destroy(c: Container) -> None:
+    cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
+    if c.alive():
+        try:
+            os.kill(c.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    cgroups.kill_and_wait()
+    cgroups.destroy()
+    c.remove()
+
+
+def run(root: str, cid: str, opts: dict[str, Any]) -> int:
+    if not opts.get("detach"):
+        become_subreaper()
+    c = create(root, cid, opts)
+    try:
+        start(c)
+    except BaseException:
+        destroy(c)
+        raise
+    if opts.get("detach"):
+        return 0
+    code = wait_for(c.pid)
+    if not opts.get("keep"):
+        destroy(c)
+    return code
+
+
+def parse_signal(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise RuntimeFailure(f"unknown signal {text!r}") from None
+
+
+def kill(c: Container, sig: int, all_procs: bool) -> None:
+    status = c.status()
+    if status == "stopped" and not all_procs:
+        raise RuntimeFailure("container not running")
+    if all_procs:
+        Cgroups.from_state(c.data.get("cgroups") or {}).signal_all(sig)
+        if status == "stopped":
+            return
+    try:
+        os.kill(c.pid, sig)
+    except ProcessLookupError:
+        if not all_procs:
+            raise RuntimeFailure("container not running") from None
+
+
+def delete(root: str, cid: str, force: bool) -> None:
+    c = Container(root, cid)
+    if not c.exists():
+        if force:
+            c.remove()
+            return
+        raise RuntimeFailure(f"container {cid} does not exist")
+    c.load()
+    status = c.status()
+    if status == "running" and not force:
+        raise RuntimeFailure(f"cannot delete container {cid} that is not stopped: {status}")
+    destroy(c)
+
+
+def list_containers(root: str, opts: dict[str, Any]) -> None:
+    items = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        c = Container(root, name)
+        if c.exists():
+            items.append(c.load().oci_state())
+    if opts.get("quiet"):
+        for s in items:
+            print(s["id"])
+    elif opts.get("format") == "json":
+        print(json.dumps(items))
+    else:
+        rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+        rows += [[s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root"] for s in items]
+        widths = [max(12, *(len(r[i]) + 3 for r in rows)) for i in range(6)]
+        for r in rows:
+            print("".join(v.ljust(w) for v, w in zip(r[:-1], widths, strict=False)) + r[-1])
+
+
+def dispatch(root: str, cmd: str, opts: dict[str, Any], args: list[str]) -> int:
+    """Run `cmd`; returns the exit status."""
+    if cmd == "list":
+        list_containers(root, opts)
+        return 0
+    cid = _one_id(args, cmd)
+    if cmd == "create":
+        create(root, cid, opts)
+    elif cmd == "run":
+        return run(root, cid, opts)
+    elif cmd == "start":
+        start(Container(root, cid).load())
+    elif cmd == "state":
+        print(json.dumps(Container(root, cid).load().oci_state(), indent=2))
+    elif cmd == "kill":
+        kill(Container(root, cid).load(), parse_signal(args[1] if len(args) > 1 else "TERM"), bool(opts.get("all")))
+    elif cmd == "delete":
+        delete(root, cid, bool(opts.get("force")))
+    elif cmd == "exec":
+        return execcmd.exec_process(Container(root, cid).load(), opts, args[1:])
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,78 @@
+"""`exec` (runtime layer): build the process from --process or the container's own, start it, wait."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+from berth.runtime.caps import cap_mask
+from berth.runtime.cgroups import Cgroups
+from berth.runtime.console import connect_console_socket
+from berth.runtime.errors import RuntimeFailure
+from berth.runtime.process import spawn_exec
+from berth.runtime.waiting import become_subreaper, wait_for
+from berth.util.atomic import write_atomic
+
+__all__ = ["build_process", "exec_process"]
+
+
+def _merge_env(env: list[str], extra: list[str]) -> list[str]:
+    out: dict[str, str] = {}
+    for e in [*env, *extra]:
+        out[e.partition("=")[0]] = e
+    return list(out.values())
+
+
+def build_process(base: dict[str, Any], opts: dict[str, Any], args: list[str]) -> dict[str, Any]:
+    """The OCI process for exec: --process P.json, or the container's process with the CLI's overrides."""
+    if opts.get("process"):
+        with open(opts["process"]) as f:
+            proc: dict[str, Any] = json.load(f)
+        return proc
+    if not args:
+        raise RuntimeFailure("exec args cannot be empty")
+    proc = copy.deepcopy(base)
+    proc["args"] = args
+    proc["terminal"] = bool(opts.get("tty"))
+    proc["env"] = _merge_env(list(proc.get("env") or []), list(opts.get("env") or []))
+    if opts.get("cwd"):
+        proc["cwd"] = opts["cwd"]
+    if opts.get("user"):
+        uid, _, gid = opts["user"].partition(":")
+        proc["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+    if opts.get("additional-gids"):
+        proc.setdefault("user", {})["additionalGids"] = [int(g) for g in opts["additional-gids"]]
+    if opts.get("no-new-privs"):
+        proc["noNewPrivileges"] = True
+    for cap in opts.get("cap") or []:
+        caps = proc.setdefault("capabilities", {})
+        for key in ("bounding", "effective", "permitted", "inheritable", "ambient"):
+            if cap_mask([cap], 63) and cap not in caps.setdefault(key, []):
+                caps[key].append(cap)
+    return proc
+
+
+def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
+    """Run a new process in container `c`; the process's exit code unless --detach."""
+    if c.status() == "stopped":
+        raise RuntimeFailure("cannot exec in a stopped container")
+    proc = build_process((c.data.get("config") or {}).get("process") or {}, opts, args)
+    console = None
+    if proc.get("terminal"):
+        if not opts.get("console-socket"):
+            raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+        console = connect_console_socket(opts["console-socket"])
+    detach = bool(opts.get("detach"))
+    if not detach:
+        become_subreaper()
+    cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
+    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None)
+    if console is not None:
+        console.close()
+    if opts.get("pid-file"):
+        write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode())
+    if detach:
+        return 0
+    return wait_for(pid)

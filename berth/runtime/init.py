@@ -1,0 +1,164 @@
+"""Child side (runtime layer): the container's init and exec'd processes, in runc's standard_init order.
+
+Init: setsid, lo up, rootfs (mounts, /dev, pivot_root), console, finalize rootfs, hostname, sysctl,
+read-only and masked paths, oom score, rlimits, no_new_privs, [seccomp slot], bounding set, user,
+caps, cwd, [seccomp slot], report ready, block on exec.fifo, execve. Everything imported here is loaded
+before pivot_root: no import may happen in the container.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+from typing import Any
+
+from berth.kernel import abi, prctl
+from berth.kernel.libc import LIBC, check
+from berth.runtime import rootfs as rootfs_mod
+from berth.runtime.caps import CapConfig, drop_bounding, set_caps
+from berth.runtime.console import setup_console
+from berth.runtime.sync import Channel
+from berth.runtime.user import apply_rlimits, find_executable, home_for, switch_user
+
+__all__ = ["InitArgs", "run_exec_process", "run_init"]
+
+
+class InitArgs:
+    """What the init process needs, gathered by the parent before forking."""
+
+    __slots__ = ("cgroup_dirs", "cgroupns", "console", "fifo_fd", "last_cap", "netns", "rootfs", "spec")
+
+    def __init__(self, spec: dict[str, Any], rootfs: str, fifo_fd: int, console: socket.socket | None,
+                 cgroup_dirs: list[str], last_cap: int, netns: bool, cgroupns: bool) -> None:  # fmt: skip
+        self.spec, self.rootfs, self.fifo_fd, self.console = spec, rootfs, fifo_fd, console
+        self.cgroup_dirs, self.last_cap, self.netns, self.cgroupns = cgroup_dirs, last_cap, netns, cgroupns
+
+
+def lo_up() -> None:
+    """Bring the loopback interface of a new network namespace up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH14s", b"lo", 0, b"")
+        (flags,) = struct.unpack_from("H", fcntl.ioctl(s, abi.SIOCGIFFLAGS, req), 16)
+        fcntl.ioctl(s, abi.SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | abi.IFF_UP, b""))
+
+
+def _sysctl(values: dict[str, str]) -> None:
+    for key, value in values.items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(str(value))
+
+
+def _oom_score_adj(value: int | None) -> None:
+    if value is None:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError:
+        pass  # best effort: lowering it needs CAP_SYS_RESOURCE
+
+
+def _set_names(spec: dict[str, Any]) -> None:
+    for key, fn in (("hostname", LIBC.sethostname), ("domainname", LIBC.setdomainname)):
+        if spec.get(key):
+            name = spec[key].encode()
+            check(fn(name, len(name)), f"set {key}")
+
+
+def _environment(process: dict[str, Any]) -> list[str]:
+    env = [str(e) for e in process.get("env") or []]
+    if not any(e.startswith("HOME=") for e in env):
+        env.append("HOME=" + home_for(int((process.get("user") or {}).get("uid", 0))))
+    return env
+
+
+def _env_map(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in env:
+        key, eq, value = e.partition("=")
+        if eq:
+            out[key] = value
+    return out
+
+
+def finalize_process(process: dict[str, Any], last_cap: int) -> tuple[str, list[str], list[str]]:
+    """rlimits, no_new_privs, caps and user, cwd, umask; returns (path, args, env) for execve."""
+    apply_rlimits(list(process.get("rlimits") or []))
+    _oom_score_adj(process.get("oomScoreAdj"))
+    if process.get("noNewPrivileges"):
+        prctl.set_no_new_privs()
+    # seccomp (without no_new_privs) slots in here
+    caps = CapConfig(process.get("capabilities"), last_cap)
+    drop_bounding(caps)
+    prctl.set_keepcaps(True)
+    user = process.get("user") or {}
+    switch_user(user)
+    prctl.set_keepcaps(False)
+    set_caps(caps)
+    os.chdir(process.get("cwd") or "/")
+    # seccomp (with no_new_privs) slots in here
+    if user.get("umask") is not None:
+        os.umask(int(user["umask"]))
+    args = [str(a) for a in process.get("args") or []]
+    if not args:
+        raise ValueError("process.args must not be empty")
+    env = _environment(process)
+    return find_executable(args[0], env), args, env
+
+
+def _init_steps(a: InitArgs) -> tuple[str, list[str], list[str]]:
+    spec = a.spec
+    process, linux = spec.get("process") or {}, spec.get("linux") or {}
+    os.setsid()
+    if a.netns:
+        lo_up()
+    rootfs_mod.prepare(spec, a.rootfs, a.cgroup_dirs, a.cgroupns)
+    if process.get("terminal") and a.console is not None:
+        setup_console(a.console, process.get("consoleSize"), mount_console=True)
+    rootfs_mod.finalize(spec)
+    _set_names(spec)
+    _sysctl(linux.get("sysctl") or {})
+    for path in linux.get("readonlyPaths") or []:
+        rootfs_mod.readonly_path(path)
+    for path in linux.get("maskedPaths") or []:
+        rootfs_mod.mask_path(path)
+    return finalize_process(process, a.last_cap)
+
+
+def _report(ch: Channel, exc: BaseException) -> None:
+    try:
+        ch.send(error=str(exc) or exc.__class__.__name__)
+    finally:
+        os._exit(1)
+
+
+def run_init(ch: Channel, a: InitArgs) -> None:
+    """The container's pid 1 until execve; never returns."""
+    try:
+        path, args, env = _init_steps(a)
+        ch.send(ready=True)
+        ch.close()
+        fd = os.open(f"/proc/self/fd/{a.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+        os.execve(path, args, _env_map(env))
+    except BaseException as e:
+        _report(ch, e)
+    os._exit(1)
+
+
+def run_exec_process(
+    ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int
+) -> None:
+    """An exec'd process, already in the container's namespaces; never returns."""
+    try:
+        os.setsid()
+        if process.get("terminal") and console is not None:
+            setup_console(console, process.get("consoleSize"), mount_console=False)
+        path, args, env = finalize_process(process, last_cap)
+        os.execve(path, args, _env_map(env))
+    except BaseException as e:
+        _report(ch, e)
+    os._exit(1)

@@ -1,0 +1,161 @@
+"""Parent side (runtime layer): spawn a container's init or an exec'd process through the sync ladder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from typing import Any
+
+from berth.kernel import abi
+from berth.kernel.caps import last_cap
+from berth.kernel.ns import setns, unshare
+from berth.runtime import sync
+from berth.runtime.cgroups import Cgroups
+from berth.runtime.errors import RuntimeFailure
+from berth.runtime.init import InitArgs, run_exec_process, run_init
+
+__all__ = ["spawn_exec", "spawn_init"]
+
+# setns order: the mount namespace last, so /proc paths of the target stay reachable until then
+_JOIN_ORDER = ("ipc", "uts", "net", "pid", "cgroup", "time", "mnt")
+
+
+def namespace_plan(spec: dict[str, Any]) -> tuple[int, list[tuple[str, int]]]:
+    """(flags to unshare, [(path, flag) to join]) from linux.namespaces."""
+    flags = 0
+    joins: list[tuple[str, int]] = []
+    for ns in (spec.get("linux") or {}).get("namespaces") or []:
+        kind = ns.get("type")
+        if kind not in abi.NAMESPACES:
+            raise RuntimeFailure(f"unknown namespace type {kind!r}")
+        if kind == "user":
+            raise RuntimeFailure("user namespaces are not supported yet")
+        flag = abi.NAMESPACES[kind][0]
+        if ns.get("path"):
+            joins.append((ns["path"], flag))
+        else:
+            flags |= flag
+    return flags, joins
+
+
+def _join(joins: list[tuple[int, int]]) -> None:
+    for fd, flag in joins:
+        setns(fd, flag)
+        os.close(fd)
+
+
+def _intermediate(child: sync.Channel, plan: tuple[int, list[tuple[int, int]]], then: Any) -> None:
+    """C1: wait for the parent (cgroups), enter namespaces, fork the real process, report its pid."""
+    try:
+        if child.recv() is None:
+            os._exit(1)
+        flags, joins = plan
+        _join(joins)
+        if flags:
+            unshare(flags)
+        pid = os.fork()
+        if pid == 0:
+            then()
+            os._exit(1)
+        child.send(pid=pid)
+        os._exit(0)
+    except BaseException as e:
+        try:
+            child.send(error=str(e))
+        finally:
+            os._exit(1)
+
+
+def _ladder(cgroups: Cgroups | None, plan: tuple[int, list[tuple[int, int]]], then_factory: Any,
+            until_eof: bool) -> tuple[int, sync.Channel]:  # fmt: skip
+    """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness)."""
+    parent, child = sync.pair()
+    c1 = os.fork()
+    if c1 == 0:
+        parent.close()
+        _intermediate(child, plan, then_factory(child))
+        os._exit(1)
+    child.close()
+    pid = 0
+    try:
+        if cgroups is not None:
+            cgroups.add(c1)
+        parent.send(go=True)
+        while True:
+            msg = parent.recv()
+            if msg is None:
+                if until_eof and pid:
+                    break
+                raise RuntimeFailure("container process exited before it was ready")
+            if "error" in msg:
+                raise RuntimeFailure(msg["error"])
+            if "pid" in msg:
+                pid = int(msg["pid"])
+            if msg.get("ready") and not until_eof:
+                break
+    except BaseException:
+        for p in (pid, c1):
+            if p:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        raise
+    finally:
+        _reap(c1)
+    return pid, parent
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def spawn_init(spec: dict[str, Any], rootfs: str, fifo: str, console: socket.socket | None,
+               cgroups: Cgroups) -> int:  # fmt: skip
+    """Start the container's init; returns its host pid once it waits on the exec fifo."""
+    flags, joins = namespace_plan(spec)
+    if not flags & abi.CLONE_NEWNS:
+        raise RuntimeFailure("a new mount namespace is required")
+    fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+    fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in joins]
+    has_netns = bool(flags & abi.CLONE_NEWNET)
+    args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns,
+                    bool(flags & abi.CLONE_NEWCGROUP))  # fmt: skip
+    try:
+        pid, chan = _ladder(cgroups, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False)
+    finally:
+        os.close(fifo_fd)
+        for fd, _ in fds:
+            os.close(fd)
+    chan.close()
+    return pid
+
+
+def spawn_exec(init_pid: int, process: dict[str, Any], console: socket.socket | None,
+               cgroups: Cgroups | None) -> int:  # fmt: skip
+    """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd."""
+    fds: list[tuple[int, int]] = []
+    try:
+        for name in _JOIN_ORDER:
+            flag = next(f for f, n in abi.NAMESPACES.values() if n == name)
+            try:
+                if os.stat(f"/proc/{init_pid}/ns/{name}").st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                    continue
+                fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+            except FileNotFoundError:
+                continue
+        cap = last_cap()
+        pid, chan = _ladder(cgroups, (0, fds), lambda ch: lambda: run_exec_process(ch, process, console, cap),
+                            until_eof=True)  # fmt: skip
+    finally:
+        for fd, _ in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    chan.close()
+    return pid

@@ -1,0 +1,140 @@
+"""The container's filesystem view (runtime layer): mounts, /dev, pivot_root, masked and read-only paths.
+
+Runs in the init process, inside its new mount namespace, in runc's order: prepare (propagation, rootfs
+bind, config mounts, /dev, pivot_root), finalize (read-only /dev and /), then masked/read-only paths.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from berth.kernel import abi
+from berth.kernel.features import cgroup_mounts
+from berth.kernel.mount import mount, pivot_root, umount2
+from berth.runtime import devices
+from berth.runtime.mountopts import parse_options, parse_rootfs_propagation
+from berth.runtime.paths import ensure_dir, ensure_file, secure_join
+
+__all__ = ["finalize", "mask_path", "prepare", "readonly_path"]
+
+_PRESERVED = abi.MS_NOSUID | abi.MS_NODEV | abi.MS_NOEXEC | abi.MS_NOATIME | abi.MS_NODIRATIME | abi.MS_RELATIME
+
+
+def _is_bind(m: dict[str, Any]) -> bool:
+    opts = m.get("options") or []
+    return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+
+
+def _bind(source: str, dest: str, flags: int, propagation: tuple[int, ...]) -> None:
+    if os.path.isdir(source):
+        ensure_dir(dest)
+    else:
+        ensure_file(dest)
+    mount(source, dest, "bind", abi.MS_BIND | (flags & abi.MS_REC))
+    extra = flags & ~(abi.MS_BIND | abi.MS_REC | abi.MS_REMOUNT)
+    if extra:
+        mount(source, dest, None, abi.MS_BIND | abi.MS_REMOUNT | extra)
+    for p in propagation:
+        mount(None, dest, None, p)
+
+
+def _mount_cgroup(dest: str, flags: int, cgroup_dirs: list[str], cgroupns: bool) -> None:
+    """Docker's /sys/fs/cgroup: cgroup2 itself, or a tmpfs holding one mount per v1 hierarchy."""
+    hierarchies = cgroup_mounts()
+    ensure_dir(dest)
+    if all(h.version == 2 for h in hierarchies):
+        mount("cgroup2", dest, "cgroup2", flags)
+        return
+    base = flags & ~abi.MS_RDONLY
+    mount("tmpfs", dest, "tmpfs", base, "mode=755")
+    for h in hierarchies:
+        sub = os.path.join(dest, os.path.basename(h.mountpoint))
+        ensure_dir(sub)
+        fstype = "cgroup2" if h.version == 2 else "cgroup"
+        if cgroupns:
+            mount("cgroup", sub, fstype, flags, None if h.version == 2 else ",".join(h.controllers))
+            continue
+        own = next((d for d in cgroup_dirs if d == h.mountpoint or d.startswith(h.mountpoint + "/")), h.mountpoint)
+        mount(own, sub, None, abi.MS_BIND)
+        mount(own, sub, None, abi.MS_BIND | abi.MS_REMOUNT | flags)
+    if flags & abi.MS_RDONLY:
+        mount("tmpfs", dest, None, abi.MS_REMOUNT | flags, "mode=755")
+
+
+def _mount_one(rootfs: str, m: dict[str, Any], cgroup_dirs: list[str], cgroupns: bool) -> None:
+    opts = parse_options(list(m.get("options") or []))
+    dest = secure_join(rootfs, m["destination"])
+    mtype = m.get("type") or ""
+    if _is_bind(m):
+        source = m.get("source") or ""
+        _bind(source, dest, opts.flags | abi.MS_BIND, opts.propagation)
+        return
+    if mtype == "cgroup":
+        _mount_cgroup(dest, opts.flags, cgroup_dirs, cgroupns)
+        return
+    ensure_dir(dest)
+    try:
+        mount(m.get("source") or mtype, dest, mtype, opts.flags, opts.data)
+    except OSError as e:
+        if mtype != "mqueue" or e.errno not in (errno.EPERM, errno.EINVAL):
+            raise
+        _bind("/dev/mqueue", dest, abi.MS_BIND | abi.MS_REC, ())
+    for p in opts.propagation:
+        mount(None, dest, None, p)
+
+
+def prepare(spec: dict[str, Any], rootfs: str, cgroup_dirs: list[str], cgroupns: bool) -> None:
+    """Everything up to and including pivot_root; afterwards the cwd is the new `/`."""
+    linux = spec.get("linux") or {}
+    mount(None, "/", None, parse_rootfs_propagation(linux.get("rootfsPropagation")))
+    mount(rootfs, rootfs, "bind", abi.MS_BIND | abi.MS_REC)
+    mounts = list(spec.get("mounts") or [])
+    for m in mounts:
+        _mount_one(rootfs, m, cgroup_dirs, cgroupns)
+    if devices.needs_setup_dev(mounts):
+        devices.create_devices(rootfs, list(linux.get("devices") or []))
+        devices.setup_ptmx(rootfs)
+        devices.setup_symlinks(rootfs, os.path.exists("/proc/kcore"))
+    cwd = (spec.get("process") or {}).get("cwd") or "/"
+    ensure_dir(secure_join(rootfs, cwd))
+    os.chdir(rootfs)
+    pivot_root(".", ".")
+    mount(None, ".", None, abi.MS_SLAVE | abi.MS_REC)
+    umount2(".", abi.MNT_DETACH)
+    os.chdir("/")
+
+
+def finalize(spec: dict[str, Any]) -> None:
+    """/dev read-only when asked, then root.readonly; umask 022 as runc leaves it."""
+    for m in spec.get("mounts") or []:
+        if os.path.normpath(m.get("destination", "")) == "/dev" and "ro" in (m.get("options") or []):
+            flags = parse_options(list(m.get("options") or [])).flags
+            mount(None, "/dev", None, abi.MS_REMOUNT | flags)
+    if (spec.get("root") or {}).get("readonly"):
+        flags = os.statvfs("/").f_flag & _PRESERVED
+        mount(None, "/", None, abi.MS_BIND | abi.MS_REMOUNT | abi.MS_RDONLY | flags)
+    os.umask(0o022)
+
+
+def readonly_path(path: str) -> None:
+    """Bind `path` onto itself read-only (keeping its nosuid/nodev/noexec flags)."""
+    try:
+        mount(path, path, None, abi.MS_BIND | abi.MS_REC)
+    except FileNotFoundError:
+        return
+    flags = os.statvfs(path).f_flag & _PRESERVED
+    mount(path, path, None, abi.MS_BIND | abi.MS_REMOUNT | abi.MS_RDONLY | abi.MS_REC | flags)
+
+
+def mask_path(path: str) -> None:
+    """Hide `path`: /dev/null over a file, an empty read-only tmpfs over a directory."""
+    try:
+        mount("/dev/null", path, None, abi.MS_BIND)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno != errno.ENOTDIR:
+            raise
+        mount("tmpfs", path, "tmpfs", abi.MS_RDONLY)

@@ -1,0 +1,101 @@
+"""Container state on disk (runtime layer): <root>/<id>/state.json, exec.fifo, and the derived status."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from typing import Any
+
+from berth.runtime.errors import RuntimeFailure
+from berth.util.atomic import write_json_atomic
+
+__all__ = ["Container", "process_start_time", "rfc3339_now"]
+
+OCI_VERSION = "1.0.2"
+
+
+def rfc3339_now() -> str:
+    """Current UTC time as Go's RFC3339Nano."""
+    ns = time.time_ns()
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return (f"{base}.{frac:09d}".rstrip("0") if frac else base) + "Z"
+
+
+def process_start_time(pid: int) -> tuple[int, str] | None:
+    """(start time in clock ticks, state letter) from /proc/<pid>/stat, or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read().decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = data[data.rindex(")") + 2 :].split()
+    return int(rest[19]), rest[0]
+
+
+def validate_id(cid: str) -> None:
+    """Reject ids that could escape the state root."""
+    ok = cid and cid not in (".", "..") and all(c.isalnum() or c in "_+-." for c in cid)
+    if not ok:
+        raise RuntimeFailure(f"invalid container id format: {cid}")
+
+
+class Container:
+    """A container's state directory and its state.json."""
+
+    def __init__(self, root: str, cid: str) -> None:
+        validate_id(cid)
+        self.id = cid
+        self.dir = os.path.join(root, cid)
+        self.state_path = os.path.join(self.dir, "state.json")
+        self.fifo = os.path.join(self.dir, "exec.fifo")
+        self.data: dict[str, Any] = {}
+
+    def exists(self) -> bool:
+        return os.path.exists(self.state_path)
+
+    def load(self) -> Container:
+        try:
+            with open(self.state_path) as f:
+                self.data = json.load(f)
+        except FileNotFoundError:
+            raise RuntimeFailure(f"container {self.id} does not exist") from None
+        return self
+
+    def save(self) -> None:
+        write_json_atomic(self.state_path, self.data, 0o600)
+
+    @property
+    def pid(self) -> int:
+        return int(self.data.get("pid", 0))
+
+    def alive(self) -> bool:
+        """True while our init (same pid, same start time) exists and is not a zombie."""
+        if not self.pid:
+            return False
+        st = process_start_time(self.pid)
+        return st is not None and st[0] == self.data.get("start_time") and st[1] not in ("Z", "X")
+
+    def status(self) -> str:
+        if not self.alive():
+            return "stopped"
+        return "created" if os.path.exists(self.fifo) else "running"
+
+    def oci_state(self) -> dict[str, Any]:
+        status = self.status()
+        return {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "pid": self.pid if status != "stopped" else 0,
+            "status": status,
+            "bundle": self.data.get("bundle", ""),
+            "rootfs": self.data.get("rootfs", ""),
+            "created": self.data.get("created", ""),
+            "owner": "",
+            "annotations": self.data.get("annotations") or {},
+        }
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
