@@ -1,0 +1,1 @@
+"""Persistence (stores layer): blobs by digest, sqlite metadata, overlay snapshots, layer unpacking."""

@@ -1,0 +1,160 @@
+"""Content store (stores layer): blobs/sha256/<hex>; ingest writers make a blob visible only once verified."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from berth import errdefs
+from berth.oci import digest as dg
+
+__all__ = ["ContentStore", "ContentWriter", "Descriptor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    digest: str
+    size: int
+    media_type: str = ""
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ContentWriter:
+    """Writes one blob under ingest/; `commit` verifies the digest and only then moves it into blobs/."""
+
+    def __init__(self, store: ContentStore) -> None:
+        self._store = store
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.path = os.path.join(store.ingest_dir, uuid.uuid4().hex)
+        self._file: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115 (closed in commit/abort)
+        self.committed: Descriptor | None = None
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            raise errdefs.System("content writer is closed")
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self, expected: str | None = None, media_type: str = "") -> Descriptor:
+        """Verify against `expected` (when given), then publish the blob; the writer is done after this."""
+        if self._file is None:
+            raise errdefs.System("content writer is closed")
+        actual = self.digest
+        if expected is not None and expected != actual:
+            self.abort()
+            raise errdefs.InvalidParameter(f"digest mismatch: expected {expected}, got {actual}")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        target = self._store.path(actual)
+        os.chmod(self.path, 0o444)
+        os.replace(self.path, target)
+        _fsync_dir(os.path.dirname(target))
+        self.committed = Descriptor(actual, self.size, media_type)
+        return self.committed
+
+    def abort(self) -> None:
+        """Drop what was written; safe to call more than once and after commit."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self.committed is None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> ContentWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class ContentStore:
+    """Blobs by digest under `root` (= <data-root>/content)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.blobs_dir = os.path.join(root, "blobs", "sha256")
+        self.ingest_dir = os.path.join(root, "ingest")
+        os.makedirs(self.blobs_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.ingest_dir, mode=0o700, exist_ok=True)
+
+    def writer(self) -> ContentWriter:
+        return ContentWriter(self)
+
+    def ingest_bytes(self, data: bytes, expected: str | None = None) -> str:
+        with self.writer() as w:
+            w.write(data)
+            return w.commit(expected).digest
+
+    def path(self, digest: str) -> str:
+        try:
+            return os.path.join(self.blobs_dir, dg.hex_of(digest))
+        except ValueError as exc:
+            raise errdefs.InvalidParameter(str(exc)) from None
+
+    def has(self, digest: str) -> bool:
+        return os.path.exists(self.path(digest))
+
+    def size(self, digest: str) -> int:
+        try:
+            return os.stat(self.path(digest)).st_size
+        except FileNotFoundError:
+            raise errdefs.NotFound(f"content {digest}: not found") from None
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise errdefs.NotFound(f"content {digest}: not found") from None
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The whole blob, verified against its digest (for small blobs: configs, manifests)."""
+        with self.open(digest) as f:
+            data = f.read()
+        if dg.sha256(data) != digest:
+            raise errdefs.System(f"content {digest}: stored blob is corrupt")
+        return data
+
+    def delete(self, digest: str) -> bool:
+        try:
+            os.unlink(self.path(digest))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def walk(self) -> Iterator[Descriptor]:
+        for name in sorted(os.listdir(self.blobs_dir)):
+            full = os.path.join(self.blobs_dir, name)
+            try:
+                yield Descriptor(f"sha256:{name}", os.stat(full).st_size)
+            except FileNotFoundError:
+                continue
+
+    def clean_ingest(self) -> None:
+        """Remove writers left by a crash (call at startup, when no writer is active)."""
+        for name in os.listdir(self.ingest_dir):
+            try:
+                os.unlink(os.path.join(self.ingest_dir, name))
+            except OSError:
+                pass

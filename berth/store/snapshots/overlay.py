@@ -1,0 +1,257 @@
+"""Overlay snapshotter (stores layer): layers unpacked once into snapshots/<n>/fs, keyed by chain id, with
+moby-style short links snapshots/l/<short> -> ../<n>/fs for the mount options; containers get upper/work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from berth import errdefs
+from berth.oci import digest as dg
+from berth.store.compression import Readable
+from berth.store.metadata import MetadataStore, SnapshotRecord
+from berth.util.timefmt import now_ns
+
+__all__ = ["AppliedLayer", "Snapshotter"]
+
+CHUNK = 1 << 16
+PAGE = 4096
+_BERTH_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+_SHORT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+class AppliedLayer(NamedTuple):
+    diff_id: str
+    chain_id: str
+    size: int
+    new: bool  # False when an identical layer was already unpacked (the new copy was discarded)
+
+
+def _short() -> str:
+    return "".join(secrets.choice(_SHORT_ALPHABET) for _ in range(10))
+
+
+class Snapshotter:
+    """Overlay snapshots under `root` (= <data-root>/snapshots); records live in the metadata store."""
+
+    def __init__(self, root: str, meta: MetadataStore, python: str = sys.executable) -> None:
+        self.root = root
+        self.links = os.path.join(root, "l")
+        self.meta = meta
+        self.python = python
+        os.makedirs(self.links, mode=0o700, exist_ok=True)
+        self._clean_orphans()
+
+    # -- paths ----------------------------------------------------------------------------------
+    def _dir(self, rec: SnapshotRecord) -> str:
+        return os.path.join(self.root, str(rec.n))
+
+    def fs_dir(self, key: str) -> str:
+        return os.path.join(self._dir(self._get(key)), "fs")
+
+    def _get(self, key: str) -> SnapshotRecord:
+        rec = self.meta.get_snapshot(key)
+        if rec is None:
+            raise errdefs.NotFound(f"snapshot {key} does not exist")
+        return rec
+
+    def exists(self, key: str) -> bool:
+        return self.meta.get_snapshot(key) is not None
+
+    # -- layers ---------------------------------------------------------------------------------
+    def apply_layer(
+        self, parent_chain: str | None, stream: Readable, tee: Callable[[bytes], None] | None = None
+    ) -> AppliedLayer:
+        """Unpack an uncompressed layer tar on top of `parent_chain` (chroot'ed helper process)."""
+        if parent_chain is not None:
+            self._get(parent_chain)
+        tmp = os.path.join(self.root, f"ingest-{uuid.uuid4().hex}")
+        try:
+            os.makedirs(os.path.join(tmp, "fs"), mode=0o755)
+            diff_id, size = self._unpack(os.path.join(tmp, "fs"), stream, tee)
+            chain = dg.chain_id(parent_chain, diff_id)
+            with self.meta.transaction():
+                if self.meta.get_snapshot(chain) is not None:
+                    return AppliedLayer(diff_id, chain, size, False)
+                self._commit(tmp, chain, parent_chain, diff_id, size)
+                return AppliedLayer(diff_id, chain, size, True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _unpack(self, target: str, stream: Readable, tee: Callable[[bytes], None] | None) -> tuple[str, int]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_BERTH_PARENT, env.get("PYTHONPATH")) if p)
+        proc = subprocess.Popen(
+            [self.python, "-m", "berth.store.unpack", target],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True, env=env,
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        hasher = hashlib.sha256()
+        try:
+            broken = False
+            while chunk := stream.read(CHUNK):
+                hasher.update(chunk)
+                if tee is not None:
+                    tee(chunk)
+                if not broken:
+                    try:
+                        proc.stdin.write(chunk)
+                    except BrokenPipeError:
+                        broken = True
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            out = proc.stdout.read()
+            err = proc.stderr.read()
+            rc = proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+            for f in (proc.stdout, proc.stderr):
+                f.close()
+        if rc != 0:
+            msg = err.decode(errors="replace").strip().splitlines()
+            reason = msg[-1] if msg else f"exit status {rc}"
+            raise errdefs.InvalidParameter(f"failed to unpack layer: {reason}")
+        return "sha256:" + hasher.hexdigest(), int(json.loads(out)["size"])
+
+    def _commit(self, tmp: str, key: str, parent: str | None, diff_id: str | None, size: int) -> None:
+        """Inside a metadata transaction: give `tmp` its number, link and record."""
+        n = self.meta.next_snapshot_n()
+        rec = SnapshotRecord(key, n, "committed" if diff_id else "active", parent, _short(), diff_id, None,
+                             size, now_ns())
+        final = self._dir(rec)
+        link = os.path.join(self.links, rec.short)
+        os.rename(tmp, final)
+        try:
+            os.symlink(f"../{n}/fs", link)
+            self.meta.insert_snapshot(rec)
+        except BaseException:
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.rename(final, tmp)
+            raise
+
+    def set_blob(self, chain_id: str, blob: str) -> None:
+        """Record which content blob holds this layer's tar (for save/push and garbage collection)."""
+        self._get(chain_id)
+        self.meta.set_snapshot_blob(chain_id, blob)
+
+    # -- containers -----------------------------------------------------------------------------
+    def prepare_rw(self, key: str, chain_id: str | None) -> dict[str, Any]:
+        """A writable snapshot `key` on top of `chain_id` (idempotent); returns its Mount."""
+        with self.meta.transaction():
+            rec = self.meta.get_snapshot(key)
+            if rec is None:
+                if chain_id is not None:
+                    self._get(chain_id)
+                tmp = os.path.join(self.root, f"ingest-{uuid.uuid4().hex}")
+                try:
+                    os.makedirs(os.path.join(tmp, "fs"), mode=0o755)
+                    os.makedirs(os.path.join(tmp, "work"), mode=0o700)
+                    self._commit(tmp, key, chain_id, None, 0)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            elif rec.kind != "active":
+                raise errdefs.Conflict(f"snapshot {key} is a committed layer")
+        return self.mount(key)
+
+    def lower_dirs(self, chain_id: str | None) -> list[str]:
+        """The fs dirs of a layer chain, top layer first."""
+        out: list[str] = []
+        key = chain_id
+        while key is not None:
+            rec = self._get(key)
+            out.append(os.path.join(self._dir(rec), "fs"))
+            key = rec.parent
+        return out
+
+    def _lower_links(self, chain_id: str) -> list[str]:
+        out: list[str] = []
+        key: str | None = chain_id
+        while key is not None:
+            rec = self._get(key)
+            out.append(os.path.join(self.links, rec.short))
+            key = rec.parent
+        return out
+
+    def mount_options(self, key: str) -> list[str]:
+        rec = self._get(key)
+        if rec.parent is None:
+            return ["rbind", "rw"]
+        d = self._dir(rec)
+        lower = ":".join(self._lower_links(rec.parent))
+        opts = [f"lowerdir={lower}", f"upperdir={d}/fs", f"workdir={d}/work"]
+        if len(",".join(opts)) >= PAGE:
+            raise errdefs.System(f"too many layers to mount snapshot {key}: mount data exceeds one page")
+        return opts
+
+    def mount(self, key: str) -> dict[str, Any]:
+        """The Mount of an active snapshot: overlay, or a bind of its fs when it has no layers below."""
+        rec = self._get(key)
+        opts = self.mount_options(key)
+        if rec.parent is None:
+            return {"type": "bind", "source": os.path.join(self._dir(rec), "fs"), "options": opts}
+        return {"type": "overlay", "source": "overlay", "options": opts}
+
+    # -- removal and usage ----------------------------------------------------------------------
+    def remove(self, key: str) -> bool:
+        """Remove a snapshot without children; False when it does not exist."""
+        with self.meta.transaction():
+            rec = self.meta.get_snapshot(key)
+            if rec is None:
+                return False
+            if self.meta.snapshot_children(key):
+                raise errdefs.Conflict(f"cannot remove snapshot {key}: other snapshots depend on it")
+            self.meta.delete_snapshot(key)
+            gone = os.path.join(self.root, f"rm-{rec.n}-{uuid.uuid4().hex[:8]}")
+            try:
+                os.rename(self._dir(rec), gone)
+            except FileNotFoundError:
+                gone = ""
+            link = os.path.join(self.links, rec.short)
+            if os.path.lexists(link):
+                os.unlink(link)
+        if gone:
+            shutil.rmtree(gone, ignore_errors=True)
+        return True
+
+    def usage(self, key: str) -> tuple[int, int]:
+        """(bytes, inodes) used by the snapshot's own fs dir; hardlinks count once."""
+        top = os.path.join(self._dir(self._get(key)), "fs")
+        seen: set[tuple[int, int]] = set()
+        size = inodes = 0
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in dirnames + filenames:
+                st = os.lstat(os.path.join(dirpath, name))
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                inodes += 1
+                size += st.st_size if not os.path.isdir(os.path.join(dirpath, name)) else 0
+        return size, inodes
+
+    def _clean_orphans(self) -> None:
+        """Drop what a crash left: unfinished unpacks, half-removed dirs, dirs and links without records."""
+        known = {str(r.n): r.short for r in self.meta.snapshots()}
+        for name in os.listdir(self.root):
+            full = os.path.join(self.root, name)
+            if name.startswith(("ingest-", "rm-")) or (name.isdigit() and name not in known):
+                shutil.rmtree(full, ignore_errors=True)
+        shorts = set(known.values())
+        for name in os.listdir(self.links):
+            if name not in shorts:
+                os.unlink(os.path.join(self.links, name))
