@@ -1,0 +1,157 @@
+"""berth-runtime on the real kernel: create/start/state/kill/delete, cgroups, exec, terminals."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.privileged.runtime.conftest import cgroup_dirs
+
+pytestmark = pytest.mark.privileged
+
+
+def created(make_bundle: Any, runtime: Any, args: list[str], cid: str = "c1", **over: Any) -> Any:
+    b = make_bundle(cid)
+    b.cfg = b.write_config(args, **over)
+    runtime.ids.append(cid)
+    runtime.detached("create", "--bundle", str(b.path), "--pid-file", str(b.path / "init.pid"), cid,
+                     log=b.path / "output")  # fmt: skip
+    return b
+
+
+def wait_until(pred: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def procs(dirs: list[str]) -> set[int]:
+    out: set[int] = set()
+    for d in dirs:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            out.update(int(x) for x in f.read().split())
+    return out
+
+
+def test_state_transitions(make_bundle: Any, runtime: Any) -> None:
+    b = created(make_bundle, runtime, ["sleep", "1000"])
+    st = runtime.state("c1")
+    pid = int((b.path / "init.pid").read_text())
+    assert (st["status"], st["pid"], st["bundle"], st["id"]) == ("created", pid, str(b.path), "c1")
+    assert json.loads(runtime("list", "--format", "json").stdout)[0]["status"] == "created"
+    runtime("start", "c1")
+    assert runtime.state("c1")["status"] == "running"
+    assert runtime("start", "c1", check=False).returncode == 1
+    runtime("kill", "c1", "KILL")
+    assert wait_until(lambda: runtime.state("c1")["status"] == "stopped")
+    runtime("delete", "c1")
+    res = runtime("state", "c1", check=False)
+    assert res.returncode == 1 and "does not exist" in res.stderr
+
+
+def test_cgroup_created_and_removed_after_delete(make_bundle: Any, runtime: Any) -> None:
+    b = created(make_bundle, runtime, ["sleep", "1000"])
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    assert len(dirs) >= 2 and all(os.path.isdir(d) for d in dirs)
+    pid = int((b.path / "init.pid").read_text())
+    assert procs(dirs) == {pid}
+    runtime("start", "c1")
+    res = runtime("delete", "c1", check=False)
+    assert res.returncode == 1 and "not stopped" in res.stderr
+    runtime("delete", "--force", "c1")
+    assert not any(os.path.exists(d) for d in dirs)
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_kill_all_reaches_background_processes(make_bundle: Any, runtime: Any) -> None:
+    b = created(make_bundle, runtime, ["sh", "-c", "sleep 1000 & exec sleep 1001"])
+    runtime("start", "c1")
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    assert wait_until(lambda: len(procs(dirs)) == 2)
+    runtime("kill", "--all", "c1", "SIGKILL")
+    assert wait_until(lambda: not procs(dirs))
+    assert runtime.state("c1")["status"] == "stopped"
+    runtime("delete", "c1")
+
+
+def test_exec_joins_pid_namespace_and_hostname(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    created(make_bundle, runtime, ["sleep", "1000"], hostname="exec-host")
+    runtime("start", "c1")
+    res = runtime("exec", "c1", "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$")
+    host, cmdline, pid = res.stdout.splitlines()
+    assert (host, cmdline.strip()) == ("exec-host", "sleep 1000")
+    assert int(pid) > 1
+    assert runtime("exec", "c1", "sh", "-c", "exit 7", check=False).returncode == 7
+    res = runtime("exec", "--env", "A=1", "--cwd", "/tmp", "--user", "1000:1000", "c1", "sh", "-c",
+                  "echo $A $(pwd) $(id -u)")  # fmt: skip
+    assert res.stdout.split() == ["1", "/tmp", "1000"]
+    proc = {"args": ["sh", "-c", "echo from-process-json > /tmp/out; sleep 1000"], "cwd": "/",
+            "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}  # fmt: skip
+    (tmp_path / "p.json").write_text(json.dumps(proc))
+    pidfile = tmp_path / "exec.pid"
+    runtime.detached("exec", "--process", str(tmp_path / "p.json"), "--detach", "--pid-file", str(pidfile), "c1",
+                     log=tmp_path / "exec.log")  # fmt: skip
+    epid = int(pidfile.read_text())
+    assert os.path.exists(f"/proc/{epid}")
+    assert wait_until(lambda: runtime("exec", "c1", "cat", "/tmp/out", check=False).stdout == "from-process-json\n")
+    runtime("delete", "--force", "c1")
+
+
+def test_foreground_run_reports_signal_exit(make_bundle: Any, runtime: Any) -> None:
+    b = make_bundle("c1")
+    b.write_config(["sleep", "1000"])
+    runtime.ids.append("c1")
+    proc = subprocess.Popen(runtime.cmd("run", "--bundle", str(b.path), "c1"), stdin=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: runtime("state", "c1", check=False).stdout.count('"running"') == 1)
+        runtime("kill", "c1", "9")
+        assert proc.wait(timeout=20) == 137
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_tty_through_console_socket(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    b = make_bundle("c1")
+    b.write_config(["sh", "-c", "tty; stty size"], terminal=True, consoleSize={"height": 30, "width": 100})
+    runtime.ids.append("c1")
+    sock_path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    got: dict[str, Any] = {"out": b""}
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        conn.close()
+        got["name"] = msg.decode()
+        try:
+            while chunk := os.read(fds[0], 4096):
+                got["out"] += chunk
+        except OSError:
+            pass
+        os.close(fds[0])
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        res = runtime("run", "--console-socket", sock_path, "--bundle", str(b.path), "c1", check=False)
+        t.join(10)
+    finally:
+        srv.close()
+    assert res.returncode == 0, res.stderr
+    assert got["name"] == "/dev/pts/0"
+    assert got["out"].decode().split() == ["/dev/pts/0", "30", "100"]
