@@ -1,0 +1,1 @@
+"""berth: the docker-compatible command-line client."""

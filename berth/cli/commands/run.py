@@ -1,0 +1,257 @@
+"""Commands that create or attach to processes: run, create, start, attach, exec."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from berth.cli.pflag import Command, StatusError
+from berth.cli.runopts import container_flags, create_request
+from berth.cli.session import Session, forward_signals, parse_detach_keys, resize, terminal_size, watch_resize
+from berth.client import APIError
+
+if TYPE_CHECKING:
+    from berth.cli.main import Cli
+    from berth.client.http import Response
+
+RUN = container_flags(Command("run", "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+                              "Create and run a new container from an image", interspersed=False,
+                              min_args=1), run=True)
+CREATE = container_flags(Command("create", "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+                                 "Create a new container", interspersed=False, min_args=1), run=False)
+
+
+def _daemon_error(cmd: str, exc: APIError, status: int = 125) -> StatusError:
+    return StatusError(status, f"berth: {exc}\n\nRun 'berth {cmd} --help' for more information")
+
+
+def _start_status(message: str) -> int:
+    """docker run's exit status for a failed start: 127 not found, 126 cannot execute, else 125."""
+    if any(s in message for s in ("executable file not found", "no such file or directory",
+                                  "system cannot find the file specified")):
+        return 127
+    if "permission denied" in message:
+        return 126
+    return 125
+
+
+def _create(cli: Cli, cmd: str, ns: Any, run: bool) -> str:
+    query, body = create_request(ns, run, terminal_size() if ns.tty else None)
+    policy = ns.pull or "missing"
+    if policy == "always":
+        _pull(cli, cmd, ns.args[0], ns.quiet)
+    try:
+        created = cli.client.post("/containers/create", body, **query)
+    except APIError as exc:
+        if exc.status != 404 or "No such image" not in exc.message or policy == "never":
+            raise _daemon_error(cmd, exc) from None
+        ref = ns.args[0]
+        if ":" not in ref.rsplit("/", 1)[-1] and "@" not in ref:
+            ref += ":latest"
+        cli.err(f"Unable to find image '{ref}' locally\n")
+        _pull(cli, cmd, ns.args[0], ns.quiet)
+        try:
+            created = cli.client.post("/containers/create", body, **query)
+        except APIError as exc2:
+            raise _daemon_error(cmd, exc2) from None
+    for warning in created.get("Warnings") or []:
+        cli.err(f"WARNING: {warning}\n")
+    cid = str(created["Id"])
+    if ns.cidfile:
+        with open(ns.cidfile, "x", encoding="utf-8") as f:
+            f.write(cid)
+    return cid
+
+
+def _pull(cli: Cli, cmd: str, ref: str, quiet: bool) -> None:
+    from berth.cli.commands.image import pull_image
+    out = sys.stdout
+    sys.stdout = sys.stderr  # docker writes run's pull progress to stderr
+    try:
+        pull_image(cli, ref, quiet)
+    except APIError as exc:
+        raise _daemon_error(cmd, exc) from None
+    finally:
+        sys.stdout = out
+
+
+def create(cli: Cli, argv: list[str]) -> int:
+    ns = CREATE.parse(argv)
+    cli.out(_create(cli, "create", ns, run=False) + "\n")
+    return 0
+
+
+def _attach(cli: Cli, cid: str, stdin: bool, stdout: bool = True, stderr: bool = True,
+            keys: str | None = None, logs: bool = False) -> Response:
+    query = {"stream": 1, "stdin": stdin or None, "stdout": stdout or None, "stderr": stderr or None,
+             "detachKeys": keys, "logs": logs or None}
+    return cli.client.hijack(f"/containers/{cid}/attach", query)
+
+
+def _wait_status(wait: Response) -> int:
+    try:
+        body = wait.json() or {}
+    finally:
+        wait.close()
+    error = body.get("Error") or {}
+    if error.get("Message"):
+        sys.stderr.write(f"{error['Message']}\n")
+    return int(body.get("StatusCode", 0))
+
+
+def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_proxy: bool,
+             keys: str | None, resize_path: str) -> bool:
+    try:
+        detach = parse_detach_keys(keys or "ctrl-p,ctrl-q")
+    except ValueError as exc:
+        raise StatusError(1, str(exc)) from None
+    session = Session(resp, tty, stdin, detach)
+    with contextlib.ExitStack() as stack:
+        if tty:
+            stack.enter_context(watch_resize(cli.client, resize_path))
+        elif sig_proxy:
+            stack.enter_context(forward_signals(cli.client, cid))
+        try:
+            return session.run()
+        finally:
+            resp.close()
+
+
+def run(cli: Cli, argv: list[str]) -> int:
+    ns = RUN.parse(argv)
+    cid = _create(cli, "run", ns, run=True)
+    attach = {s.lower() for s in ns.attach} if ns.attach else {"stdout", "stderr"}
+    stdin = ns.interactive and (not ns.attach or "stdin" in attach)
+    resp = None
+    if not ns.detach:
+        try:
+            resp = _attach(cli, cid, stdin, "stdout" in attach, "stderr" in attach, ns.detach_keys)
+        except APIError as exc:
+            raise _daemon_error("run", exc) from None
+    wait = cli.client.stream("POST", f"/containers/{cid}/wait",
+                             {"condition": "removed" if ns.rm and not ns.detach else "next-exit"})
+    try:
+        cli.client.post(f"/containers/{cid}/start")
+    except APIError as exc:
+        if resp is not None:
+            resp.close()
+        wait.close()
+        raise _daemon_error("run", exc, _start_status(exc.message)) from None
+    if resp is None:
+        wait.close()
+        cli.out(cid + "\n")
+        return 0
+    if ns.tty:
+        resize(cli.client, f"/containers/{cid}/resize", retries=10)
+    if _session(cli, cid, resp, ns.tty, stdin, ns.sig_proxy, ns.detach_keys, f"/containers/{cid}/resize"):
+        wait.close()
+        return 0
+    return _wait_status(wait)
+
+
+START = (Command("start", "berth start [OPTIONS] CONTAINER [CONTAINER...]",
+                 "Start one or more stopped containers", min_args=1)
+         .flag("-a, --attach", help="Attach STDOUT/STDERR and forward signals")
+         .flag("--detach-keys", "value", help="Override the key sequence for detaching a container")
+         .flag("-i, --interactive", help="Attach container's STDIN"))
+
+
+def start(cli: Cli, argv: list[str]) -> int:
+    ns = START.parse(argv)
+    if not (ns.attach or ns.interactive):
+        from berth.cli.commands.container import for_each
+        return for_each(cli, ns.args, lambda n: cli.client.post(f"/containers/{n}/start"))
+    if len(ns.args) > 1:
+        raise StatusError(1, "you cannot start and attach multiple containers at once")
+    info = cli.client.get(f"/containers/{ns.args[0]}/json")
+    cid, config = info["Id"], info.get("Config") or {}
+    tty = bool(config.get("Tty"))
+    stdin = ns.interactive and bool(config.get("OpenStdin"))
+    resp = _attach(cli, cid, stdin, keys=ns.detach_keys)
+    auto_remove = bool((info.get("HostConfig") or {}).get("AutoRemove"))
+    wait = cli.client.stream("POST", f"/containers/{cid}/wait",
+                             {"condition": "removed" if auto_remove else "next-exit"})
+    try:
+        cli.client.post(f"/containers/{cid}/start")
+    except APIError:
+        resp.close()
+        wait.close()
+        raise
+    if tty:
+        resize(cli.client, f"/containers/{cid}/resize", retries=10)
+    if _session(cli, cid, resp, tty, stdin, True, ns.detach_keys, f"/containers/{cid}/resize"):
+        wait.close()
+        return 0
+    return _wait_status(wait)
+
+
+ATTACH = (Command("attach", "berth attach [OPTIONS] CONTAINER",
+                  "Attach local standard input, output, and error streams to a running container",
+                  min_args=1, max_args=1)
+          .flag("--detach-keys", "value", help="Override the key sequence for detaching a container")
+          .flag("--no-stdin", help="Do not attach STDIN")
+          .flag("--sig-proxy", default=True, help="Proxy all received signals to the process"))
+
+
+def attach(cli: Cli, argv: list[str]) -> int:
+    ns = ATTACH.parse(argv)
+    info = cli.client.get(f"/containers/{ns.args[0]}/json")
+    state = info.get("State") or {}
+    if not state.get("Running"):
+        raise StatusError(1, "You cannot attach to a stopped container, start it first")
+    if state.get("Paused"):
+        raise StatusError(1, "You cannot attach to a paused container, unpause it first")
+    cid, config = info["Id"], info.get("Config") or {}
+    tty = bool(config.get("Tty"))
+    stdin = not ns.no_stdin and bool(config.get("OpenStdin"))
+    wait = cli.client.stream("POST", f"/containers/{cid}/wait")
+    resp = _attach(cli, cid, stdin, keys=ns.detach_keys)
+    if tty:
+        resize(cli.client, f"/containers/{cid}/resize")
+    if _session(cli, cid, resp, tty, stdin, ns.sig_proxy, ns.detach_keys, f"/containers/{cid}/resize"):
+        wait.close()
+        return 0
+    return _wait_status(wait)
+
+
+EXEC = (Command("exec", "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+                "Execute a command in a running container", interspersed=False, min_args=2)
+        .flag("-d, --detach", help="Detached mode: run command in the background")
+        .flag("--detach-keys", "value", help="Override the key sequence for detaching a container")
+        .flag("-e, --env", "list", help="Set environment variables")
+        .flag("--env-file", "list", help="Read in a file of environment variables")
+        .flag("-i, --interactive", help="Keep STDIN open even if not attached")
+        .flag("--privileged", help="Give extended privileges to the command")
+        .flag("-t, --tty", help="Allocate a pseudo-TTY")
+        .flag("-u, --user", "value", help="Username or UID (format: <name|uid>[:<group|gid>])")
+        .flag("-w, --workdir", "value", help="Working directory inside the container"))
+
+
+def exec_(cli: Cli, argv: list[str]) -> int:
+    from berth.cli.runopts import parse_env_file
+    ns = EXEC.parse(argv)
+    name, cmd = ns.args[0], ns.args[1:]
+    cli.client.get(f"/containers/{name}/json")
+    console = terminal_size() if ns.tty else None
+    body: dict[str, Any] = {
+        "User": ns.user or "", "Privileged": ns.privileged, "Tty": ns.tty,
+        "AttachStdin": ns.interactive and not ns.detach, "AttachStdout": not ns.detach,
+        "AttachStderr": not ns.detach, "Detach": ns.detach, "DetachKeys": ns.detach_keys or "",
+        "Env": [line for f in ns.env_file for line in parse_env_file(f)] + ns.env,
+        "WorkingDir": ns.workdir or "", "Cmd": cmd}
+    if console:
+        body["ConsoleSize"] = list(console)
+    eid = cli.client.post(f"/containers/{name}/exec", body)["Id"]
+    start_body: dict[str, Any] = {"Detach": ns.detach, "Tty": ns.tty}
+    if console:
+        start_body["ConsoleSize"] = list(console)
+    if ns.detach:
+        cli.client.post(f"/exec/{eid}/start", start_body)
+        return 0
+    resp = cli.client.hijack(f"/exec/{eid}/start", body=start_body)
+    if ns.tty:
+        resize(cli.client, f"/exec/{eid}/resize")
+    if _session(cli, name, resp, ns.tty, ns.interactive, False, ns.detach_keys, f"/exec/{eid}/resize"):
+        return 0
+    return int((cli.client.get(f"/exec/{eid}/json") or {}).get("ExitCode") or 0)

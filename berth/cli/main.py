@@ -1,0 +1,166 @@
+"""`berth`: global flags, command dispatch (docker's names and groups), error texts and exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from berth.cli.pflag import Command, HelpRequested, StatusError, UsageError
+
+if TYPE_CHECKING:
+    from berth.client import Client
+
+__all__ = ["Cli", "main"]
+
+# command name -> "module:function" under berth.cli.commands
+COMMANDS = {
+    "version": "system:version", "info": "system:info",
+    "run": "run:run", "create": "run:create", "start": "run:start", "attach": "run:attach",
+    "exec": "run:exec_", "wait": "container:wait",
+    "ps": "container:ps", "stop": "container:stop", "restart": "container:restart",
+    "kill": "container:kill", "rm": "container:rm", "logs": "container:logs",
+    "inspect": "container:inspect", "top": "container:top", "rename": "container:rename",
+    "export": "container:export",
+    "images": "image:images", "tag": "image:tag", "rmi": "image:rmi", "history": "image:history",
+    "import": "image:import_", "pull": "image:pull",
+}
+GROUPS = {
+    "container": {"ls": "ps", "list": "ps", "ps": "ps", "prune": "container:prune",
+                  "inspect": "container:inspect_container", "run": "run", "create": "create",
+                  "start": "start", "attach": "attach", "exec": "exec", "wait": "wait", "stop": "stop",
+                  "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "logs": "logs",
+                  "top": "top", "rename": "rename", "export": "export"},
+    "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
+              "history": "history", "import": "import", "pull": "pull",
+              "inspect": "image:inspect_image", "prune": "image:prune"},
+    "system": {"info": "info"},
+}
+
+GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",
+                  interspersed=False)
+          .flag("-H, --host", "list", help="Daemon socket to connect to")
+          .flag("-D, --debug", help="Enable debug mode")
+          .flag("-l, --log-level", "value", "info", help="Set the logging level")
+          .flag("--config", "value", help="Location of client config files")
+          .flag("-c, --context", "value", help="Name of the context to use")
+          .flag("-v, --version", help="Print version information and quit"))
+
+
+class Cli:
+    """What every command gets: the daemon host, a lazily made client, and the output streams."""
+
+    def __init__(self, host: str | None) -> None:
+        self.host = host
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            from berth.client import Client
+            self._client = Client(self.host)
+        return self._client
+
+    @staticmethod
+    def out(text: str) -> None:
+        sys.stdout.write(text)
+
+    @staticmethod
+    def err(text: str) -> None:
+        sys.stderr.write(text)
+
+    @staticmethod
+    def write_bytes(data: bytes) -> None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    @staticmethod
+    def write_err_bytes(data: bytes) -> None:
+        sys.stderr.flush()
+        sys.stderr.buffer.write(data)
+        sys.stderr.buffer.flush()
+
+
+def _resolve(args: list[str]) -> tuple[str, str, list[str]]:
+    """(display name, "module:function", remaining args) for argv after the global flags."""
+    name, rest = args[0], args[1:]
+    if name in GROUPS:
+        if not rest or rest[0] in ("--help", "-h"):
+            subs = ", ".join(sorted(GROUPS[name]))
+            raise HelpRequested(f"\nUsage:  berth {name} COMMAND\n\nCommands: {subs}\n")
+        sub = GROUPS[name].get(rest[0])
+        if sub is None:
+            raise UsageError(f"berth: '{name} {rest[0]}' is not a berth command.", name, status=1)
+        target = sub if ":" in sub else COMMANDS[sub]
+        return f"{name} {rest[0]}", target, rest[1:]
+    if name not in COMMANDS:
+        raise UsageError(f"berth: '{name}' is not a berth command.", name, status=1)
+    return name, COMMANDS[name], rest
+
+
+def _dispatch(argv: list[str]) -> int:
+    ns = GLOBAL.parse(argv)
+    if ns.version:
+        from berth import __version__
+        sys.stdout.write(f"Berth version {__version__}\n")
+        return 0
+    if not ns.args:
+        sys.stdout.write(GLOBAL.help_text())
+        return 0
+    _, target, rest = _resolve(ns.args)
+    module, func = target.split(":")
+    mod = importlib.import_module(f"berth.cli.commands.{module}")
+    fn: Any = getattr(mod, func)
+    cli = Cli(ns.host[-1] if ns.host else None)
+    try:
+        return int(fn(cli, rest) or 0)
+    finally:
+        if cli._client is not None:
+            cli._client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `berth` console script; returns (and exits with) docker's exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = _dispatch(args)
+    except HelpRequested as h:
+        sys.stdout.write(str(h))
+        code = 0
+    except UsageError as exc:
+        text = str(exc)
+        if exc.status == 125 and "\n" not in text:
+            text = f"{text}\nSee 'berth {exc.command} --help'."
+        sys.stderr.write(text + "\n")
+        code = exc.status
+    except StatusError as exc:
+        if exc.message:
+            sys.stderr.write(exc.message + "\n")
+        code = exc.status
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:
+        code = _report(exc)
+    sys.stdout.flush()
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _report(exc: Exception) -> int:
+    from berth.cli.templates import TemplateError
+    from berth.client import APIError, DaemonUnreachable
+    if isinstance(exc, APIError | DaemonUnreachable):
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    if isinstance(exc, TemplateError):
+        sys.stderr.write(f"template: {exc}\n")
+        return 1
+    raise exc
+
+
+if __name__ == "__main__":
+    main()

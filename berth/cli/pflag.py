@@ -1,0 +1,218 @@
+"""Docker (pflag) command-line rules on top of argparse: a pre-pass tokenizes, argparse stores values."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Command", "HelpRequested", "StatusError", "UsageError", "parse_bool"]
+
+_TRUE = {"1", "t", "T", "true", "TRUE", "True"}
+_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
+
+
+class UsageError(Exception):
+    """Bad flags or arguments; exit status 125 (flag errors) or 1 (argument counts), as docker."""
+
+    def __init__(self, message: str, command: str, status: int = 125) -> None:
+        super().__init__(message)
+        self.command = command
+        self.status = status
+
+
+class HelpRequested(Exception):
+    """--help was given: the text to print."""
+
+
+class StatusError(Exception):
+    """End the command with this exit status (and an optional message on stderr)."""
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_bool(value: str, flag: str) -> bool:
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseBool: parsing '
+                     f'"{value}": invalid syntax')
+
+
+@dataclass
+class Opt:
+    """One flag: short/long names, kind (bool, value, list, int) and help."""
+
+    short: str | None
+    long: str
+    kind: str
+    dest: str
+    default: Any
+    help: str
+    hidden: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"-{self.short}, --{self.long}" if self.short else f"--{self.long}"
+
+
+@dataclass
+class Command:
+    """A docker-style command: flags, positional argument counts, usage and help texts."""
+
+    name: str
+    usage: str
+    desc: str
+    interspersed: bool = True
+    min_args: int = 0
+    max_args: int | None = None
+    opts: list[Opt] = field(default_factory=list)
+
+    def flag(self, names: str, kind: str = "bool", default: Any = None, help: str = "",
+             dest: str | None = None, hidden: bool = False) -> Command:
+        """names like "-a, --all" or "--rm"; kind: bool | value | list | int."""
+        short, long = None, ""
+        for part in names.replace(",", " ").split():
+            if part.startswith("--"):
+                long = part[2:]
+            else:
+                short = part[1:]
+        if default is None:
+            default = {"bool": False, "list": []}.get(kind)
+        name = dest or long.replace("-", "_")
+        self.opts.append(Opt(short, long, kind, name, default, help, hidden))
+        return self
+
+    # -- parsing -----------------------------------------------------------------------------
+    def _lookup(self) -> tuple[dict[str, Opt], dict[str, Opt]]:
+        return {o.long: o for o in self.opts}, {o.short: o for o in self.opts if o.short}
+
+    def prepass(self, argv: list[str]) -> tuple[list[str], list[str], dict[str, bool]]:
+        """Split argv pflag's way into (argparse-ready value flags, positionals, bool values)."""
+        longs, shorts = self._lookup()
+        flags: list[str] = []
+        positionals: list[str] = []
+        bools: dict[str, bool] = {}
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            i += 1
+            if arg == "--":
+                positionals += argv[i:]
+                break
+            if arg.startswith("--") and len(arg) > 2:
+                name, eq, value = arg[2:].partition("=")
+                opt = longs.get(name)
+                if opt is None:
+                    if name == "help":
+                        raise HelpRequested(self.help_text())
+                    raise UsageError(f"unknown flag: --{name}", self.name)
+                if opt.kind == "bool":
+                    bools[opt.dest] = self._bool(value, opt) if eq else True
+                    continue
+                if not eq:
+                    if i >= len(argv):
+                        raise UsageError(f"flag needs an argument: --{name}", self.name)
+                    value, i = argv[i], i + 1
+                flags.append(f"--{opt.long}={value}")
+            elif arg.startswith("-") and len(arg) > 1:
+                i = self._shorts(arg, argv, i, shorts, flags, bools)
+            elif not self.interspersed:
+                positionals += argv[i - 1:]
+                break
+            else:
+                positionals.append(arg)
+        return flags, positionals, bools
+
+    def _shorts(self, arg: str, argv: list[str], i: int, shorts: dict[str, Opt], flags: list[str],
+                bools: dict[str, bool]) -> int:
+        cluster = arg[1:]
+        j = 0
+        while j < len(cluster):
+            c = cluster[j]
+            opt = shorts.get(c)
+            if opt is None:
+                if c == "h":
+                    raise HelpRequested(self.help_text())
+                raise UsageError(f"unknown shorthand flag: '{c}' in {arg}", self.name)
+            rest = cluster[j + 1:]
+            if opt.kind == "bool":
+                if rest.startswith("="):
+                    bools[opt.dest] = self._bool(rest[1:], opt)
+                    return i
+                bools[opt.dest] = True
+                j += 1
+                continue
+            if rest:
+                value = rest.removeprefix("=")
+            elif i < len(argv):
+                value, i = argv[i], i + 1
+            else:
+                raise UsageError(f"flag needs an argument: '{c}' in -{c}", self.name)
+            flags.append(f"--{opt.long}={value}")
+            return i
+        return i
+
+    def _bool(self, value: str, opt: Opt) -> bool:
+        try:
+            return parse_bool(value, opt.label)
+        except ValueError as exc:
+            raise UsageError(str(exc), self.name) from None
+
+    def parse(self, argv: list[str]) -> argparse.Namespace:
+        """Parse argv; positionals land in `.args`."""
+        flags, positionals, bools = self.prepass(argv)
+        parser = argparse.ArgumentParser(prog=self.name, add_help=False, exit_on_error=False)
+        for o in self.opts:
+            if o.kind == "bool":
+                continue
+            action = "append" if o.kind == "list" else "store"
+            default = list(o.default) if o.kind == "list" else o.default
+            parser.add_argument(f"--{o.long}", dest=o.dest, action=action, default=default,
+                                type=int if o.kind == "int" else str)
+        try:
+            ns = parser.parse_args(flags)
+        except argparse.ArgumentError as exc:
+            raise UsageError(f"invalid argument for {exc.argument_name} flag", self.name) from None
+        for o in self.opts:
+            if o.kind == "bool":
+                setattr(ns, o.dest, bools.get(o.dest, o.default))
+        ns.args = positionals
+        self._check_count(positionals)
+        return ns
+
+    def _check_count(self, args: list[str]) -> None:
+        lo, hi = self.min_args, self.max_args
+        if lo == hi and len(args) != lo:
+            plural = "argument" if lo == 1 else "arguments"
+            msg = f'"berth {self.name}" requires exactly {lo} {plural}.'
+        elif len(args) < lo:
+            plural = "argument" if lo == 1 else "arguments"
+            msg = f'"berth {self.name}" requires at least {lo} {plural}.'
+        elif hi is not None and len(args) > hi:
+            msg = f'"berth {self.name}" accepts no arguments.' if hi == 0 else \
+                f'"berth {self.name}" requires at most {hi} arguments.'
+        else:
+            return
+        raise UsageError(f"{msg}\nSee 'berth {self.name} --help'.\n\nUsage:  {self.usage}\n\n{self.desc}",
+                         self.name, status=1)
+
+    def help_text(self) -> str:
+        lines = [f"\nUsage:  {self.usage}\n", self.desc, ""]
+        visible = [o for o in self.opts if not o.hidden]
+        if visible:
+            lines.append("Options:")
+            width = max(len(self._left(o)) for o in visible)
+            for o in sorted(visible, key=lambda o: o.long):
+                lines.append(f"  {self._left(o).ljust(width)}   {o.help}")
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _left(o: Opt) -> str:
+        short = f"-{o.short}, " if o.short else "    "
+        kind = {"bool": "", "int": " int", "list": " list"}.get(o.kind, " string")
+        return f"{short}--{o.long}{kind}"

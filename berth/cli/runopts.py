@@ -1,0 +1,267 @@
+"""`run`/`create` flags and their translation into the container create request (docker's runconfig)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from berth.cli.pflag import Command, StatusError
+from berth.cli.units import ram_in_bytes
+
+__all__ = ["container_flags", "create_request", "parse_env_file", "parse_ports"]
+
+_LISTS = [
+    ("--add-host", "Add a custom host-to-IP mapping (host:ip)"), ("--cap-add", "Add Linux capabilities"),
+    ("--cap-drop", "Drop Linux capabilities"), ("--device", "Add a host device to the container"),
+    ("--dns", "Set custom DNS servers"), ("--dns-option", "Set DNS options"),
+    ("--dns-search", "Set custom DNS search domains"),
+    ("--env-file", "Read in a file of environment variables"),
+    ("--expose", "Expose a port or a range of ports"), ("--group-add", "Add additional groups to join"),
+    ("--label-file", "Read in a line delimited file of labels"),
+    ("--log-opt", "Log driver options"),
+    ("--mount", "Attach a filesystem mount to the container"),
+    ("--network-alias", "Add network-scoped alias"),
+    ("--security-opt", "Security Options"), ("--tmpfs", "Mount a tmpfs directory"),
+    ("--ulimit", "Ulimit options"), ("--volumes-from", "Mount volumes from the specified container(s)"),
+]
+_VALUES = [
+    ("--cidfile", "Write the container ID to the file"), ("--cpus", "Number of CPUs"),
+    ("--cpuset-cpus", "CPUs in which to allow execution (0-3, 0,1)"),
+    ("--entrypoint", "Overwrite the default ENTRYPOINT of the image"), ("--ipc", "IPC mode to use"),
+    ("--log-driver", "Logging driver for the container"),
+    ("--mac-address", "Container MAC address"), ("--memory-swap", "Swap limit equal to memory plus swap"),
+    ("--name", "Assign a name to the container"), ("--network", "Connect a container to a network"),
+    ("--pid", "PID namespace to use"), ("--platform", "Set platform if server is multi-platform capable"),
+    ("--pull", 'Pull image before running ("always", "missing", "never")'),
+    ("--restart", "Restart policy to apply when a container exits"), ("--shm-size", "Size of /dev/shm"),
+    ("--stop-signal", "Signal to stop the container"), ("--userns", "User namespace to use"),
+    ("--uts", "UTS namespace to use"), ("--health-cmd", "Command to run to check health"),
+]
+_BOOLS = [
+    ("--init", "Run an init inside the container that forwards signals and reaps processes"),
+    ("--no-healthcheck", "Disable any container-specified HEALTHCHECK"),
+    ("--oom-kill-disable", "Disable OOM Killer"),
+    ("--privileged", "Give extended privileges to this container"),
+    ("-P, --publish-all", "Publish all exposed ports to random ports"),
+    ("--read-only", "Mount the container's root filesystem as read only"),
+    ("--rm", "Automatically remove the container and its associated anonymous volumes when it exits"),
+    ("-i, --interactive", "Keep STDIN open even if not attached"), ("-t, --tty", "Allocate a pseudo-TTY"),
+    ("-q, --quiet", "Suppress the pull output"),
+]
+
+
+def container_flags(cmd: Command, run: bool) -> Command:
+    """Add docker's create/run flags to cmd."""
+    for names, text in _LISTS:
+        cmd.flag(names, "list", help=text)
+    for names, text in _VALUES:
+        cmd.flag(names, "value", help=text)
+    for names, text in _BOOLS:
+        cmd.flag(names, help=text)
+    (cmd.flag("-a, --attach", "list", help="Attach to STDIN, STDOUT or STDERR")
+     .flag("-c, --cpu-shares", "int", help="CPU shares (relative weight)")
+     .flag("-e, --env", "list", help="Set environment variables")
+     .flag("-h, --hostname", "value", help="Container host name")
+     .flag("-l, --label", "list", help="Set meta data on a container")
+     .flag("-m, --memory", "value", help="Memory limit")
+     .flag("--net", "value", dest="network", hidden=True)
+     .flag("--pids-limit", "int", help="Tune container pids limit (set -1 for unlimited)")
+     .flag("-p, --publish", "list", help="Publish a container's port(s) to the host")
+     .flag("--stop-timeout", "int", help="Timeout (in seconds) to stop a container")
+     .flag("-u, --user", "value", help="Username or UID (format: <name|uid>[:<group|gid>])")
+     .flag("-v, --volume", "list", help="Bind mount a volume")
+     .flag("-w, --workdir", "value", help="Working directory inside the container"))
+    if run:
+        (cmd.flag("-d, --detach", help="Run container in background and print container ID")
+         .flag("--detach-keys", "value", help="Override the key sequence for detaching a container")
+         .flag("--sig-proxy", default=True, help="Proxy received signals to the process"))
+    return cmd
+
+
+def parse_env_file(path: str) -> list[str]:
+    """docker's env-file: KEY=value lines; `KEY` alone takes the local value; # comments."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise StatusError(125, f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+    return [line.lstrip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _env(items: list[str]) -> list[str]:
+    out = []
+    for item in items:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+        else:
+            out.append(item)
+    return out
+
+
+def _expand(port: str) -> list[str]:
+    if "-" in port:
+        lo, hi = port.split("-", 1)
+        return [str(p) for p in range(int(lo), int(hi) + 1)]
+    return [port]
+
+
+def parse_ports(specs: list[str], expose: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """-p and --expose -> (ExposedPorts, PortBindings)."""
+    exposed: dict[str, Any] = {}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for spec in specs:
+        rest, _, proto = spec.partition("/")
+        proto = proto or "tcp"
+        ip = ""
+        if rest.startswith("["):
+            ip, _, rest = rest[1:].partition("]")
+            rest = rest.lstrip(":")
+            host, _, cport = rest.rpartition(":")
+        else:
+            parts = rest.split(":")
+            if len(parts) > 3:
+                raise StatusError(125, f"invalid proto: {spec}")
+            cport = parts[-1]
+            host = parts[-2] if len(parts) >= 2 else ""
+            ip = parts[0] if len(parts) == 3 else ""
+        try:
+            cports, hports = _expand(cport), _expand(host) if host else []
+        except ValueError:
+            raise StatusError(125, f'invalid containerPort: {cport}') from None
+        for i, cp in enumerate(cports):
+            hp = hports[i] if len(hports) == len(cports) else (host if len(hports) <= 1 else "")
+            key = f"{cp}/{proto}"
+            exposed[key] = {}
+            bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": hp})
+    for spec in expose:
+        port, _, proto = spec.partition("/")
+        for p in _expand(port):
+            exposed[f"{p}/{proto or 'tcp'}"] = {}
+    return exposed, bindings
+
+
+def _mount(spec: str) -> dict[str, Any]:
+    mount: dict[str, Any] = {"Type": "volume"}
+    for field in spec.split(","):
+        key, eq, value = field.partition("=")
+        key = key.strip().lower()
+        if key == "type":
+            mount["Type"] = value
+        elif key in ("source", "src"):
+            mount["Source"] = value
+        elif key in ("target", "destination", "dst"):
+            mount["Target"] = value
+        elif key in ("readonly", "ro"):
+            mount["ReadOnly"] = not eq or value in ("1", "true")
+    return mount
+
+
+def _labels(items: list[str], files: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in [line for f in files for line in parse_env_file(f)] + items:
+        key, _, value = item.partition("=")
+        labels[key] = value
+    return labels
+
+
+def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
+    hc: dict[str, Any] = {
+        "Binds": [v for v in ns.volume if ":" in v] or None, "PortBindings": bindings,
+        "PublishAllPorts": ns.publish_all, "NetworkMode": ns.network or "default",
+        "AutoRemove": ns.rm, "RestartPolicy": _restart(ns.restart), "Privileged": ns.privileged,
+        "CapAdd": ns.cap_add or None, "CapDrop": ns.cap_drop or None, "SecurityOpt": ns.security_opt or None,
+        "ReadonlyRootfs": ns.read_only, "Dns": ns.dns, "DnsOptions": ns.dns_option,
+        "DnsSearch": ns.dns_search, "ExtraHosts": ns.add_host or None, "GroupAdd": ns.group_add or None,
+        "IpcMode": ns.ipc or "", "PidMode": ns.pid or "", "UTSMode": ns.uts or "",
+        "UsernsMode": ns.userns or "",
+        "VolumesFrom": ns.volumes_from or None, "OomKillDisable": ns.oom_kill_disable,
+        "LogConfig": {"Type": ns.log_driver or "", "Config": dict(o.split("=", 1) for o in ns.log_opt)},
+        "Mounts": [_mount(m) for m in ns.mount] or None,
+        "Tmpfs": {t.split(":", 1)[0]: [*t.split(":", 1), ""][1] for t in ns.tmpfs} or None,
+        "Ulimits": [_ulimit(u) for u in ns.ulimit] or None, "Devices": [_device(d) for d in ns.device],
+    }
+    if ns.init:
+        hc["Init"] = True
+    try:
+        if ns.memory:
+            hc["Memory"] = ram_in_bytes(ns.memory)
+        if ns.memory_swap:
+            hc["MemorySwap"] = -1 if ns.memory_swap == "-1" else ram_in_bytes(ns.memory_swap)
+        if ns.shm_size:
+            hc["ShmSize"] = ram_in_bytes(ns.shm_size)
+        if ns.cpus:
+            hc["NanoCpus"] = round(float(ns.cpus) * 1e9)
+    except ValueError as exc:
+        raise StatusError(125, f"invalid argument: {exc}") from None
+    if ns.cpu_shares is not None:
+        hc["CpuShares"] = ns.cpu_shares
+    if ns.cpuset_cpus:
+        hc["CpusetCpus"] = ns.cpuset_cpus
+    if ns.pids_limit is not None:
+        hc["PidsLimit"] = ns.pids_limit
+    return hc
+
+
+def _restart(value: str | None) -> dict[str, Any]:
+    name, _, count = (value or "no").partition(":")
+    policy: dict[str, Any] = {"Name": name}
+    if count:
+        policy["MaximumRetryCount"] = int(count)
+    return policy
+
+
+def _ulimit(spec: str) -> dict[str, Any]:
+    name, _, limits = spec.partition("=")
+    soft, _, hard = limits.partition(":")
+    return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+
+
+def _device(spec: str) -> dict[str, str]:
+    parts = spec.split(":")
+    return {"PathOnHost": parts[0], "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
+            "CgroupPermissions": parts[2] if len(parts) > 2 else "rwm"}
+
+
+def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -> tuple[dict[str, Any],
+                                                                                          dict[str, Any]]:
+    """(query, body) of POST /containers/create for parsed run/create flags (ns.args = image + cmd)."""
+    detach = run and ns.detach
+    if run and ns.attach and detach:
+        raise StatusError(125, "Conflicting options: -a and -d")
+    if ns.rm and ns.restart and ns.restart not in ("no", ""):
+        raise StatusError(125, "Conflicting options: --restart and --rm")
+    image, cmd = ns.args[0], ns.args[1:]
+    attach = {s.lower() for s in ns.attach} if ns.attach else {"stdout", "stderr"}
+    if ns.interactive:
+        attach.add("stdin")
+    exposed, bindings = parse_ports(ns.publish, ns.expose)
+    env = _env([line for f in ns.env_file for line in parse_env_file(f)] + ns.env)
+    body: dict[str, Any] = {
+        "Hostname": ns.hostname or "", "Domainname": "", "User": ns.user or "",
+        "AttachStdin": not detach and "stdin" in attach, "AttachStdout": not detach and "stdout" in attach,
+        "AttachStderr": not detach and "stderr" in attach, "Tty": ns.tty, "OpenStdin": ns.interactive,
+        "StdinOnce": ns.interactive and not detach and "stdin" in attach, "Env": env,
+        "Cmd": cmd or None, "Image": image, "WorkingDir": ns.workdir or "",
+        "Entrypoint": [ns.entrypoint] if ns.entrypoint is not None else None,
+        "Labels": _labels(ns.label, ns.label_file), "ExposedPorts": exposed or None,
+        "Volumes": {v: {} for v in ns.volume if ":" not in v} or None,
+    }
+    if ns.stop_signal:
+        body["StopSignal"] = ns.stop_signal
+    if ns.stop_timeout is not None:
+        body["StopTimeout"] = ns.stop_timeout
+    if ns.mac_address:
+        body["MacAddress"] = ns.mac_address
+    if ns.no_healthcheck:
+        body["Healthcheck"] = {"Test": ["NONE"]}
+    elif ns.health_cmd:
+        body["Healthcheck"] = {"Test": ["CMD-SHELL", ns.health_cmd]}
+    body["HostConfig"] = _host_config(ns, bindings)
+    if ns.tty and console:
+        body["HostConfig"]["ConsoleSize"] = list(console)
+    net = ns.network or "default"
+    body["NetworkingConfig"] = {"EndpointsConfig": {net: {"Aliases": ns.network_alias or None}}}
+    query = {"name": ns.name, "platform": ns.platform}
+    return query, body

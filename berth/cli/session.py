@@ -1,0 +1,188 @@
+"""An attached session on a hijacked connection: raw terminal, stdin pump, output copy, resize, signals."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from berth.client import Client
+    from berth.client.http import Response
+
+__all__ = ["Session", "forward_signals", "parse_detach_keys", "resize", "terminal_size", "watch_resize"]
+
+NOT_FORWARDED = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGWINCH, signal.SIGKILL,
+                 signal.SIGSTOP}
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """"ctrl-p,ctrl-q" -> b"\\x10\\x11" (docker's term.ToBytes)."""
+    out = bytearray()
+    for key in spec.split(","):
+        key = key.strip()
+        if key.startswith("ctrl-") and len(key) == 6:
+            c = key[5].lower()
+            if "a" <= c <= "z":
+                out.append(ord(c) - ord("a") + 1)
+            else:
+                specials = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+                if c not in specials:
+                    raise ValueError(f"Unknown character: '{key}'")
+                out.append(specials[c])
+        elif len(key) == 1:
+            out += key.encode()
+        else:
+            raise ValueError(f"Unknown character: '{key}'")
+    return bytes(out)
+
+
+def terminal_size() -> tuple[int, int] | None:
+    """(height, width) of the terminal on stdout, or None."""
+    for fd in (1, 0, 2):
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        return size.lines, size.columns
+    return None
+
+
+def resize(client: Client, path: str, retries: int = 1) -> None:
+    """POST <path>?h=&w= with the local terminal size (retried like docker on start)."""
+    from berth.client import APIError
+    size = terminal_size()
+    if size is None:
+        return
+    for attempt in range(retries):
+        try:
+            client.post(path, h=size[0], w=size[1])
+            return
+        except APIError:
+            if attempt + 1 == retries:
+                sys.stderr.write("failed to resize tty, using default size\n")
+            else:
+                time.sleep(0.1 * (attempt + 1))
+
+
+def _background(fn: Callable[[], object]) -> None:
+    def safe() -> None:
+        with contextlib.suppress(Exception):
+            fn()
+    threading.Thread(target=safe, daemon=True).start()
+
+
+@contextlib.contextmanager
+def watch_resize(client: Client, path: str) -> Iterator[None]:
+    """Resize on SIGWINCH while inside the block."""
+    old = signal.signal(signal.SIGWINCH, lambda *_: _background(lambda: resize(client, path)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+
+
+@contextlib.contextmanager
+def forward_signals(client: Client, cid: str) -> Iterator[None]:
+    """Forward received signals to the container as POST /containers/{id}/kill?signal=NAME."""
+    saved: dict[signal.Signals, Any] = {}
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name.removeprefix("SIG")
+        _background(lambda: client.post(f"/containers/{cid}/kill", signal=name))
+
+    for sig in signal.Signals:
+        if sig in NOT_FORWARDED:
+            continue
+        try:
+            saved[sig] = signal.signal(sig, handler)
+        except (OSError, ValueError):
+            continue
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def raw_terminal(enabled: bool) -> Iterator[None]:
+    """Put the local terminal (stdin) in raw mode; always restore it."""
+    if not enabled or not os.isatty(0):
+        yield
+        return
+    import termios
+    import tty
+    saved = termios.tcgetattr(0)
+    tty.setraw(0)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+class Session:
+    """Copies stdin to a hijacked stream and its output (raw or multiplexed) to stdout/stderr."""
+
+    def __init__(self, resp: Response, tty: bool, stdin: bool, detach_keys: bytes = b"\x10\x11",
+                 stdin_fd: int = 0) -> None:
+        self.resp = resp
+        self.tty = tty
+        self.stdin = stdin
+        self.keys = detach_keys if tty and os.isatty(stdin_fd) else b""
+        self.stdin_fd = stdin_fd
+        self.detached = False
+
+    def _pump(self) -> None:
+        conn = self.resp.conn
+        matched = b""
+        try:
+            while True:
+                data = os.read(self.stdin_fd, 32768)
+                if not data:
+                    break
+                if self.keys:
+                    data, matched = self._scan(matched + data, matched)
+                    if self.detached:
+                        conn.send(data)
+                        conn.sock.shutdown(2)
+                        return
+                if data:
+                    conn.send(data)
+        except OSError:
+            return
+        conn.close_write()
+
+    def _scan(self, data: bytes, pending: bytes) -> tuple[bytes, bytes]:
+        """Find the detach sequence; hold back a partial match at the end."""
+        if self.keys in data:
+            self.detached = True
+            return data[:data.index(self.keys)], b""
+        for n in range(min(len(self.keys) - 1, len(data)), 0, -1):
+            if data.endswith(self.keys[:n]):
+                return data[:-n], data[-n:]
+        return data, b""
+
+    def run(self) -> bool:
+        """Stream until the daemon closes the output; True when the user detached."""
+        with raw_terminal(self.tty and self.stdin):
+            if self.stdin:
+                threading.Thread(target=self._pump, daemon=True).start()
+            out = sys.stdout.buffer
+            chunks = iter(self.resp.conn.recv, b"")
+            try:
+                if self.tty:
+                    for data in chunks:
+                        out.write(data)
+                        out.flush()
+                else:
+                    from berth.client.stdcopy import demux
+                    demux(chunks, out, sys.stderr.buffer)
+            except OSError:
+                pass
+        return self.detached
