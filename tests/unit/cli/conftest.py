@@ -33,7 +33,7 @@ IMAGES = [
     {"Id": "sha256:" + "ab" * 32, "RepoTags": ["nginx:latest", "localhost:5000/nginx:1.25"],
      "RepoDigests": [], "Created": int(NOW) - 86400 * 3, "Size": 187654321, "SharedSize": -1,
      "Containers": -1, "Labels": {}},
-    {"Id": "sha256:" + "ef" * 32, "RepoTags": [], "RepoDigests": [], "Created": int(NOW) - 30,
+    {"Id": "sha256:" + "ef" * 32, "RepoTags": [], "RepoDigests": [], "Created": int(NOW) - 90,
      "Size": 4261, "SharedSize": -1, "Containers": -1, "Labels": None},
 ]
 INSPECT = {"Id": CID, "Name": "/web", "State": {"Status": "running", "Running": True, "Paused": False,

@@ -46,8 +46,8 @@ def test_container_ls_group_form(engine: Engine, berth: Berth) -> None:
 def test_images_table(engine: Engine, berth: Berth) -> None:
     _, out, _ = berth("images")
     lines = out.splitlines()
-    assert lines[0] == "REPOSITORY             TAG       IMAGE ID       CREATED          SIZE"
-    assert lines[1].split() == ["<none>", "<none>", "efefefefefef", "30", "seconds", "ago", "4.26kB"]
+    assert lines[0] == "REPOSITORY             TAG       IMAGE ID       CREATED              SIZE"
+    assert lines[1].split() == ["<none>", "<none>", "efefefefefef", "About", "a", "minute", "ago", "4.26kB"]
     assert lines[2].split() == ["nginx", "latest", "abababababab", "3", "days", "ago", "188MB"]
     assert lines[3].startswith("localhost:5000/nginx   1.25 ")
     assert berth("image", "ls", "-q")[1] == "efefefefefef\nabababababab\n"
