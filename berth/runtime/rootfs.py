@@ -41,26 +41,25 @@ def _bind(source: str, dest: str, flags: int, propagation: tuple[int, ...]) -> N
 
 
 def _mount_cgroup(dest: str, flags: int, cgroup_dirs: list[str], cgroupns: bool) -> None:
-    """Docker's /sys/fs/cgroup: cgroup2 itself, or a tmpfs holding one mount per v1 hierarchy."""
+    """Docker's /sys/fs/cgroup as runc 1.1 makes it: cgroup2 itself on a pure v2 host, else a tmpfs
+    (left writable) holding one read-only mount per v1 hierarchy, the hybrid cgroup2 one left out."""
     hierarchies = cgroup_mounts()
     ensure_dir(dest)
     if all(h.version == 2 for h in hierarchies):
         mount("cgroup2", dest, "cgroup2", flags)
         return
-    base = flags & ~abi.MS_RDONLY
-    mount("tmpfs", dest, "tmpfs", base, "mode=755")
+    mount("tmpfs", dest, "tmpfs", abi.MS_NOSUID | abi.MS_NODEV | abi.MS_NOEXEC, "mode=755")
     for h in hierarchies:
+        if h.version == 2:
+            continue
         sub = os.path.join(dest, os.path.basename(h.mountpoint))
         ensure_dir(sub)
-        fstype = "cgroup2" if h.version == 2 else "cgroup"
         if cgroupns:
-            mount("cgroup", sub, fstype, flags, None if h.version == 2 else ",".join(h.controllers))
+            mount("cgroup", sub, "cgroup", flags, ",".join(h.controllers))
             continue
-        own = next((d for d in cgroup_dirs if d == h.mountpoint or d.startswith(h.mountpoint + "/")), h.mountpoint)
+        own = next((d for d in cgroup_dirs if d.startswith(h.mountpoint + "/")), h.mountpoint)
         mount(own, sub, None, abi.MS_BIND)
         mount(own, sub, None, abi.MS_BIND | abi.MS_REMOUNT | flags)
-    if flags & abi.MS_RDONLY:
-        mount("tmpfs", dest, None, abi.MS_REMOUNT | flags, "mode=755")
 
 
 def _mount_one(rootfs: str, m: dict[str, Any], cgroup_dirs: list[str], cgroupns: bool) -> None:

@@ -58,7 +58,7 @@ def docker_config(args: list[str], cid: str, **over: Any) -> dict[str, Any]:
             "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
             "cgroupsPath": f"{CGROUP_PARENT}/{cid}",
             "maskedPaths": MASKED, "readonlyPaths": READONLY,
-            "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []},
+            "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": []},
         },
     }  # fmt: skip
     for key, value in over.items():
