@@ -1,0 +1,269 @@
+"""The container record: its state machine, persistence, and Docker's inspect and list shapes."""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from berth import errdefs
+from berth.daemon.containers.spec_mounts import mount_points
+from berth.util.timefmt import ZERO_TIME, from_rfc3339, human_duration, rfc3339nano
+
+__all__ = ["TRANSITIONS", "Container", "State", "entrypoint_and_args"]
+
+
+class State(enum.Enum):
+    """Docker's State.Status values."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"
+
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CREATED: frozenset({State.RUNNING, State.EXITED, State.REMOVING, State.DEAD}),
+    State.RUNNING: frozenset({State.PAUSED, State.RESTARTING, State.EXITED, State.REMOVING, State.DEAD}),
+    State.PAUSED: frozenset({State.RUNNING, State.EXITED, State.REMOVING, State.DEAD}),
+    State.RESTARTING: frozenset({State.RUNNING, State.EXITED, State.REMOVING, State.DEAD}),
+    State.EXITED: frozenset({State.RUNNING, State.RESTARTING, State.REMOVING, State.DEAD}),
+    State.REMOVING: frozenset({State.CREATED, State.EXITED, State.DEAD}),
+    State.DEAD: frozenset({State.REMOVING}),
+}
+
+
+def entrypoint_and_args(config: dict[str, Any]) -> tuple[str, list[str]]:
+    """Docker's Path and Args: the entrypoint's head, then its tail followed by Cmd."""
+    entrypoint = [str(a) for a in config.get("Entrypoint") or []]
+    cmd = [str(a) for a in config.get("Cmd") or []]
+    argv = entrypoint + cmd
+    if not argv:
+        return "", []
+    return argv[0], argv[1:]
+
+
+def _start_failure_code(message: str) -> int:
+    text = message.lower()
+    if "no such file or directory" in text or "not found" in text:
+        return 127
+    if "permission denied" in text:
+        return 126
+    return 128
+
+
+@dataclass(slots=True, eq=False)
+class Container:
+    """One container as the daemon keeps it; Config and HostConfig stay Docker API dicts."""
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    root: str
+    created: int
+    _state: State = State.CREATED
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    oom_killed: bool = False
+    started_at: int = 0
+    finished_at: int = 0
+    restart_count: int = 0
+    exec_ids: list[str] = field(default_factory=list)
+    networks: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, *, cid: str, name: str, image: str, image_id: str, config: dict[str, Any],
+            host_config: dict[str, Any], root: str, created: int | None = None,
+            host_hostname: str | None = None) -> Container:
+        """A created container; fills Docker's defaults (hostname, bridge network mode)."""
+        config = dict(config)
+        host_config = dict(host_config)
+        mode = host_config.get("NetworkMode") or "default"
+        if mode == "default":
+            host_config["NetworkMode"] = "bridge"
+        if not config.get("Hostname"):
+            if mode == "host":
+                config["Hostname"] = host_hostname or socket.gethostname()
+            else:
+                config["Hostname"] = cid[:12]
+        config.setdefault("Image", image)
+        return cls(id=cid, name=name.lstrip("/"), image=image, image_id=image_id, config=config,
+                   host_config=host_config, root=root, created=created or time.time_ns())
+
+    # -- state machine --------------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, new: State) -> None:
+        if new != self._state and new not in TRANSITIONS[self._state]:
+            raise errdefs.Conflict(
+                f"container {self.id}: cannot change state from {self._state.value} to {new.value}"
+            )
+        self._state = new
+
+    def mark_running(self, pid: int, started_at: int) -> None:
+        self.state = State.RUNNING
+        self.pid, self.started_at = pid, started_at
+        self.exit_code, self.error, self.oom_killed = 0, "", False
+
+    def mark_exited(self, exit_code: int, finished_at: int, oom_killed: bool = False) -> None:
+        self.state = State.EXITED
+        self.pid, self.exit_code, self.finished_at, self.oom_killed = 0, exit_code, finished_at, oom_killed
+
+    def mark_start_failed(self, message: str) -> None:
+        """Docker keeps the state (created, or exited after an earlier run) and records the error."""
+        self.pid, self.error, self.exit_code = 0, message, _start_failure_code(message)
+
+    def mark_paused(self, paused: bool) -> None:
+        self.state = State.PAUSED if paused else State.RUNNING
+
+    @property
+    def running(self) -> bool:
+        return self._state in (State.RUNNING, State.PAUSED, State.RESTARTING)
+
+    # -- paths ----------------------------------------------------------------------------------
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.root, f"{self.id}-json.log")
+
+    @property
+    def hostname_path(self) -> str:
+        return os.path.join(self.root, "hostname")
+
+    @property
+    def hosts_path(self) -> str:
+        return os.path.join(self.root, "hosts")
+
+    @property
+    def resolv_conf_path(self) -> str:
+        return os.path.join(self.root, "resolv.conf")
+
+    # -- API shapes -----------------------------------------------------------------------------
+    def status_text(self, now: float | None = None) -> str:
+        """`docker ps` STATUS: "Up 2 minutes", "Exited (0) 3 seconds ago", "Created", ..."""
+        now_s = time.time() if now is None else now
+        if self._state == State.PAUSED:
+            return f"Up {human_duration(now_s - self.started_at / 1e9)} (Paused)"
+        if self._state == State.RESTARTING:
+            return f"Restarting ({self.exit_code}) {human_duration(now_s - self.finished_at / 1e9)} ago"
+        if self._state == State.RUNNING:
+            return f"Up {human_duration(now_s - self.started_at / 1e9)}"
+        if self._state == State.REMOVING:
+            return "Removal In Progress"
+        if self._state == State.DEAD:
+            return "Dead"
+        if not self.started_at:
+            return "Created"
+        if not self.finished_at:
+            return ""
+        return f"Exited ({self.exit_code}) {human_duration(now_s - self.finished_at / 1e9)} ago"
+
+    def _state_dict(self) -> dict[str, Any]:
+        return {
+            "Status": self._state.value,
+            "Running": self.running,
+            "Paused": self._state == State.PAUSED,
+            "Restarting": self._state == State.RESTARTING,
+            "OOMKilled": self.oom_killed,
+            "Dead": self._state == State.DEAD,
+            "Pid": self.pid,
+            "ExitCode": self.exit_code,
+            "Error": self.error,
+            "StartedAt": rfc3339nano(self.started_at) if self.started_at else ZERO_TIME,
+            "FinishedAt": rfc3339nano(self.finished_at) if self.finished_at else ZERO_TIME,
+        }
+
+    def _network_settings(self) -> dict[str, Any]:
+        return {
+            "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": dict(self.networks),
+        }
+
+    def to_inspect(self, graph_data: dict[str, str] | None = None) -> dict[str, Any]:
+        """`GET /containers/{id}/json`."""
+        path, args = entrypoint_and_args(self.config)
+        return {
+            "Id": self.id,
+            "Created": rfc3339nano(self.created),
+            "Path": path,
+            "Args": args,
+            "State": self._state_dict(),
+            "Image": self.image_id,
+            "ResolvConfPath": self.resolv_conf_path,
+            "HostnamePath": self.hostname_path,
+            "HostsPath": self.hosts_path,
+            "LogPath": self.log_path,
+            "Name": f"/{self.name}",
+            "RestartCount": self.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": list(self.exec_ids) or None,
+            "HostConfig": self.host_config,
+            "GraphDriver": {"Name": "overlay2", "Data": graph_data},
+            "Mounts": mount_points(self.host_config),
+            "Config": self.config,
+            "NetworkSettings": self._network_settings(),
+        }
+
+    def to_summary(self, now: float | None = None) -> dict[str, Any]:
+        """One entry of `GET /containers/json`."""
+        path, args = entrypoint_and_args(self.config)
+        return {
+            "Id": self.id,
+            "Names": [f"/{self.name}"],
+            "Image": self.image,
+            "ImageID": self.image_id,
+            "Command": " ".join([path, *args]) if args else path,
+            "Created": self.created // 1_000_000_000,
+            "Ports": [],
+            "Labels": dict(self.config.get("Labels") or {}),
+            "State": self._state.value,
+            "Status": self.status_text(now),
+            "HostConfig": {"NetworkMode": self.host_config.get("NetworkMode") or "bridge"},
+            "NetworkSettings": {"Networks": dict(self.networks)},
+            "Mounts": mount_points(self.host_config),
+        }
+
+    # -- persistence ----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The record written to config.v2.json."""
+        return {
+            "ID": self.id, "Name": f"/{self.name}", "Image": self.image, "ImageID": self.image_id,
+            "Created": rfc3339nano(self.created), "State": self._state_dict(),
+            "RestartCount": self.restart_count, "ExecIDs": list(self.exec_ids),
+            "Config": self.config, "HostConfig": self.host_config, "Networks": self.networks,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], root: str) -> Container:
+        """The inverse of to_json; `root` is the container's directory."""
+        st = data["State"]
+        return cls(
+            id=str(data["ID"]), name=str(data["Name"]).lstrip("/"), image=str(data["Image"]),
+            image_id=str(data["ImageID"]), config=dict(data["Config"]), host_config=dict(data["HostConfig"]),
+            root=root, created=from_rfc3339(data["Created"]), _state=State(st["Status"]),
+            pid=int(st.get("Pid") or 0), exit_code=int(st.get("ExitCode") or 0),
+            error=str(st.get("Error") or ""),
+            oom_killed=bool(st.get("OOMKilled")), started_at=from_rfc3339(st.get("StartedAt") or ZERO_TIME),
+            finished_at=from_rfc3339(st.get("FinishedAt") or ZERO_TIME),
+            restart_count=int(data.get("RestartCount") or 0), exec_ids=list(data.get("ExecIDs") or []),
+            networks=dict(data.get("Networks") or {}),
+        )

@@ -1,0 +1,335 @@
+"""The container's Config at create (image defaults merged, validated) and its OCI config.json at start."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from berth import errdefs
+from berth.daemon.containers import spec_linux as lx
+from berth.daemon.containers import spec_mounts as mnt
+from berth.daemon.containers.spec_linux import all_capabilities
+from berth.daemon.containers.users import ResolvedUser
+from berth.kernel.caps import CAP_NAMES
+from berth.util.atomic import write_json_atomic
+
+if TYPE_CHECKING:
+    from berth.daemon.containers.model import Container
+
+__all__ = [
+    "DEFAULT_PATH", "INIT_IN_CONTAINER", "KNOWN_CAPS", "OCI_VERSION", "all_capabilities", "build",
+    "build_env", "build_spec", "merge_image_config", "security_options", "validate", "write",
+]
+
+OCI_VERSION = "1.2.0"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+INIT_IN_CONTAINER = "/sbin/docker-init"
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+_CONFIG_KEYS = (
+    "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
+    "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
+    "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
+)
+KNOWN_CAPS: tuple[str, ...] = tuple(f"CAP_{n}" for n in CAP_NAMES)
+_RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+
+
+# -- create time --------------------------------------------------------------------------------
+def merge_image_config(body: Mapping[str, Any], image_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Docker's Config from a create body and the image's config (daemon `merge`)."""
+    img = dict(image_config or {})
+    if isinstance(img.get("config"), dict):
+        img = img["config"]
+    user = {k: body[k] for k in _CONFIG_KEYS if k in body}
+    cfg: dict[str, Any] = {
+        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+        "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None,
+        "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {},
+    }
+    cfg.update(user)
+    entrypoint = cfg.get("Entrypoint")
+    if isinstance(entrypoint, str):
+        entrypoint = [entrypoint]
+    if entrypoint == [""]:
+        entrypoint = []
+    cfg["Entrypoint"] = entrypoint
+    if isinstance(cfg.get("Cmd"), str):
+        cfg["Cmd"] = [cfg["Cmd"]]
+    if not cfg["User"]:
+        cfg["User"] = img.get("User") or ""
+    cfg["Env"] = _merge_env(cfg.get("Env") or [], img.get("Env") or [])
+    ports = dict(img.get("ExposedPorts") or {})
+    ports.update(cfg.get("ExposedPorts") or {})
+    if ports:
+        cfg["ExposedPorts"] = ports
+    labels = dict(img.get("Labels") or {})
+    labels.update(cfg.get("Labels") or {})
+    cfg["Labels"] = labels
+    if not entrypoint:
+        if not cfg.get("Cmd"):
+            cfg["Cmd"] = img.get("Cmd")
+        if entrypoint is None:
+            cfg["Entrypoint"] = img.get("Entrypoint")
+    if not cfg["WorkingDir"]:
+        cfg["WorkingDir"] = img.get("WorkingDir") or ""
+    volumes = dict(img.get("Volumes") or {})
+    volumes.update(cfg.get("Volumes") or {})
+    cfg["Volumes"] = volumes or None
+    if not cfg.get("StopSignal") and img.get("StopSignal"):
+        cfg["StopSignal"] = img["StopSignal"]
+    if "Healthcheck" not in cfg and img.get("Healthcheck"):
+        cfg["Healthcheck"] = img["Healthcheck"]
+    if "OnBuild" in img and cfg["OnBuild"] is None:
+        cfg["OnBuild"] = img.get("OnBuild")
+    return cfg
+
+
+def _merge_env(user_env: Sequence[str], image_env: Sequence[str]) -> list[str]:
+    keys = {e.split("=", 1)[0] for e in user_env}
+    return list(user_env) + [e for e in image_env if e.split("=", 1)[0] not in keys]
+
+
+def security_options(opts: Sequence[str]) -> dict[str, Any]:
+    """Parse SecurityOpt: no-new-privileges, seccomp=unconfined|<json>, apparmor=, label=."""
+    out: dict[str, Any] = {"no_new_privileges": False, "seccomp": None}
+    for opt in opts:
+        if opt == "no-new-privileges":
+            out["no_new_privileges"] = True
+            continue
+        key, sep, value = opt.partition("=")
+        if not sep:
+            key, sep, value = opt.partition(":")
+        if not sep:
+            raise errdefs.InvalidParameter(f'invalid --security-opt 1: "{opt}"')
+        if key == "no-new-privileges":
+            if value not in ("true", "false"):
+                raise errdefs.InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+            out["no_new_privileges"] = value == "true"
+        elif key == "seccomp":
+            out["seccomp"] = value
+        elif key not in ("apparmor", "label", "systempaths", "writable-cgroups"):
+            raise errdefs.InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+    return out
+
+
+def _validate_modes(hc: Mapping[str, Any]) -> None:
+    ipc = str(hc.get("IpcMode") or "")
+    if ipc not in ("", "private", "shareable", "host", "none") and not ipc.startswith("container:"):
+        raise errdefs.InvalidParameter(f"invalid IPC mode: {ipc}")
+    pid = str(hc.get("PidMode") or "")
+    if pid not in ("", "host") and not pid.startswith("container:"):
+        raise errdefs.InvalidParameter(f"invalid PID mode: {pid}")
+    uts = str(hc.get("UTSMode") or "")
+    if uts not in ("", "host"):
+        raise errdefs.InvalidParameter(f"invalid UTS mode: {uts}")
+    if hc.get("NetworkMode") == "host" and hc.get("Dns"):
+        raise errdefs.InvalidParameter("conflicting options: dns and the network mode")
+    policy = (hc.get("RestartPolicy") or {}).get("Name") or ""
+    if policy not in _RESTART_POLICIES:
+        raise errdefs.InvalidParameter(
+            f"invalid restart policy: unknown policy '{policy}'; use one of 'no', 'always', 'on-failure', "
+            "or 'unless-stopped'"
+        )
+    if hc.get("AutoRemove") and policy not in ("", "no"):
+        raise errdefs.InvalidParameter("can't create 'AutoRemove' container with restart policy")
+
+
+def _validate_resources(hc: Mapping[str, Any]) -> None:
+    memory = int(hc.get("Memory") or 0)
+    if 0 < memory < 6 * 1024 * 1024:
+        raise errdefs.InvalidParameter("Minimum memory limit allowed is 6MB")
+    swap = int(hc.get("MemorySwap") or 0)
+    if memory > 0 and 0 < swap < memory:
+        raise errdefs.InvalidParameter(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if hc.get("NanoCpus") and hc.get("CpuPeriod"):
+        raise errdefs.InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if hc.get("NanoCpus") and hc.get("CpuQuota"):
+        raise errdefs.InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    if int(hc.get("ShmSize") or 0) < 0:
+        raise errdefs.InvalidParameter("SHM size can not be less than 0")
+    oom = int(hc.get("OomScoreAdj") or 0)
+    if not -1000 <= oom <= 1000:
+        raise errdefs.InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
+
+
+def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
+    """Docker's create-time checks, with docker's texts (InvalidParameter)."""
+    if not (config.get("Entrypoint") or config.get("Cmd")):
+        raise errdefs.InvalidParameter("No command specified")
+    workdir = config.get("WorkingDir") or ""
+    if workdir and not workdir.startswith("/"):
+        raise errdefs.InvalidParameter(
+            f"the working directory '{workdir}' is invalid, it needs to be an absolute path"
+        )
+    lx.normalize_caps(host_config.get("CapAdd") or [], "CapAdd", KNOWN_CAPS)
+    lx.normalize_caps(host_config.get("CapDrop") or [], "CapDrop", KNOWN_CAPS)
+    for bind in host_config.get("Binds") or []:
+        mnt.parse_bind(bind)
+    mnt.tmpfs_mounts(host_config.get("Tmpfs") or {})
+    lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
+    lx.rlimits(host_config.get("Ulimits") or [])
+    security_options(host_config.get("SecurityOpt") or [])
+    _validate_modes(host_config)
+    _validate_resources(host_config)
+
+
+# -- start time ---------------------------------------------------------------------------------
+def build_env(config: Mapping[str, Any], home: str) -> list[str]:
+    """PATH, HOSTNAME, TERM (tty) then Config.Env replacing same keys; HOME when still missing."""
+    env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={config.get('Hostname') or ''}"]
+    if config.get("Tty"):
+        env.append("TERM=xterm")
+    index = {e.split("=", 1)[0]: i for i, e in enumerate(env)}
+    removed: set[str] = set()
+    for item in config.get("Env") or []:
+        key, sep, _ = item.partition("=")
+        if not sep:
+            removed.add(key)
+        elif key in index:
+            env[index[key]] = item
+        else:
+            index[key] = len(env)
+            env.append(item)
+    env = [e for e in env if e.split("=", 1)[0] not in removed]
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home}")
+    return env
+
+
+def _process(config: Mapping[str, Any], hc: Mapping[str, Any], user: ResolvedUser, caps: list[str],
+             init: bool, no_new_privileges: bool) -> dict[str, Any]:
+    argv = [str(a) for a in (config.get("Entrypoint") or []) + (config.get("Cmd") or [])]
+    if init:
+        argv = [INIT_IN_CONTAINER, "--", *argv]
+    proc: dict[str, Any] = {"terminal": bool(config.get("Tty"))}
+    size = hc.get("ConsoleSize") or [0, 0]
+    if config.get("Tty") and len(size) == 2 and (size[0] or size[1]):
+        proc["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
+    proc.update({
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": list(user.additional_gids)},
+        "args": argv,
+        "env": build_env(config, user.home),
+        "cwd": config.get("WorkingDir") or "/",
+        "capabilities": {"bounding": caps, "effective": list(caps), "permitted": list(caps)},
+    })
+    limits = lx.rlimits(hc.get("Ulimits") or [])
+    if limits:
+        proc["rlimits"] = limits
+    proc["noNewPrivileges"] = no_new_privileges
+    proc["oomScoreAdj"] = int(hc.get("OomScoreAdj") or 0)
+    return proc
+
+
+def _mounts(hc: Mapping[str, Any], etc_files: Mapping[str, str], privileged: bool,
+            volume_paths: Mapping[str, str], init_path: str | None) -> list[dict[str, Any]]:
+    shm = int(hc.get("ShmSize") or 0) or mnt.DEFAULT_SHM_SIZE
+    defaults = mnt.default_mounts(shm, str(hc.get("IpcMode") or ""))
+    if privileged:
+        for m in defaults:
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
+                m["options"] = [o for o in m["options"] if o != "ro"]
+    own = mnt.bind_mounts(hc.get("Binds") or [], volume_paths) + mnt.tmpfs_mounts(hc.get("Tmpfs") or {})
+    taken = {m["destination"] for m in own}
+    etc_opts = ["rbind", "ro", "rprivate"] if hc.get("ReadonlyRootfs") else ["rbind", "rprivate"]
+    for dest, source in etc_files.items():
+        if dest not in taken:
+            own.append({"destination": dest, "type": "bind", "source": source, "options": list(etc_opts)})
+    mounts = [m for m in defaults if m["destination"] not in taken] + mnt.sort_by_depth(own)
+    if init_path is not None:
+        mounts.append({"destination": INIT_IN_CONTAINER, "type": "bind", "source": init_path,
+                       "options": ["bind", "ro"]})
+    return mounts
+
+
+def build_spec(
+    config: Mapping[str, Any],
+    host_config: Mapping[str, Any],
+    *,
+    user: ResolvedUser,
+    rootfs: str,
+    cgroups_path: str,
+    etc_files: Mapping[str, str],
+    init_path: str | None = None,
+    seccomp: Mapping[str, Any] | None = None,
+    known_caps: Sequence[str] = KNOWN_CAPS,
+    thermal_paths: Sequence[str] = (),
+    host_devices: Sequence[Mapping[str, Any]] = (),
+    ns_paths: Mapping[str, str] | None = None,
+    volume_paths: Mapping[str, str] | None = None,
+    stat_device: Callable[[str], lx.DeviceStat] = lx.stat_device,
+) -> dict[str, Any]:
+    """The OCI runtime config for a container; pure given its inputs.
+
+    `etc_files` maps /etc/hostname, /etc/hosts, /etc/resolv.conf to host files; `thermal_paths` are the
+    host's /sys/devices/system/cpu/cpu*/thermal_throttle (masked); `host_devices` are OCI device entries
+    given to privileged containers.
+    """
+    hc = host_config
+    privileged = bool(hc.get("Privileged"))
+    sec = security_options(hc.get("SecurityOpt") or [])
+    init = bool(hc.get("Init"))
+    if init and init_path is None:
+        raise errdefs.System("--init was requested but no init binary is configured")
+    caps = lx.tweak_capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], privileged, known_caps)
+    nodes, rules = lx.custom_devices(hc.get("Devices") or [], stat_device)
+    linux: dict[str, Any] = {"namespaces": lx.namespaces(hc, ns_paths or {})}
+    resources = lx.resources(hc)
+    if privileged:
+        linux["devices"] = [dict(d) for d in host_devices]
+        resources["devices"] = [{"allow": True, "access": "rwm"}]
+    else:
+        linux["devices"] = nodes
+        resources["devices"] = [dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+    linux["cgroupsPath"] = cgroups_path
+    linux["resources"] = resources
+    sysctls = dict(hc.get("Sysctls") or {})
+    if sysctls:
+        linux["sysctl"] = sysctls
+    linux["maskedPaths"] = [] if privileged else [*MASKED_PATHS, *thermal_paths]
+    linux["readonlyPaths"] = [] if privileged else list(READONLY_PATHS)
+    if seccomp is not None and not privileged and sec["seccomp"] != "unconfined":
+        linux["seccomp"] = dict(seccomp)
+    spec: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": _process(config, hc, user, caps, init, bool(sec["no_new_privileges"])),
+        "root": {"path": rootfs, "readonly": bool(hc.get("ReadonlyRootfs"))},
+    }
+    if hc.get("UTSMode") != "host":
+        spec["hostname"] = config.get("Hostname") or ""
+        if config.get("Domainname"):
+            spec["domainname"] = config["Domainname"]
+    spec["mounts"] = _mounts(hc, etc_files, privileged, volume_paths or {}, init_path if init else None)
+    spec["linux"] = linux
+    return spec
+
+
+def _host_thermal_paths() -> list[str]:
+    return sorted(glob.glob("/sys/devices/system/cpu/cpu*/thermal_throttle"))
+
+
+def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, init_path: str | None = None,
+          seccomp: Mapping[str, Any] | None = None, ns_paths: Mapping[str, str] | None = None,
+          volume_paths: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """build_spec for a container record, with this host's capabilities and masked thermal paths."""
+    etc = {"/etc/resolv.conf": c.resolv_conf_path, "/etc/hostname": c.hostname_path,
+           "/etc/hosts": c.hosts_path}
+    return build_spec(
+        c.config, c.host_config, user=user, rootfs=rootfs, cgroups_path=cgroups_path, etc_files=etc,
+        init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
+        thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
+    )
+
+
+def write(bundle: str, spec: Mapping[str, Any]) -> None:
+    """Write `bundle`/config.json atomically."""
+    os.makedirs(bundle, exist_ok=True)
+    write_json_atomic(os.path.join(bundle, "config.json"), dict(spec), 0o600)

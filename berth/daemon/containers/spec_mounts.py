@@ -1,0 +1,170 @@
+"""Mounts of a container: Docker's default OCI mounts, Binds and Tmpfs parsing, and inspect's Mounts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from berth import errdefs
+
+__all__ = [
+    "DEFAULT_SHM_SIZE",
+    "Bind",
+    "bind_mounts",
+    "default_mounts",
+    "merge_tmpfs_options",
+    "mount_points",
+    "parse_bind",
+    "sort_by_depth",
+    "tmpfs_mounts",
+]
+
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+_MODES = ("ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated")
+# flag -> the group it belongs to (a later flag of a group overrides an earlier one)
+_FLAG_GROUPS: dict[str, str] = {
+    **{f: "rw" for f in ("ro", "rw")},
+    **{f: "exec" for f in ("exec", "noexec")},
+    **{f: "suid" for f in ("suid", "nosuid")},
+    **{f: "dev" for f in ("dev", "nodev")},
+    **{f: "atime" for f in ("atime", "noatime", "relatime", "strictatime")},
+    **{f: "diratime" for f in ("diratime", "nodiratime")},
+    **{f: "sync" for f in ("sync", "async")},
+    **{f: "prop" for f in (*_PROPAGATIONS, "unbindable", "runbindable")},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    """One `-v SRC:DST[:MODE]` entry."""
+
+    source: str
+    destination: str
+    mode: str
+    rw: bool
+    propagation: str
+
+    @property
+    def is_named_volume(self) -> bool:
+        return not self.source.startswith("/")
+
+
+def parse_bind(spec: str) -> Bind:
+    """Parse a HostConfig.Binds entry; InvalidParameter with docker's texts."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise errdefs.InvalidParameter(f"invalid volume specification: '{spec}'")
+    source, dest = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else ""
+    if not dest.startswith("/"):
+        raise errdefs.InvalidParameter(
+            f"invalid volume specification: '{spec}': invalid mount config for type \"bind\": "
+            f"invalid mount path: '{dest}' mount path must be absolute"
+        )
+    if dest == "/":
+        raise errdefs.InvalidParameter(f"invalid specification: destination can't be '/' in '{spec}'")
+    flags = [m for m in mode.split(",") if m]
+    rw, propagation = True, "rprivate"
+    for flag in flags:
+        if flag in _PROPAGATIONS:
+            propagation = flag
+        elif flag == "ro":
+            rw = False
+        elif flag not in _MODES:
+            raise errdefs.InvalidParameter(f"invalid mode: {mode}")
+    return Bind(os.path.normpath(source) if source.startswith("/") else source,
+                os.path.normpath(dest), mode, rw, propagation)
+
+
+def default_mounts(shm_size: int, ipc_mode: str) -> list[dict[str, Any]]:
+    """Docker's default mounts (daemon/pkg/oci/defaults.go) with /dev/shm sized or shared."""
+    mounts: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["ro", "nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+    ]
+    if ipc_mode == "host":
+        mounts.append({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
+                       "options": ["rbind", "nosuid", "noexec", "nodev"]})
+    elif ipc_mode != "none":
+        mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                       "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]})
+    return mounts
+
+
+def merge_tmpfs_options(options: Sequence[str]) -> list[str]:
+    """Later options win over earlier ones of the same kind (exec/noexec, size=...); order is kept."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for opt in reversed(options):
+        if not opt:
+            continue
+        key = _FLAG_GROUPS.get(opt, opt.split("=", 1)[0] + "=" if "=" in opt else opt)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(opt)
+    kept.reverse()
+    return kept
+
+
+def tmpfs_mounts(tmpfs: Mapping[str, str]) -> list[dict[str, Any]]:
+    """HostConfig.Tmpfs {"/run": "size=64m,exec"} as OCI tmpfs mounts."""
+    out = []
+    for dest, data in tmpfs.items():
+        if not dest.startswith("/"):
+            raise errdefs.InvalidParameter(f"invalid mount path: '{dest}' mount path must be absolute")
+        opts = ["noexec", "nosuid", "nodev", "rprivate", *(data or "").split(",")]
+        out.append({"destination": os.path.normpath(dest), "type": "tmpfs", "source": "tmpfs",
+                    "options": merge_tmpfs_options(opts)})
+    return out
+
+
+def bind_mounts(binds: Sequence[str], volume_paths: Mapping[str, str]) -> list[dict[str, Any]]:
+    """HostConfig.Binds as OCI bind mounts; named volumes come from `volume_paths` (name -> host dir)."""
+    out = []
+    for spec in binds:
+        b = parse_bind(spec)
+        source = b.source
+        if b.is_named_volume:
+            if b.source not in volume_paths:
+                raise errdefs.NotFound(f"get {b.source}: no such volume")
+            source = volume_paths[b.source]
+        opts = ["rbind"] + ([] if b.rw else ["ro"]) + [b.propagation]
+        out.append({"destination": b.destination, "type": "bind", "source": source, "options": opts})
+    return out
+
+
+def sort_by_depth(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents before children, as docker sorts a container's own mounts (stable)."""
+    return sorted(mounts, key=lambda m: len(os.path.normpath(m["destination"]).split("/")))
+
+
+def mount_points(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Inspect/list `Mounts` for the container's binds."""
+    out: list[dict[str, Any]] = []
+    for spec in host_config.get("Binds") or []:
+        try:
+            b = parse_bind(spec)
+        except errdefs.InvalidParameter:
+            continue
+        point: dict[str, Any] = {"Type": "volume" if b.is_named_volume else "bind"}
+        if b.is_named_volume:
+            point.update({"Name": b.source, "Source": "", "Driver": "local"})
+        else:
+            point["Source"] = b.source
+        point.update({"Destination": b.destination, "Mode": b.mode, "RW": b.rw,
+                      "Propagation": "" if b.is_named_volume else b.propagation})
+        out.append(point)
+    return out
