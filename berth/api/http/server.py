@@ -43,6 +43,13 @@ def _has(headers: list[tuple[str, str]], name: str) -> bool:
     return any(k.lower() == name for k, _ in headers)
 
 
+def _has_body(event: h11.Request) -> bool:
+    for name, value in event.headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
+
+
 def _http_date() -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
 
@@ -134,6 +141,8 @@ class _Connection:
     async def _serve_one(self, event: h11.Request) -> bool:
         self.request = event
         self.body_done.clear()
+        if not _has_body(event):
+            await self.receive_body()  # takes the EndOfMessage now: no body will come
         req = Request(
             event.method.decode("ascii", "replace"),
             event.target.decode("latin-1"),
@@ -322,8 +331,10 @@ class HttpServer:
         """Stop listening, end open connections (streams, hijacks) and remove unix socket files."""
         for srv in self._servers:
             srv.close()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for srv in self._servers:
             with contextlib.suppress(Exception):
                 await srv.wait_closed()
