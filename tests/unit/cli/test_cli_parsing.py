@@ -69,7 +69,8 @@ def test_ports() -> None:
 def test_create_request_like_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROM_HOST", "yes")
     ns = RUN.parse(["-it", "--rm", "--name", "n", "-e", "A=1", "-e", "FROM_HOST", "-w", "/w", "-u", "1:2",
-                    "--entrypoint", "", "--init", "-l", "k=v", "--stop-signal", "SIGINT", "--stop-timeout", "3",
+                    "--entrypoint", "", "--init", "-l", "k=v", "--stop-signal", "SIGINT",
+                    "--stop-timeout", "3",
                     "-v", "/srv:/data:ro", "-v", "/anon", "--memory", "64m", "--cpus", "1.5",
                     "--cap-add", "NET_ADMIN", "--privileged", "--network", "mynet", "--network-alias", "w",
                     "--restart", "no", "img", "sh"])
