@@ -95,7 +95,7 @@ class Application:
         return resp
 
     async def _dispatch(self, req: Request) -> Response:
-        log.debug("Calling %s %s", req.method, req.raw_path)
+        log.debug("Calling %s %s", req.method, req.target)
         req.api_version, path = split_version(unquote(req.raw_path))
         req.path = path
         found = self.router.match(req.method, path)

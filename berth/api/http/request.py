@@ -135,6 +135,7 @@ class Request:
         source: BodySource,
     ) -> None:
         path, _, query = target.partition("?")
+        self.target = target
         self.method = method
         self.raw_path = path
         self.path = path
