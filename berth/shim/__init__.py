@@ -1,0 +1,1 @@
+"""Per-container monitor (shim layer): owns a container's stdio, reaps it, serves shim.sock; see main.py."""

@@ -1,0 +1,71 @@
+"""Docker's json-file log writer (shim layer): one {"log","stream","time"} line per output line."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+__all__ = ["MAX_PARTIAL", "JsonLog", "rfc3339nano"]
+
+# moby splits lines longer than this into several partial messages
+MAX_PARTIAL = 16 * 1024
+
+
+def rfc3339nano(ns: int) -> str:
+    """Unix nanoseconds as Go's RFC3339Nano in UTC (as berth.util.timefmt, without importing datetime)."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return f"{base}.{frac:09d}".rstrip("0").rstrip(".") + "Z"
+
+
+class JsonLog:
+    """Appends an entry per line of each stream; a partial line waits for its end (or `flush`)."""
+
+    __slots__ = ("_fd", "_partial")
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._partial: dict[str, bytes] = {}
+
+    def write(self, stream: str, data: bytes, ns: int | None = None) -> None:
+        """Log `data` from `stream` ("stdout" or "stderr")."""
+        when = rfc3339nano(time.time_ns() if ns is None else ns)
+        buf = self._partial.pop(stream, b"") + data
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        out = [_entry(line + b"\n", stream, when) for line in lines]
+        while len(rest) >= MAX_PARTIAL:
+            out.append(_entry(rest[:MAX_PARTIAL], stream, when))
+            rest = rest[MAX_PARTIAL:]
+        if rest:
+            self._partial[stream] = rest
+        self._append(out)
+
+    def flush(self, ns: int | None = None) -> None:
+        """Write the partial last lines as they are (at exit)."""
+        when = rfc3339nano(time.time_ns() if ns is None else ns)
+        out = [_entry(rest, stream, when) for stream, rest in self._partial.items()]
+        self._partial.clear()
+        self._append(out)
+
+    def _append(self, entries: list[bytes]) -> None:
+        if not entries:
+            return
+        view = memoryview(b"".join(entries))
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:  # a full disk loses log lines, never the container
+            os.write(2, f"json log write failed: {exc}\n".encode())
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self.flush()
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _entry(raw: bytes, stream: str, when: str) -> bytes:
+    text = raw.decode("utf-8", "replace")
+    return json.dumps({"log": text, "stream": stream, "time": when}, ensure_ascii=False).encode() + b"\n"

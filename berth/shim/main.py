@@ -1,0 +1,127 @@
+"""`python -m berth.shim`: parse the launch options, daemonize, create the container, serve (shim layer).
+
+    berthd (launcher)       shim P0          P1 (setsid)      P2 = the shim
+        | spawn ----------> | fork ---------> | fork --------> |
+        |                   | waitpid <------ | exit           | subreaper, runtime create, listen
+        | <---------------- | exit                             |
+        | <---------------------------------- {"ok":true,"pid":N,"shim_pid":M}\\n, EOF
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+__all__ = ["main", "parse_args"]
+
+USAGE = (
+    "usage: python -m berth.shim --id ID --bundle BUNDLE --dir SHIMDIR --runtime RUNTIME_ARGV_JSON "
+    "--log-path JSONLOG [--stdin] [--tty] [--runtime-root DIR]"
+)
+_VALUED = {"--id": "id", "--bundle": "bundle", "--dir": "dir", "--runtime": "runtime",
+           "--log-path": "log_path", "--runtime-root": "runtime_root"}
+_FLAGS = {"--stdin": "stdin", "--tty": "tty"}
+
+
+def parse_args(argv: list[str]) -> dict[str, object]:
+    """The launch options as a dict; ValueError with a message on bad usage (argparse is too heavy)."""
+    opts: dict[str, object] = {"stdin": False, "tty": False, "runtime_root": None}
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name in _FLAGS and not eq:
+            opts[_FLAGS[name]] = True
+        elif name in _VALUED:
+            if not eq:
+                value = next(args, None)  # type: ignore[assignment]
+                if value is None:
+                    raise ValueError(f"{name} needs a value")
+            opts[_VALUED[name]] = value
+        else:
+            raise ValueError(f"unknown argument {arg!r}")
+    missing = [flag for flag, key in _VALUED.items() if key not in opts and key != "runtime_root"]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    runtime = json.loads(str(opts["runtime"]))
+    if not isinstance(runtime, list) or not runtime or not all(isinstance(a, str) for a in runtime):
+        raise ValueError("--runtime must be a non-empty JSON list of strings")
+    if opts["runtime_root"]:
+        runtime += ["--root", str(opts["runtime_root"])]
+    opts["runtime"] = runtime
+    for key in ("bundle", "dir", "log_path"):
+        opts[key] = os.path.abspath(str(opts[key]))
+    return opts
+
+
+def _report(fd: int, obj: dict[str, object]) -> None:
+    data = json.dumps(obj).encode() + b"\n"
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def _daemonize() -> bool:
+    """Double fork; True in the final (detached) process, False in the original one once P1 is gone."""
+    first = os.fork()
+    if first:
+        os.waitpid(first, 0)
+        return False
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    return True
+
+
+def _detach_stdio(log_file: str) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    os.chdir("/")
+
+
+def main(argv: list[str]) -> int:
+    try:
+        opts = parse_args(argv)
+    except ValueError as exc:
+        print(json.dumps({"ok": False, "error": f"{exc}; {USAGE}"}), flush=True)
+        return 2
+    os.makedirs(str(opts["dir"]), mode=0o711, exist_ok=True)
+    report = os.dup(1)
+    sys.stdout.flush()
+    if not _daemonize():
+        os.close(report)
+        return 0
+    _detach_stdio(os.path.join(str(opts["dir"]), "shim.log"))
+    os._exit(_serve(opts, report))
+
+
+def _serve(opts: dict[str, object], report: int) -> int:
+    from berth.shim.loop import Loop
+    from berth.shim.service import Config, Shim, note
+
+    loop = Loop()
+    cfg = Config(str(opts["id"]), str(opts["bundle"]), str(opts["dir"]), list(opts["runtime"]),  # type: ignore[call-overload]
+                 str(opts["log_path"]), bool(opts["stdin"]), bool(opts["tty"]))
+    try:
+        shim = Shim(cfg, loop)
+        pid = shim.create()
+    except Exception as exc:
+        note(f"create failed: {exc!r}")
+        _report(report, {"ok": False, "error": str(exc) or repr(exc)})
+        return 1
+    note(f"shim {os.getpid()} serving {cfg.id}, init pid {pid}")
+    _report(report, {"ok": True, "pid": pid, "shim_pid": os.getpid()})
+    try:
+        loop.run()
+    except BaseException as exc:
+        note(f"shim loop crashed: {exc!r}")
+        raise
+    note("shim exits")
+    return 0

@@ -1,0 +1,72 @@
+"""Runs the OCI runtime's commands for the shim (shim layer): spawn, wait, report its error text."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+__all__ = ["Runtime", "RuntimeError_"]
+
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD)
+
+
+class RuntimeError_(Exception):
+    """The runtime exited non-zero; the message is its error text."""
+
+
+class Runtime:
+    """`argv` is the runtime command with its global options, e.g. ["runc", "--root", "/run/x"]."""
+
+    __slots__ = ("argv", "errfile")
+
+    def __init__(self, argv: list[str], errfile: str) -> None:
+        self.argv = argv
+        self.errfile = errfile
+
+    def spawn(self, args: list[str], stdio: tuple[int, int, int]) -> int:
+        """Start `runtime args...` with the given stdin/stdout/stderr fds; returns its pid."""
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
+        argv = [*self.argv, *args]
+        return os.posix_spawnp(
+            argv[0], argv, os.environ, file_actions=actions, setsigdef=_DEFAULT_SIGNALS, setsigmask=()
+        )
+
+    def run(self, args: list[str], stdio: tuple[int, int, int] | None = None, err_reader: int = -1) -> None:
+        """Run a runtime command to its end; RuntimeError_ with its error text when it fails.
+
+        Without `stdio` the command gets /dev/null for input and output and `errfile` for stderr; with
+        `stdio` (pass-through to a container) the error text is read from `err_reader`, the read end of
+        the stderr given, when there is one.
+        """
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        err = os.open(self.errfile, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            pid = self.spawn(args, stdio or (null, null, err))
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                text = _read_error(err_reader) if err_reader >= 0 else ""
+                os.lseek(err, 0, os.SEEK_SET)
+                text += os.read(err, 65536).decode("utf-8", "replace")
+                raise RuntimeError_(last_error(text) or f"runtime {args[0]} exited with {code}")
+        finally:
+            os.close(null)
+            os.close(err)
+
+
+def _read_error(fd: int) -> str:
+    try:
+        return os.read(fd, 65536).decode("utf-8", "replace")
+    except BlockingIOError:
+        return ""
+
+
+def last_error(text: str) -> str:
+    """The message worth showing from a runtime's stderr: its last non-empty line, cleaned of log noise."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    line = lines[-1]
+    if line.startswith("time=") and 'msg="' in line:
+        line = line.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+    return line

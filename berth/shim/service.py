@@ -1,0 +1,386 @@
+"""The shim's state and its control operations (shim layer): create, serve shim.sock, reap, delete."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from berth.kernel.prctl import set_child_subreaper
+from berth.shim.clients import Client
+from berth.shim.jsonlog import JsonLog, rfc3339nano
+from berth.shim.loop import Loop
+from berth.shim.procs import Proc
+from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
+from berth.shim.runtime import Runtime, RuntimeError_
+from berth.shim.stdio import ProcIO
+from berth.util.atomic import write_json_atomic
+
+__all__ = ["Config", "OpError", "Shim", "note"]
+
+_EXEC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+DELETE_WAIT = 10.0
+
+
+def note(msg: str) -> None:
+    """A line in the shim's own log (its stderr is SHIMDIR/shim.log)."""
+    try:
+        os.write(2, f"{rfc3339nano(time.time_ns())} {msg}\n".encode())
+    except OSError:
+        pass
+
+
+class OpError(Exception):
+    """A request the shim refuses; `kind` tells the client which error to raise."""
+
+    def __init__(self, msg: str, kind: str = "invalid") -> None:
+        super().__init__(msg)
+        self.kind = kind
+
+
+class Config:
+    """What the shim was launched with."""
+
+    __slots__ = ("bundle", "dir", "id", "log_path", "runtime", "stdin", "tty")
+
+    def __init__(self, id: str, bundle: str, dir: str, runtime: list[str], log_path: str,
+                 stdin: bool, tty: bool) -> None:
+        self.id, self.bundle, self.dir, self.runtime = id, bundle, dir, runtime
+        self.log_path, self.stdin, self.tty = log_path, stdin, tty
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+
+class Shim:
+    """Owns one container: its init, its execs, and every client connection."""
+
+    def __init__(self, cfg: Config, loop: Loop) -> None:
+        self.cfg = cfg
+        self.loop = loop
+        self.runtime = Runtime(cfg.runtime, cfg.path("runtime.err"))
+        self.log = JsonLog(cfg.log_path)
+        self.init: Proc | None = None
+        self.started_at = 0
+        self.execs: dict[str, Proc] = {}
+        self.waiters: list[Client] = []
+        self.clients: set[Client] = set()
+        self._listener: socket.socket | None = None
+        self._ops: dict[str, Callable[[Client, dict[str, object]], None]] = {
+            "start": self.op_start, "state": self.op_state, "kill": self.op_kill, "wait": self.op_wait,
+            "resize": self.op_resize, "close_stdin": self.op_close_stdin, "attach": self.op_attach,
+            "exec": self.op_exec, "exec_state": self.op_exec_state, "delete": self.op_delete,
+        }
+
+    # -- setup ----------------------------------------------------------------------------------
+    def create(self) -> int:
+        """`runtime create` the container and start serving; returns init's pid."""
+        set_child_subreaper(True)
+        self.loop.on_signal(signal.SIGCHLD, self.reap)
+        pid_file = self.cfg.path("init.pid")
+        io = ProcIO(self.cfg.tty, self.cfg.stdin, self.cfg.path("console.sock"))
+        try:
+            args = ["create", "--bundle", self.cfg.bundle, "--pid-file", pid_file, *io.runtime_args(),
+                    self.cfg.id]
+            self.runtime.run(args, io.child, io.err_reader)
+            io.after_spawn()
+            pid = _read_pid(pid_file)
+        except BaseException:
+            io.close()
+            self._runtime_quiet(["delete", "--force", self.cfg.id])
+            raise
+        self.init = Proc(self.loop, pid, io, self.log, self._init_done)
+        self._listen()
+        self.reap()
+        return pid
+
+    def _listen(self) -> None:
+        path = self.cfg.path("shim.sock")
+        if os.path.lexists(path):
+            os.unlink(path)
+        arg, dirfd = short_socket_path(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(arg)
+        finally:
+            if dirfd is not None:
+                os.close(dirfd)
+        os.chmod(path, 0o600)
+        sock.listen(64)
+        sock.setblocking(False)
+        self._listener = sock
+        self.loop.set_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        try:
+            conn, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # EMFILE and friends: drop this one, keep serving
+            note(f"accept failed: {exc}")
+            return
+        client = Client(self.loop, conn, self.handle)
+        self.clients.add(client)
+        client.on_close(lambda: self.clients.discard(client))
+
+    def _runtime_quiet(self, args: list[str]) -> None:
+        try:
+            self.runtime.run(args)
+        except (RuntimeError_, OSError) as exc:
+            note(f"runtime {args[0]} failed: {exc}")
+
+    # -- children -------------------------------------------------------------------------------
+    def reap(self) -> None:
+        """Collect every child that has exited (init, execs, and orphans reparented to us)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            proc = self._proc_by_pid(pid)
+            if proc is not None:
+                proc.exited(status)
+
+    def _proc_by_pid(self, pid: int) -> Proc | None:
+        if self.init is not None and self.init.pid == pid:
+            return self.init
+        for proc in self.execs.values():
+            if proc.pid == pid and proc.running:
+                return proc
+        return None
+
+    def _init_done(self, proc: Proc) -> None:
+        result = {"exit_code": proc.exit_code, "finished_at": proc.finished_at, "started_at": self.started_at}
+        try:
+            write_json_atomic(self.cfg.path("exit.json"), result)
+        except OSError as exc:
+            note(f"cannot write exit.json: {exc}")
+        note(f"init {proc.pid} exited with {proc.exit_code}")
+        waiters, self.waiters = self.waiters, []
+        for client in waiters:
+            client.reply({"ok": True, "exit_code": proc.exit_code, "finished_at": proc.finished_at})
+            client.end()
+
+    def _exec_done(self, proc: Proc) -> None:
+        note(f"exec {proc.pid} exited with {proc.exit_code}")
+
+    # -- requests -------------------------------------------------------------------------------
+    def handle(self, client: Client, req: dict[str, object]) -> None:
+        op = req.get("op")
+        handler = self._ops.get(op) if isinstance(op, str) else None
+        try:
+            if handler is None:
+                raise OpError(f"unknown op {op!r}")
+            handler(client, req)
+        except OpError as exc:
+            client.fail(str(exc), exc.kind)
+        except RuntimeError_ as exc:
+            client.fail(str(exc), "system")
+        except (KeyError, TypeError, ValueError) as exc:
+            client.fail(f"bad request: {exc!r}", "invalid")
+        except OSError as exc:
+            client.fail(str(exc), "system")
+
+    def _init(self) -> Proc:
+        assert self.init is not None
+        return self.init
+
+    def _ok(self, client: Client, **fields: object) -> None:
+        client.reply({"ok": True, **fields})
+        client.end()
+
+    def op_start(self, client: Client, req: dict[str, object]) -> None:
+        init = self._init()
+        if not init.running:
+            raise OpError("container has already exited", "conflict")
+        if self.started_at:
+            raise OpError("container already started", "conflict")
+        self.runtime.run(["start", self.cfg.id])
+        self.started_at = time.time_ns()
+        self._ok(client)
+
+    def op_state(self, client: Client, req: dict[str, object]) -> None:
+        init = self._init()
+        status = "stopped" if not init.running else "running" if self.started_at else "created"
+        self._ok(client, status=status, pid=init.pid, exit_code=init.exit_code,
+                 started_at=self.started_at, finished_at=init.finished_at)
+
+    def op_kill(self, client: Client, req: dict[str, object]) -> None:
+        sig = _int(req, "signal")
+        if not 0 < sig < 65:
+            raise OpError(f"invalid signal {sig}")
+        kill_all = bool(req.get("all"))
+        if not self._init().running and not kill_all:
+            raise OpError("container is not running: process already finished", "conflict")
+        try:
+            self.runtime.run(["kill", *(["--all"] if kill_all else []), self.cfg.id, str(sig)])
+        except RuntimeError_:
+            if kill_all and not self._init().running:
+                self._ok(client)  # nothing was left to signal
+                return
+            raise
+        self._ok(client)
+
+    def op_wait(self, client: Client, req: dict[str, object]) -> None:
+        init = self._init()
+        if init.done:
+            self._ok(client, exit_code=init.exit_code, finished_at=init.finished_at)
+            return
+        self.waiters.append(client)
+        client.on_close(lambda: self.waiters.remove(client) if client in self.waiters else None)
+
+    def _target(self, req: dict[str, object]) -> Proc:
+        eid = req.get("exec_id")
+        if eid is None:
+            return self._init()
+        proc = self.execs.get(str(eid))
+        if proc is None:
+            raise OpError(f"no such exec: {eid}", "not_found")
+        return proc
+
+    def op_resize(self, client: Client, req: dict[str, object]) -> None:
+        proc = self._target(req)
+        height, width = _int(req, "h"), _int(req, "w")
+        if not (0 <= height < 65536 and 0 <= width < 65536):
+            raise OpError(f"invalid size {height}x{width}")
+        if proc.done:
+            raise OpError("process has exited", "conflict")
+        proc.resize(height, width)
+        self._ok(client)
+
+    def op_close_stdin(self, client: Client, req: dict[str, object]) -> None:
+        self._target(req).stdin.close()
+        self._ok(client)
+
+    def op_attach(self, client: Client, req: dict[str, object]) -> None:
+        init = self._init()
+        flags = ((FRAME_STDOUT, "stdout"), (FRAME_STDERR, "stderr"))
+        kinds = frozenset(kind for kind, flag in flags if req.get(flag))
+        client.reply({"ok": True})
+        init.subscribe(client, kinds, bool(req.get("stdin")))
+
+    def op_exec(self, client: Client, req: dict[str, object]) -> None:
+        eid, process = req.get("exec_id"), req.get("process")
+        if not isinstance(eid, str) or not _EXEC_ID.match(eid):
+            raise OpError(f"invalid exec id {eid!r}")
+        if not isinstance(process, dict) or not isinstance(process.get("args"), list):
+            raise OpError("exec needs an OCI process with args")
+        if eid in self.execs:
+            raise OpError(f"exec {eid} already exists", "conflict")
+        if not self._init().running:
+            raise OpError("container is not running", "conflict")
+        proc = self._start_exec(eid, process, bool(req.get("stdin")))
+        self.execs[eid] = proc
+        client.reply({"ok": True, "pid": proc.pid})
+        proc.subscribe(client, frozenset((FRAME_STDOUT, FRAME_STDERR)), bool(req.get("stdin")))
+
+    def _start_exec(self, eid: str, process: dict[str, object], stdin: bool) -> Proc:
+        key = f"exec-{eid[:12]}-{len(self.execs)}"
+        spec, pid_file = self.cfg.path(key + ".json"), self.cfg.path(key + ".pid")
+        with open(spec, "w") as f:
+            json.dump(process, f)
+        io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(key + ".sock"))
+        try:
+            args = ["exec", "--process", spec, "--detach", "--pid-file", pid_file, *io.runtime_args(),
+                    self.cfg.id]
+            self.runtime.run(args, io.child, io.err_reader)
+            io.after_spawn()
+            pid = _read_pid(pid_file)
+        except BaseException:
+            io.close()
+            raise
+        finally:
+            for path in (spec, pid_file):
+                _unlink(path)
+        return Proc(self.loop, pid, io, None, self._exec_done)
+
+    def op_exec_state(self, client: Client, req: dict[str, object]) -> None:
+        if req.get("exec_id") is None:
+            raise OpError("exec_state needs an exec_id")
+        proc = self._target(req)
+        self._ok(client, running=proc.running, pid=proc.pid, exit_code=proc.exit_code)
+
+    def op_delete(self, client: Client, req: dict[str, object]) -> None:
+        self.runtime.run(["delete", "--force", self.cfg.id])
+        for proc in [self._init(), *self.execs.values()]:
+            if proc.running:
+                _wait_exit(proc, DELETE_WAIT)
+            if proc.running:
+                note(f"process {proc.pid} outlived runtime delete")
+            proc.finish()
+        client.reply({"ok": True})
+        self.shutdown()
+
+    # -- exit -----------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Send what is queued, remove SHIMDIR and stop the loop."""
+        for c in list(self.clients):
+            c.flush_blocking(1.0)
+            c.close()
+        if self._listener is not None:
+            self.loop.forget(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
+        self.log.close()
+        _remove_tree(self.cfg.dir)
+        self.loop.stop()
+
+
+def _int(req: dict[str, object], key: str) -> int:
+    value = req.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OpError(f"{key} must be an integer")
+    return value
+
+
+def _read_pid(path: str) -> int:
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _wait_exit(proc: Proc, timeout: float) -> None:
+    """Block until `proc` (our child) exits or `timeout` passes; record its status."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([pidfd], [], [], timeout)
+        pid, status = os.waitpid(proc.pid, os.WNOHANG)
+        if pid:
+            proc.exited(status)
+    except ChildProcessError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def _remove_tree(path: str) -> None:
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            _remove_tree(entry.path)
+        else:
+            _unlink(entry.path)
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        note(f"cannot remove {path}: {exc}")
