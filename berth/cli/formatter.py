@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from berth.cli.templates import Template
 from berth.cli.units import ago, human_size
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ContainerRow", "ImageRow", "ellipsis", "render", "tabwrite", "trunc_id"]
 

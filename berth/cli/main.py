@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING, Any
 
 from berth.cli.pflag import Command, HelpRequested, StatusError, UsageError
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.client import Client
 
 __all__ = ["Cli", "main"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
-__all__ = ["Command", "HelpRequested", "StatusError", "UsageError", "parse_bool"]
+__all__ = ["Command", "HelpRequested", "StatusError", "UsageError", "Values", "parse_bool"]
 
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
@@ -43,34 +43,36 @@ def parse_bool(value: str, flag: str) -> bool:
                      f'"{value}": invalid syntax')
 
 
-@dataclass
+class Values:
+    """Parsed flag values as attributes (argparse fills it in when value flags are given)."""
+
+    args: list[str]
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
 class Opt:
     """One flag: short/long names, kind (bool, value, list, int) and help."""
 
-    short: str | None
-    long: str
-    kind: str
-    dest: str
-    default: Any
-    help: str
-    hidden: bool = False
+    def __init__(self, short: str | None, long: str, kind: str, dest: str, default: Any, help: str,
+                 hidden: bool = False) -> None:
+        self.short, self.long, self.kind, self.dest = short, long, kind, dest
+        self.default, self.help, self.hidden = default, help, hidden
 
     @property
     def label(self) -> str:
         return f"-{self.short}, --{self.long}" if self.short else f"--{self.long}"
 
 
-@dataclass
 class Command:
     """A docker-style command: flags, positional argument counts, usage and help texts."""
 
-    name: str
-    usage: str
-    desc: str
-    interspersed: bool = True
-    min_args: int = 0
-    max_args: int | None = None
-    opts: list[Opt] = field(default_factory=list)
+    def __init__(self, name: str, usage: str, desc: str, interspersed: bool = True, min_args: int = 0,
+                 max_args: int | None = None) -> None:
+        self.name, self.usage, self.desc = name, usage, desc
+        self.interspersed, self.min_args, self.max_args = interspersed, min_args, max_args
+        self.opts: list[Opt] = []
 
     def flag(self, names: str, kind: str = "bool", default: Any = None, help: str = "",
              dest: str | None = None, hidden: bool = False) -> Command:
@@ -163,9 +165,24 @@ class Command:
         except ValueError as exc:
             raise UsageError(str(exc), self.name) from None
 
-    def parse(self, argv: list[str]) -> argparse.Namespace:
-        """Parse argv; positionals land in `.args`."""
+    def parse(self, argv: list[str]) -> Values:
+        """Parse argv; positionals land in `.args`. argparse stores the value flags."""
         flags, positionals, bools = self.prepass(argv)
+        ns = Values()
+        for o in self.opts:
+            if o.kind == "bool":
+                setattr(ns, o.dest, bools.get(o.dest, o.default))
+        if flags:
+            self._store(flags, ns)
+        for o in self.opts:
+            if not hasattr(ns, o.dest):
+                setattr(ns, o.dest, list(o.default) if o.kind == "list" else o.default)
+        ns.args = positionals
+        self._check_count(positionals)
+        return ns
+
+    def _store(self, flags: list[str], ns: Values) -> None:
+        import argparse  # only when value flags are given: it costs start-up time
         parser = argparse.ArgumentParser(prog=self.name, add_help=False, exit_on_error=False)
         for o in self.opts:
             if o.kind == "bool":
@@ -175,15 +192,9 @@ class Command:
             parser.add_argument(f"--{o.long}", dest=o.dest, action=action, default=default,
                                 type=int if o.kind == "int" else str)
         try:
-            ns = parser.parse_args(flags)
+            parser.parse_args(flags, namespace=ns)
         except argparse.ArgumentError as exc:
             raise UsageError(f"invalid argument for {exc.argument_name} flag", self.name) from None
-        for o in self.opts:
-            if o.kind == "bool":
-                setattr(ns, o.dest, bools.get(o.dest, o.default))
-        ns.args = positionals
-        self._check_count(positionals)
-        return ns
 
     def _check_count(self, args: list[str]) -> None:
         lo, hi = self.min_args, self.max_args

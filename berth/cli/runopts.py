@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from berth.cli.pflag import Command, StatusError
 from berth.cli.units import ram_in_bytes
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["container_flags", "create_request", "parse_env_file", "parse_ports"]
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
 
-from berth.client.http import Body, Connection, Response, connect
+from berth.client.http import Connection, Response, connect
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.client.http import Body
 
 __all__ = ["DEFAULT_HOST", "MAX_API_VERSION", "APIError", "Client", "DaemonUnreachable", "default_host"]
 

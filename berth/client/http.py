@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    Body = bytes | Iterable[bytes] | IO[bytes] | None
 
 __all__ = ["Connection", "Response", "connect", "parse_host"]
 
 _CHUNK = 65536
-Body = bytes | Iterable[bytes] | IO[bytes] | None
 
 
 def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:

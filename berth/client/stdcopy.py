@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = ["STDERR", "STDIN", "STDOUT", "SYSTEMERR", "StreamError", "demux", "frame", "iter_frames"]
 

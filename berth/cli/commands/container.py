@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from berth.cli.formatter import PS_TABLE, ContainerRow, render, tabwrite
 from berth.cli.pflag import Command, StatusError
 from berth.cli.templates import Template
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.cli.main import Cli
 
 FORMAT_HELP = "Format output using a custom template"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, print_inspect
 from berth.cli.formatter import IMAGES_TABLE, ImageRow, ellipsis, render, trunc_id
 from berth.cli.pflag import Command, StatusError
 from berth.cli.units import ago, human_size
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.cli.main import Cli
 
 IMAGES = (Command("images", "berth images [OPTIONS] [REPOSITORY[:TAG]]", "List images", max_args=1)

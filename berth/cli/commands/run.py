@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Any
 
 from berth.cli.pflag import Command, StatusError
 from berth.cli.runopts import container_flags, create_request
 from berth.cli.session import Session, forward_signals, parse_detach_keys, resize, terminal_size, watch_resize
 from berth.client import APIError
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.cli.main import Cli
     from berth.client.http import Response
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import platform
-from typing import TYPE_CHECKING, Any
 
 from berth.cli.pflag import Command
 from berth.cli.templates import Template
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.cli.main import Cli
 
 VERSION = (Command("version", "berth version [OPTIONS]", "Show the Berth version information",
