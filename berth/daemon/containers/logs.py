@@ -128,16 +128,18 @@ async def read_logs(
     With `follow`, waits for appended lines until `is_running()` is false and no data is left.
     """
     sel = _Selector(stdout, stderr, since, until, timestamps)
-    first = _read_lines(path, 0, tail)
+    got = _read_lines(path, 0, tail)
     offset = 0
-    while first is not None and first[0]:
-        lines, offset = first
+    while got is not None:
+        lines, offset = got
+        if not lines:
+            break
         for item in sel.pick(lines):
             yield item
         if sel.done:
             return
         await asyncio.sleep(0)
-        first = _read_lines(path, offset)
+        got = _read_lines(path, offset)
     if not follow:
         return
     while True:
