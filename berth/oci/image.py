@@ -79,4 +79,4 @@ def image_config(
 
 def serialize(doc: dict[str, Any]) -> bytes:
     """Canonical bytes for a config we create (its digest is the image id)."""
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(doc, separators=(",", ":")).encode()
