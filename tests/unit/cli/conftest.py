@@ -60,6 +60,8 @@ class Engine:
     def __post_init__(self) -> None:
         self.started = threading.Event()
         self.exited = threading.Event()
+        self.killed = threading.Event()
+        self.hold_until_killed = False
         self.created: list[Any] = []
 
     def last(self, method_path: str) -> Req:
@@ -111,6 +113,8 @@ def _install(e: Engine) -> None:
         head(req.sock, 101, {"Content-Type": f"application/vnd.docker.{kind}", "Connection": "Upgrade",
                              "Upgrade": "tcp"})
         e.started.wait(10)
+        if e.hold_until_killed:
+            e.killed.wait(10)
         if e.echo_stdin and req.q("stdin") == "1":
             data = req.rfile.read() if req.rfile else b""
             req.sock.sendall(data if e.tty else frame(1, data))
@@ -139,6 +143,8 @@ def _install(e: Engine) -> None:
     def simple(req: Req, cid: str, op: str) -> Any:
         if cid not in names:
             return {"message": f"No such container: {cid}"}, 404
+        if op == "kill":
+            e.killed.set()
         return None, 204
 
     @d.route("DELETE", "/containers/([^/]+)")

@@ -1,0 +1,64 @@
+"""Interactive details of attached sessions: TTY resize and raw output, signal forwarding, detach keys."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from berth.cli.session import Session, parse_detach_keys
+from tests.unit.cli.conftest import CID, Engine
+
+Berth = Callable[..., tuple[int, str, str]]
+
+
+def test_run_tty_resizes_and_copies_raw_output(engine: Engine, berth: Berth,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("berth.cli.session.terminal_size", lambda: (30, 100))
+    monkeypatch.setattr("berth.cli.commands.run.terminal_size", lambda: (30, 100))
+    engine.tty = True
+    engine.output = ((1, b"\x1b[1mraw\r\n"),)
+    code, out, _ = berth("run", "-t", "busybox", "sh")
+    assert (code, out) == (0, "\x1b[1mraw\r\n")
+    resize = engine.last(f"POST /containers/{CID}/resize")
+    assert (resize.q("h"), resize.q("w")) == ("30", "100")
+    assert engine.created[0]["Tty"] is True
+    assert engine.created[0]["HostConfig"]["ConsoleSize"] == [30, 100]
+
+
+def test_signals_are_forwarded_as_kill(engine: Engine, berth: Berth) -> None:
+    engine.hold_until_killed = True
+    engine.exit_code = 143
+
+    def send() -> None:
+        engine.started.wait(10)
+        os.kill(os.getpid(), signal.SIGUSR1)
+    threading.Thread(target=send, daemon=True).start()
+    code, out, _ = berth("run", "busybox", "sleep", "100")
+    assert (code, out) == (143, "hello\n")
+    assert engine.last(f"POST /containers/{CID}/kill").q("signal") == "USR1"
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+def test_no_signal_proxy_when_disabled(engine: Engine, berth: Berth) -> None:
+    berth("run", "--sig-proxy=false", "busybox", "true")
+    assert f"POST /containers/{CID}/kill" not in engine.daemon.paths()
+
+
+def test_detach_keys() -> None:
+    assert parse_detach_keys("ctrl-p,ctrl-q") == b"\x10\x11"
+    assert parse_detach_keys("ctrl-@,a,ctrl-[") == b"\x00a\x1b"
+    with pytest.raises(ValueError, match="Unknown character"):
+        parse_detach_keys("ctrl-pq")
+
+
+def test_detach_sequence_is_found_across_reads() -> None:
+    s = Session.__new__(Session)
+    s.keys, s.detached = b"\x10\x11", False
+    data, pending = s._scan(b"abc\x10", b"")
+    assert (data, pending, s.detached) == (b"abc", b"\x10", False)
+    data, pending = s._scan(pending + b"\x11rest", pending)
+    assert (data, s.detached) == (b"", True)
