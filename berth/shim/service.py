@@ -316,21 +316,21 @@ class Shim:
             if proc.running:
                 note(f"process {proc.pid} outlived runtime delete")
             proc.finish()
-        client.reply({"ok": True})
-        self.shutdown()
+        self.shutdown(lambda: client.reply({"ok": True}))
 
     # -- exit -----------------------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Send what is queued, remove SHIMDIR and stop the loop."""
-        for c in list(self.clients):
-            c.flush_blocking(1.0)
-            c.close()
+    def shutdown(self, last_words: Callable[[], None]) -> None:
+        """Stop serving, remove SHIMDIR, then `last_words`, send what is queued and stop the loop."""
         if self._listener is not None:
             self.loop.forget(self._listener.fileno())
             self._listener.close()
             self._listener = None
         self.log.close()
         _remove_tree(self.cfg.dir)
+        last_words()
+        for c in list(self.clients):
+            c.flush_blocking(1.0)
+            c.close()
         self.loop.stop()
 
 
