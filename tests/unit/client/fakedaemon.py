@@ -165,7 +165,7 @@ class FakeDaemon:
         if req.path == "/_ping":
             head(req.sock, 200, {"Api-Version": self.api_version, "Content-Length": "0"})
             return True
-        for method, pattern, fn in self.routes:
+        for method, pattern, fn in reversed(self.routes):
             if method == req.method and (m := pattern.match(req.path)):
                 out = fn(req, *m.groups())  # type: ignore[call-arg]
                 if out is None:
