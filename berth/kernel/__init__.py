@@ -1,1 +1,1 @@
-"""Thin ctypes layer over the Linux syscalls Berth needs (kernel layer): no policy, errors are OSError(errno)."""
+"""Thin ctypes layer over Linux syscalls (kernel layer): no policy, failures are OSError(errno)."""

@@ -1,4 +1,4 @@
-"""Kernel ABI constants (kernel layer): clone/namespace flags, mount flags, prctl options, x86_64 syscall numbers."""
+"""Kernel ABI constants (kernel layer): namespace and mount flags, prctl options, x86_64 syscalls."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`python -m berth.runtime`: the OCI runtime's entry point."""
 
-from berth.runtime.cli import main
+from berth.runtime.cli import run_and_exit
 
-raise SystemExit(main())
+run_and_exit()

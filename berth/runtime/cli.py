@@ -13,12 +13,24 @@ from berth.runtime.errors import RuntimeFailure
 __all__ = ["main", "parse"]
 
 GLOBAL_OPTS: dict[str, str] = {
-    "root": "value", "log": "value", "log-format": "value", "debug": "flag", "systemd-cgroup": "flag",
-    "criu": "value", "rootless": "value",
-}  # fmt: skip
+    "root": "value",
+    "log": "value",
+    "log-format": "value",
+    "debug": "flag",
+    "systemd-cgroup": "flag",
+    "criu": "value",
+    "rootless": "value",
+}
 
-_CREATE = {"bundle": "value", "b": "=bundle", "pid-file": "value", "console-socket": "value",
-           "no-pivot": "flag", "no-new-keyring": "flag", "preserve-fds": "value"}  # fmt: skip
+_CREATE = {
+    "bundle": "value",
+    "b": "=bundle",
+    "pid-file": "value",
+    "console-socket": "value",
+    "no-pivot": "flag",
+    "no-new-keyring": "flag",
+    "preserve-fds": "value",
+}
 COMMANDS: dict[str, dict[str, str]] = {
     "create": _CREATE,
     "run": {**_CREATE, "detach": "flag", "d": "=detach", "keep": "flag"},
@@ -28,13 +40,29 @@ COMMANDS: dict[str, dict[str, str]] = {
     "delete": {"force": "flag", "f": "=force"},
     "list": {"format": "value", "f": "=format", "quiet": "flag", "q": "=quiet"},
     "exec": {
-        "process": "value", "p": "=process", "tty": "flag", "t": "=tty", "console-socket": "value",
-        "detach": "flag", "d": "=detach", "pid-file": "value", "cwd": "value", "env": "multi", "e": "=env",
-        "user": "value", "u": "=user", "cap": "multi", "c": "=cap", "no-new-privs": "flag",
-        "preserve-fds": "value", "process-label": "value", "apparmor": "value", "additional-gids": "multi",
+        "process": "value",
+        "p": "=process",
+        "tty": "flag",
+        "t": "=tty",
+        "console-socket": "value",
+        "detach": "flag",
+        "d": "=detach",
+        "pid-file": "value",
+        "cwd": "value",
+        "env": "multi",
+        "e": "=env",
+        "user": "value",
+        "u": "=user",
+        "cap": "multi",
+        "c": "=cap",
+        "no-new-privs": "flag",
+        "preserve-fds": "value",
+        "process-label": "value",
+        "apparmor": "value",
+        "additional-gids": "multi",
         "g": "=additional-gids",
     },
-}  # fmt: skip
+}
 
 
 def _parse_opts(argv: list[str], spec: dict[str, str], what: str) -> tuple[dict[str, Any], list[str]]:
@@ -85,8 +113,11 @@ def _log_error(path: str | None, fmt: str | None, msg: str) -> None:
     if not path:
         return
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    line = (json.dumps({"level": "error", "msg": msg, "time": now}) if fmt == "json"
-            else f'time="{now}" level=error msg={json.dumps(msg)}')  # fmt: skip
+    line = (
+        json.dumps({"level": "error", "msg": msg, "time": now})
+        if fmt == "json"
+        else f'time="{now}" level=error msg={json.dumps(msg)}'
+    )
     try:
         with open(path, "a") as f:
             f.write(line + "\n")
@@ -109,3 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         _log_error(gopts.get("log"), gopts.get("log-format"), msg)
         print(msg, file=sys.stderr, flush=True)
         return 1
+
+
+def run_and_exit() -> None:
+    """main() for a short-lived process: no garbage collector, no interpreter teardown."""
+    import gc
+
+    gc.disable()
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

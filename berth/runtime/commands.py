@@ -9,11 +9,8 @@ import signal
 import sys
 from typing import Any
 
-from berth.runtime import execcmd
 from berth.runtime.cgroups import Cgroups, resolve_path
-from berth.runtime.console import connect_console_socket
 from berth.runtime.errors import RuntimeFailure
-from berth.runtime.process import spawn_init
 from berth.runtime.state import Container, process_start_time, rfc3339_now
 from berth.runtime.waiting import become_subreaper, wait_for
 from berth.util.atomic import write_atomic
@@ -63,14 +60,26 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         if (spec.get("process") or {}).get("terminal"):
             if not opts.get("console-socket"):
                 raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+            from berth.runtime.console import connect_console_socket
+
             console = connect_console_socket(opts["console-socket"])
+        from berth.runtime.process import spawn_init
+
         pid = spawn_init(spec, os.path.realpath(rootfs), c.fifo, console, cgroups)
         if console is not None:
             console.close()
         st = process_start_time(pid)
-        c.data = {"id": cid, "pid": pid, "start_time": st[0] if st else 0, "bundle": bundle,
-                  "rootfs": os.path.realpath(rootfs), "created": rfc3339_now(),
-                  "annotations": spec.get("annotations") or {}, "cgroups": cgroups.to_state(), "config": spec}  # fmt: skip
+        c.data = {
+            "id": cid,
+            "pid": pid,
+            "start_time": st[0] if st else 0,
+            "bundle": bundle,
+            "rootfs": os.path.realpath(rootfs),
+            "created": rfc3339_now(),
+            "annotations": spec.get("annotations") or {},
+            "cgroups": cgroups.to_state(),
+            "config": spec,
+        }
         c.save()
         write_pid_file(opts.get("pid-file"), pid)
     except BaseException:
@@ -203,10 +212,16 @@ def dispatch(root: str, cmd: str, opts: dict[str, Any], args: list[str]) -> int:
     elif cmd == "state":
         print(json.dumps(Container(root, cid).load().oci_state(), indent=2))
     elif cmd == "kill":
-        kill(Container(root, cid).load(), parse_signal(args[1] if len(args) > 1 else "TERM"), bool(opts.get("all")))
+        kill(
+            Container(root, cid).load(),
+            parse_signal(args[1] if len(args) > 1 else "TERM"),
+            bool(opts.get("all")),
+        )
     elif cmd == "delete":
         delete(root, cid, bool(opts.get("force")))
     elif cmd == "exec":
+        from berth.runtime import execcmd
+
         return execcmd.exec_process(Container(root, cid).load(), opts, args[1:])
     sys.stdout.flush()
     return 0

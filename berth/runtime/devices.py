@@ -16,9 +16,15 @@ __all__ = ["DEFAULT_DEVICES", "create_devices", "needs_setup_dev", "setup_ptmx",
 # runc's default device nodes (char devices, rw for everyone)
 DEFAULT_DEVICES: tuple[dict[str, Any], ...] = tuple(
     {"path": f"/dev/{name}", "type": "c", "major": ma, "minor": mi, "fileMode": 0o666, "uid": 0, "gid": 0}
-    for name, ma, mi in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-                         ("urandom", 1, 9), ("tty", 5, 0))
-)  # fmt: skip
+    for name, ma, mi in (
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    )
+)
 
 _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
@@ -26,7 +32,11 @@ _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_I
 def needs_setup_dev(mounts: list[dict[str, Any]]) -> bool:
     """False when the config bind-mounts a whole /dev from elsewhere."""
     for m in mounts:
-        binds = m.get("type") == "bind" or "bind" in (m.get("options") or []) or "rbind" in (m.get("options") or [])
+        binds = (
+            m.get("type") == "bind"
+            or "bind" in (m.get("options") or [])
+            or "rbind" in (m.get("options") or [])
+        )
         if os.path.normpath(m.get("destination", "")) == "/dev" and binds:
             return False
     return True
@@ -66,8 +76,12 @@ def create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
 
 def setup_symlinks(rootfs: str, with_core: bool) -> None:
     """/dev/fd, /dev/std{in,out,err} (and /dev/core when the host has /proc/kcore), as runc makes them."""
-    links = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
-             ("/proc/self/fd/2", "stderr")]  # fmt: skip
+    links = [
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ]
     if with_core:
         links.append(("/proc/kcore", "core"))
     for target, name in links:

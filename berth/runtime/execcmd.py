@@ -9,7 +9,6 @@ from typing import Any
 
 from berth.runtime.caps import cap_mask
 from berth.runtime.cgroups import Cgroups
-from berth.runtime.console import connect_console_socket
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.process import spawn_exec
 from berth.runtime.waiting import become_subreaper, wait_for
@@ -63,6 +62,8 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     if proc.get("terminal"):
         if not opts.get("console-socket"):
             raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+        from berth.runtime.console import connect_console_socket
+
         console = connect_console_socket(opts["console-socket"])
     detach = bool(opts.get("detach"))
     if not detach:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.kernel import abi, prctl
 from berth.kernel.libc import LIBC, check
 from berth.runtime import rootfs as rootfs_mod
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
-from berth.runtime.console import setup_console
 from berth.runtime.sync import Channel
 from berth.runtime.user import apply_rlimits, find_executable, home_for, switch_user
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["InitArgs", "run_exec_process", "run_init"]
 
@@ -30,18 +31,30 @@ class InitArgs:
 
     __slots__ = ("cgroup_dirs", "cgroupns", "console", "fifo_fd", "last_cap", "netns", "rootfs", "spec")
 
-    def __init__(self, spec: dict[str, Any], rootfs: str, fifo_fd: int, console: socket.socket | None,
-                 cgroup_dirs: list[str], last_cap: int, netns: bool, cgroupns: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        rootfs: str,
+        fifo_fd: int,
+        console: socket.socket | None,
+        cgroup_dirs: list[str],
+        last_cap: int,
+        netns: bool,
+        cgroupns: bool,
+    ) -> None:
         self.spec, self.rootfs, self.fifo_fd, self.console = spec, rootfs, fifo_fd, console
         self.cgroup_dirs, self.last_cap, self.netns, self.cgroupns = cgroup_dirs, last_cap, netns, cgroupns
 
 
 def lo_up() -> None:
     """Bring the loopback interface of a new network namespace up."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    fd = check(LIBC.socket(2, 2 | 0o2000000, 0), "socket")  # AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
+    try:
         req = struct.pack("16sH14s", b"lo", 0, b"")
-        (flags,) = struct.unpack_from("H", fcntl.ioctl(s, abi.SIOCGIFFLAGS, req), 16)
-        fcntl.ioctl(s, abi.SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | abi.IFF_UP, b""))
+        (flags,) = struct.unpack_from("H", fcntl.ioctl(fd, abi.SIOCGIFFLAGS, req), 16)
+        fcntl.ioctl(fd, abi.SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | abi.IFF_UP, b""))
+    finally:
+        os.close(fd)
 
 
 def _sysctl(values: dict[str, str]) -> None:
@@ -116,6 +129,8 @@ def _init_steps(a: InitArgs) -> tuple[str, list[str], list[str]]:
         lo_up()
     rootfs_mod.prepare(spec, a.rootfs, a.cgroup_dirs, a.cgroupns)
     if process.get("terminal") and a.console is not None:
+        from berth.runtime.console import setup_console  # loaded by the parent before the fork
+
         setup_console(a.console, process.get("consoleSize"), mount_console=True)
     rootfs_mod.finalize(spec)
     _set_names(spec)
@@ -156,6 +171,8 @@ def run_exec_process(
     try:
         os.setsid()
         if process.get("terminal") and console is not None:
+            from berth.runtime.console import setup_console  # loaded by the parent before the fork
+
             setup_console(console, process.get("consoleSize"), mount_console=False)
         path, args, env = finalize_process(process, last_cap)
         os.execve(path, args, _env_map(env))

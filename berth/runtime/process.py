@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.kernel import abi
 from berth.kernel.caps import last_cap
@@ -14,6 +13,9 @@ from berth.runtime import sync
 from berth.runtime.cgroups import Cgroups
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.init import InitArgs, run_exec_process, run_init
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["spawn_exec", "spawn_init"]
 
@@ -67,8 +69,9 @@ def _intermediate(child: sync.Channel, plan: tuple[int, list[tuple[int, int]]], 
             os._exit(1)
 
 
-def _ladder(cgroups: Cgroups | None, plan: tuple[int, list[tuple[int, int]]], then_factory: Any,
-            until_eof: bool) -> tuple[int, sync.Channel]:  # fmt: skip
+def _ladder(
+    cgroups: Cgroups | None, plan: tuple[int, list[tuple[int, int]]], then_factory: Any, until_eof: bool
+) -> tuple[int, sync.Channel]:
     """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness)."""
     parent, child = sync.pair()
     c1 = os.fork()
@@ -89,9 +92,9 @@ def _ladder(cgroups: Cgroups | None, plan: tuple[int, list[tuple[int, int]]], th
                     break
                 raise RuntimeFailure("container process exited before it was ready")
             if "error" in msg:
-                raise RuntimeFailure(msg["error"])
+                raise RuntimeFailure(str(msg["error"]))
             if "pid" in msg:
-                pid = int(msg["pid"])
+                pid = int(str(msg["pid"]))
             if msg.get("ready") and not until_eof:
                 break
     except BaseException:
@@ -114,8 +117,9 @@ def _reap(pid: int) -> None:
         pass
 
 
-def spawn_init(spec: dict[str, Any], rootfs: str, fifo: str, console: socket.socket | None,
-               cgroups: Cgroups) -> int:  # fmt: skip
+def spawn_init(
+    spec: dict[str, Any], rootfs: str, fifo: str, console: socket.socket | None, cgroups: Cgroups
+) -> int:
     """Start the container's init; returns its host pid once it waits on the exec fifo."""
     flags, joins = namespace_plan(spec)
     if not flags & abi.CLONE_NEWNS:
@@ -123,8 +127,9 @@ def spawn_init(spec: dict[str, Any], rootfs: str, fifo: str, console: socket.soc
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in joins]
     has_netns = bool(flags & abi.CLONE_NEWNET)
-    args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns,
-                    bool(flags & abi.CLONE_NEWCGROUP))  # fmt: skip
+    args = InitArgs(
+        spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, bool(flags & abi.CLONE_NEWCGROUP)
+    )
     try:
         pid, chan = _ladder(cgroups, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False)
     finally:
@@ -135,8 +140,9 @@ def spawn_init(spec: dict[str, Any], rootfs: str, fifo: str, console: socket.soc
     return pid
 
 
-def spawn_exec(init_pid: int, process: dict[str, Any], console: socket.socket | None,
-               cgroups: Cgroups | None) -> int:  # fmt: skip
+def spawn_exec(
+    init_pid: int, process: dict[str, Any], console: socket.socket | None, cgroups: Cgroups | None
+) -> int:
     """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd."""
     fds: list[tuple[int, int]] = []
     try:
@@ -149,8 +155,9 @@ def spawn_exec(init_pid: int, process: dict[str, Any], console: socket.socket | 
             except FileNotFoundError:
                 continue
         cap = last_cap()
-        pid, chan = _ladder(cgroups, (0, fds), lambda ch: lambda: run_exec_process(ch, process, console, cap),
-                            until_eof=True)  # fmt: skip
+        pid, chan = _ladder(
+            cgroups, (0, fds), lambda ch: lambda: run_exec_process(ch, process, console, cap), until_eof=True
+        )
     finally:
         for fd, _ in fds:
             try:

@@ -19,7 +19,9 @@ from berth.runtime.paths import ensure_dir, ensure_file, secure_join
 
 __all__ = ["finalize", "mask_path", "prepare", "readonly_path"]
 
-_PRESERVED = abi.MS_NOSUID | abi.MS_NODEV | abi.MS_NOEXEC | abi.MS_NOATIME | abi.MS_NODIRATIME | abi.MS_RELATIME
+_PRESERVED = (
+    abi.MS_NOSUID | abi.MS_NODEV | abi.MS_NOEXEC | abi.MS_NOATIME | abi.MS_NODIRATIME | abi.MS_RELATIME
+)
 
 
 def _is_bind(m: dict[str, Any]) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from typing import Any
 
@@ -25,7 +24,7 @@ def rfc3339_now() -> str:
 
 
 def process_start_time(pid: int) -> tuple[int, str] | None:
-    """(start time in clock ticks, state letter) from /proc/<pid>/stat, or None if there is no such process."""
+    """(start time in clock ticks, state letter) from /proc/<pid>/stat; None if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read().decode()
@@ -98,4 +97,14 @@ class Container:
         }
 
     def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the state directory (it holds only flat files)."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except FileNotFoundError:
+                pass
+        os.rmdir(self.dir)

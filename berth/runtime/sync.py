@@ -1,4 +1,4 @@
-"""Parent/child sync messages (runtime layer): JSON objects over a SOCK_SEQPACKET socketpair.
+"""Parent/child sync messages (runtime layer): JSON lines over two close-on-exec pipes.
 
     runtime (R)                  intermediate (C1)              init / exec process (C2)
         | -- fork ------------------> |
@@ -8,42 +8,54 @@
         | <-- {"pid": host pid} ----- |  _exit(0)                    |  rootfs, console, user, caps
         | <-------------------------------------- {"ready"} or {"error": msg}
         |  (create returns; init blocks on exec.fifo until `start`)
+
+Each message is one write of less than PIPE_BUF bytes, so lines from C1 and C2 never interleave.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-from typing import Any
+import os
 
 __all__ = ["Channel", "pair"]
 
+_MAX = 4000
+
 
 class Channel:
-    """One end of the sync socketpair."""
+    """One side of the sync pipes: reads from `rfd`, writes to `wfd`."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
+        self._buf = b""
 
-    def send(self, **msg: Any) -> None:
-        self.sock.send(json.dumps(msg).encode())
+    def send(self, **msg: object) -> None:
+        data = json.dumps(msg).encode()
+        if len(data) > _MAX:
+            data = json.dumps({k: (str(v)[:1000] if k == "error" else v) for k, v in msg.items()}).encode()
+        os.write(self.wfd, data + b"\n")
 
-    def recv(self) -> dict[str, Any] | None:
-        """The next message, or None at EOF (every peer closed its end)."""
-        data = self.sock.recv(65536)
-        if not data:
-            return None
-        obj: dict[str, Any] = json.loads(data)
+    def recv(self) -> dict[str, object] | None:
+        """The next message, or None at EOF (every writer closed its end)."""
+        while b"\n" not in self._buf:
+            chunk = os.read(self.rfd, 65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        obj: dict[str, object] = json.loads(line)
         return obj
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def close(self) -> None:
-        self.sock.close()
+        for fd in (self.rfd, self.wfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def pair() -> tuple[Channel, Channel]:
-    """(parent end, child end); both close on exec."""
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    return Channel(a), Channel(b)
+    """(parent side, child side); every fd closes on exec."""
+    down_r, down_w = os.pipe2(os.O_CLOEXEC)
+    up_r, up_w = os.pipe2(os.O_CLOEXEC)
+    return Channel(up_r, down_w), Channel(down_r, up_w)

@@ -11,15 +11,23 @@ from berth.runtime.errors import RuntimeFailure
 __all__ = ["apply_rlimits", "find_executable", "home_for", "switch_user"]
 
 _RLIMITS = {
-    "RLIMIT_CPU": resource.RLIMIT_CPU, "RLIMIT_FSIZE": resource.RLIMIT_FSIZE,
-    "RLIMIT_DATA": resource.RLIMIT_DATA, "RLIMIT_STACK": resource.RLIMIT_STACK,
-    "RLIMIT_CORE": resource.RLIMIT_CORE, "RLIMIT_RSS": resource.RLIMIT_RSS,
-    "RLIMIT_NPROC": resource.RLIMIT_NPROC, "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
-    "RLIMIT_MEMLOCK": resource.RLIMIT_MEMLOCK, "RLIMIT_AS": resource.RLIMIT_AS,
-    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": resource.RLIMIT_SIGPENDING,
-    "RLIMIT_MSGQUEUE": resource.RLIMIT_MSGQUEUE, "RLIMIT_NICE": resource.RLIMIT_NICE,
-    "RLIMIT_RTPRIO": resource.RLIMIT_RTPRIO, "RLIMIT_RTTIME": resource.RLIMIT_RTTIME,
-}  # fmt: skip
+    "RLIMIT_CPU": resource.RLIMIT_CPU,
+    "RLIMIT_FSIZE": resource.RLIMIT_FSIZE,
+    "RLIMIT_DATA": resource.RLIMIT_DATA,
+    "RLIMIT_STACK": resource.RLIMIT_STACK,
+    "RLIMIT_CORE": resource.RLIMIT_CORE,
+    "RLIMIT_RSS": resource.RLIMIT_RSS,
+    "RLIMIT_NPROC": resource.RLIMIT_NPROC,
+    "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
+    "RLIMIT_MEMLOCK": resource.RLIMIT_MEMLOCK,
+    "RLIMIT_AS": resource.RLIMIT_AS,
+    "RLIMIT_LOCKS": 10,
+    "RLIMIT_SIGPENDING": resource.RLIMIT_SIGPENDING,
+    "RLIMIT_MSGQUEUE": resource.RLIMIT_MSGQUEUE,
+    "RLIMIT_NICE": resource.RLIMIT_NICE,
+    "RLIMIT_RTPRIO": resource.RLIMIT_RTPRIO,
+    "RLIMIT_RTTIME": resource.RLIMIT_RTTIME,
+}
 
 _INF = resource.RLIM_INFINITY
 
@@ -75,8 +83,9 @@ def find_executable(name: str, env: list[str]) -> str:
     if "/" in name:
         if os.access(name, os.X_OK) and not os.path.isdir(name):
             return name
-        raise RuntimeFailure(f'exec: "{name}": stat {name}: no such file or directory' if not os.path.exists(name)
-                             else f'exec: "{name}": permission denied')  # fmt: skip
+        if not os.path.exists(name):
+            raise RuntimeFailure(f'exec: "{name}": stat {name}: no such file or directory')
+        raise RuntimeFailure(f'exec: "{name}": permission denied')
     path = next((e[5:] for e in env if e.startswith("PATH=")), "")
     for d in path.split(":"):
         cand = os.path.join(d or ".", name)

@@ -9,8 +9,17 @@ from berth.kernel import prctl
 
 __all__ = ["become_subreaper", "wait_for"]
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-              signal.SIGWINCH, signal.SIGCONT, signal.SIGALRM)  # fmt: skip
+_FORWARDED = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+    signal.SIGCONT,
+    signal.SIGALRM,
+)
 
 
 def become_subreaper() -> None:

@@ -1,4 +1,4 @@
-"""Cgroup manager (runtime layer): create a container's cgroup in every hierarchy, join, list, kill, remove."""
+"""Cgroup manager (runtime layer): a container's cgroup in every hierarchy: create, join, kill, remove."""
 
 from __future__ import annotations
 

@@ -49,7 +49,11 @@ def _apply_v1(cg: Cgroups, res: dict[str, Any]) -> None:
         if mem.get("reservation"):
             _write(d, "memory.soft_limit_in_bytes", mem["reservation"])
     if (d := _find(cg, "cpu.shares")) is not None:
-        for key, name in (("shares", "cpu.shares"), ("period", "cpu.cfs_period_us"), ("quota", "cpu.cfs_quota_us")):
+        for key, name in (
+            ("shares", "cpu.shares"),
+            ("period", "cpu.cfs_period_us"),
+            ("quota", "cpu.cfs_quota_us"),
+        ):
             if cpu.get(key):
                 _write(d, name, cpu[key])
     if (d := _find(cg, "cpuset.cpus")) is not None:

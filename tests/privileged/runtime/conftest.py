@@ -14,15 +14,35 @@ from typing import Any
 import pytest
 
 DOCKER_CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
     "CAP_AUDIT_WRITE",
-]  # fmt: skip
+]
 DOCKER_CAP_MASK = 0x00000000A80425FB
 MASKED = [
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-]  # fmt: skip
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+]
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 CGROUP_PARENT = f"/berthtest-{os.getpid()}"
 
@@ -33,36 +53,84 @@ def docker_config(args: list[str], cid: str, **over: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=ctr"],
             "cwd": "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps},
-            "noNewPrivileges": False, "oomScoreAdj": 0,
+            "noNewPrivileges": False,
+            "oomScoreAdj": 0,
         },
         "root": {"path": "rootfs", "readonly": False},
         "hostname": "ctr",
         "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["ro", "nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+            {
+                "destination": "/proc",
+                "type": "proc",
+                "source": "proc",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            },
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            },
+            {
+                "destination": "/sys",
+                "type": "sysfs",
+                "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"],
+            },
+            {
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": ["ro", "nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/dev/mqueue",
+                "type": "mqueue",
+                "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"],
+            },
         ],
         "linux": {
             "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
             "cgroupsPath": f"{CGROUP_PARENT}/{cid}",
-            "maskedPaths": MASKED, "readonlyPaths": READONLY,
-            "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": []},
+            "maskedPaths": MASKED,
+            "readonlyPaths": READONLY,
+            "seccomp": {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [],
+            },
         },
-    }  # fmt: skip
+    }
     for key, value in over.items():
-        if key in ("user", "env", "cwd", "rlimits", "terminal", "consoleSize", "capabilities", "noNewPrivileges"):
+        if key in (
+            "user",
+            "env",
+            "cwd",
+            "rlimits",
+            "terminal",
+            "consoleSize",
+            "capabilities",
+            "noNewPrivileges",
+        ):
             cfg["process"][key] = value
         elif key in ("namespaces", "maskedPaths", "readonlyPaths", "devices", "sysctl", "resources"):
             cfg["linux"][key] = value
@@ -103,7 +171,9 @@ class Runtime:
     def cmd(self, *args: str) -> list[str]:
         return [*self.argv, "--root", str(self.root), *args]
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 30, **kw: Any) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 30, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(self.cmd(*args), capture_output=True, text=True, timeout=timeout, **kw)
         if check and res.returncode != 0:
             raise AssertionError(f"{args} failed ({res.returncode}): {res.stderr}")
@@ -112,7 +182,9 @@ class Runtime:
     def detached(self, *args: str, log: Path) -> None:
         """Run a command whose container process keeps our stdio: give it a file, not a pipe."""
         with open(log, "ab") as out:
-            res = subprocess.run(self.cmd(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30)
+            res = subprocess.run(
+                self.cmd(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30
+            )
         if res.returncode != 0:
             raise AssertionError(f"{args} failed ({res.returncode}): {log.read_text()}")
 
@@ -157,8 +229,11 @@ def make_bundle(busybox_rootfs: Path, tmp_path: Path) -> Iterator[Any]:
             except OSError:
                 pass
         assert leftovers == [str(b.rootfs) for b in made], f"mounts left behind: {leftovers}"
-        left_cgroups = [d for d in cgroup_dirs(CGROUP_PARENT) if os.path.isdir(d) and any(
-            os.path.isdir(os.path.join(d, e)) for e in os.listdir(d))]  # fmt: skip
+        left_cgroups = [
+            d
+            for d in cgroup_dirs(CGROUP_PARENT)
+            if os.path.isdir(d) and any(os.path.isdir(os.path.join(d, e)) for e in os.listdir(d))
+        ]
         for d in reversed(cgroup_dirs(CGROUP_PARENT)):
             for sub in (os.path.join(d, e) for e in os.listdir(d)) if os.path.isdir(d) else []:
                 if os.path.isdir(sub):

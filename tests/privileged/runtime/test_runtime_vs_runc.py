@@ -11,7 +11,8 @@ pytestmark = pytest.mark.privileged
 PROBE = r"""
 hostname; id; echo pid=$$; pwd; umask; env | sort
 grep -E '^(Cap|NoNewPrivs)' /proc/self/status
-ls -A /dev; ls -ln /dev | awk 'NR>1 {print $1, $3, $4, $5, $6, $NF}'; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin
+ls -A /dev; ls -ln /dev | awk 'NR>1 {print $1, $3, $4, $5, $6, $NF}'
+readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin
 ls -A /dev/pts /dev/shm /dev/mqueue
 ulimit -a
 awk '{print $1, $2, $3, $4}' /proc/mounts
