@@ -26,17 +26,21 @@ def _find(cg: Cgroups, controller_file: str) -> str | None:
 
 
 def enable_v2_controllers(d: str) -> None:
-    """Enable every available controller in each ancestor's subtree_control (pure cgroup v2)."""
+    """Enable each available controller in every ancestor's subtree_control (pure cgroup v2), one by one."""
     parts = d.rstrip("/").split("/")
     for i in range(4, len(parts)):
         parent = "/".join(parts[:i])
         try:
             with open(os.path.join(parent, "cgroup.controllers")) as f:
                 ctrls = f.read().split()
-            with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
-                f.write(" ".join("+" + c for c in ctrls))
         except OSError:
             continue
+        for ctrl in ctrls:
+            try:
+                with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
+                    f.write("+" + ctrl)
+            except OSError:
+                continue
 
 
 def _apply_v1(cg: Cgroups, res: dict[str, Any]) -> None:

@@ -45,6 +45,31 @@ def procs(dirs: list[str]) -> set[int]:
     return out
 
 
+def serve_console(path: str) -> dict[str, Any]:
+    """Listen on a console socket like a shim; a thread takes the pty master and reads it to the end."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got: dict[str, Any] = {"out": b"", "path": path}
+
+    def serve() -> None:
+        with srv:
+            conn, _ = srv.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        conn.close()
+        got["name"] = msg.decode()
+        try:
+            while chunk := os.read(fds[0], 4096):
+                got["out"] += chunk
+        except OSError:
+            pass
+        os.close(fds[0])
+
+    got["thread"] = threading.Thread(target=serve, daemon=True)
+    got["thread"].start()
+    return got
+
+
 def test_state_transitions(make_bundle: Any, runtime: Any) -> None:
     b = created(make_bundle, runtime, ["sleep", "1000"])
     st = runtime.state("c1")
@@ -156,31 +181,34 @@ def test_tty_through_console_socket(make_bundle: Any, runtime: Any, tmp_path: Pa
     b = make_bundle("c1")
     b.write_config(["sh", "-c", "tty; stty size"], terminal=True, consoleSize={"height": 30, "width": 100})
     runtime.ids.append("c1")
-    sock_path = str(tmp_path / "console.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
-    srv.listen(1)
-    got: dict[str, Any] = {"out": b""}
-
-    def serve() -> None:
-        conn, _ = srv.accept()
-        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-        conn.close()
-        got["name"] = msg.decode()
-        try:
-            while chunk := os.read(fds[0], 4096):
-                got["out"] += chunk
-        except OSError:
-            pass
-        os.close(fds[0])
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    try:
-        res = runtime("run", "--console-socket", sock_path, "--bundle", str(b.path), "c1", check=False)
-        t.join(10)
-    finally:
-        srv.close()
+    got = serve_console(str(tmp_path / "console.sock"))
+    res = runtime("run", "--console-socket", got["path"], "--bundle", str(b.path), "c1", check=False)
+    got["thread"].join(10)
     assert res.returncode == 0, res.stderr
     assert got["name"] == "/dev/pts/0"
     assert got["out"].decode().split() == ["/dev/pts/0", "30", "100"]
+
+
+def test_failed_create_reports_and_leaves_nothing(make_bundle: Any, runtime: Any) -> None:
+    b = make_bundle("c1")
+    cfg = b.write_config(["/bin/no-such-program"])
+    runtime.ids.append("c1")
+    res = runtime("create", "--bundle", str(b.path), "c1", check=False, stdin=subprocess.DEVNULL)
+    assert res.returncode == 1
+    assert "no-such-program" in res.stderr
+    assert not (runtime.root / "c1").exists()
+    assert not any(os.path.exists(d) for d in cgroup_dirs(cfg["linux"]["cgroupsPath"]))
+
+
+def test_exec_with_tty_through_console_socket(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    created(make_bundle, runtime, ["sleep", "1000"])
+    runtime("start", "c1")
+    got = serve_console(str(tmp_path / "exec-console.sock"))
+    res = runtime(
+        "exec", "--tty", "--console-socket", got["path"], "c1", "sh", "-c", "tty; exit 2", check=False
+    )
+    got["thread"].join(10)
+    assert res.returncode == 2, res.stderr
+    assert got["out"].decode().split() == [got["name"]]
+    assert got["name"].startswith("/dev/pts/")
+    runtime("delete", "--force", "c1")
