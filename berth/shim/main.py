@@ -102,6 +102,16 @@ def main(argv: list[str]) -> int:
     os._exit(_serve(opts, report))
 
 
+def _shrink() -> None:
+    """Give the memory freed by start-up back to the system: an idle shim should stay small."""
+    import gc
+
+    from berth.kernel.libc import LIBC
+
+    gc.collect()
+    LIBC.malloc_trim(0)
+
+
 def _serve(opts: dict[str, object], report: int) -> int:
     from berth.shim.loop import Loop
     from berth.shim.service import Config, Shim, note
@@ -118,6 +128,7 @@ def _serve(opts: dict[str, object], report: int) -> int:
         return 1
     note(f"shim {os.getpid()} serving {cfg.id}, init pid {pid}")
     _report(report, {"ok": True, "pid": pid, "shim_pid": os.getpid()})
+    _shrink()
     try:
         loop.run()
     except BaseException as exc:

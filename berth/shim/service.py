@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -19,11 +18,10 @@ from berth.shim.procs import Proc
 from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
 from berth.shim.runtime import Runtime, RuntimeError_
 from berth.shim.stdio import ProcIO
-from berth.util.atomic import write_json_atomic
 
 __all__ = ["Config", "OpError", "Shim", "note"]
 
-_EXEC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 DELETE_WAIT = 10.0
 
 
@@ -158,6 +156,8 @@ class Shim:
         return None
 
     def _init_done(self, proc: Proc) -> None:
+        from berth.util.atomic import write_json_atomic  # only now: it costs an idle shim memory (typing)
+
         result = {"exit_code": proc.exit_code, "finished_at": proc.finished_at, "started_at": self.started_at}
         try:
             write_json_atomic(self.cfg.path("exit.json"), result)
@@ -241,7 +241,7 @@ class Shim:
         eid = req.get("exec_id")
         if eid is None:
             return self._init()
-        proc = self.execs.get(str(eid))
+        proc = self.execs.get(eid) if isinstance(eid, str) else None
         if proc is None:
             raise OpError(f"no such exec: {eid}", "not_found")
         return proc
@@ -269,7 +269,7 @@ class Shim:
 
     def op_exec(self, client: Client, req: dict[str, object]) -> None:
         eid, process = req.get("exec_id"), req.get("process")
-        if not isinstance(eid, str) or not _EXEC_ID.match(eid):
+        if not isinstance(eid, str) or not _valid_exec_id(eid):
             raise OpError(f"invalid exec id {eid!r}")
         if not isinstance(process, dict) or not isinstance(process.get("args"), list):
             raise OpError("exec needs an OCI process with args")
@@ -332,6 +332,10 @@ class Shim:
             c.flush_blocking(1.0)
             c.close()
         self.loop.stop()
+
+
+def _valid_exec_id(eid: str) -> bool:
+    return 0 < len(eid) <= 128 and eid[0] not in "._-" and set(eid) <= _EXEC_ID_CHARS
 
 
 def _int(req: dict[str, object], key: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import array
 import os
 import select
 import socket
@@ -13,6 +12,7 @@ from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
 __all__ = ["ConsoleSocket", "ProcIO"]
 
 CONSOLE_TIMEOUT = 30.0
+_INT = struct.Struct("i")
 
 
 class ConsoleSocket:
@@ -41,12 +41,12 @@ class ConsoleSocket:
         conn, _ = self._sock.accept()
         with conn:
             conn.settimeout(timeout)
-            fds = array.array("i")
-            _, ancdata, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("i") * 4))
+            fds: list[int] = []
+            _, ancdata, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(_INT.size * 4))
             for level, kind, data in ancdata:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    usable = len(data) - len(data) % fds.itemsize
-                    fds.frombytes(data[:usable])
+                    usable = len(data) - len(data) % _INT.size
+                    fds += [v for (v,) in _INT.iter_unpack(data[:usable])]
         if not fds:
             raise OSError("the runtime's console message carried no fd")
         for extra in fds[1:]:
