@@ -76,8 +76,13 @@ def _same_image(value: str, c: Container) -> bool:
     short = value.removeprefix("sha256:")
     if value in (c.image, c.image_id) or (len(short) >= 4 and hexid.startswith(short)):
         return True
-    last = value.rsplit("/", 1)[-1]
-    return ":" not in last and "@" not in value and c.image == value + ":latest"
+    return _with_tag(value) == _with_tag(c.image)
+
+
+def _with_tag(ref: str) -> str:
+    if "@" in ref or ":" in ref.rsplit("/", 1)[-1]:
+        return ref
+    return ref + ":latest"
 
 
 def _statuses(values: Sequence[str]) -> set[str]:
