@@ -27,7 +27,7 @@ from berth.shim.protocol import (
     short_socket_path,
 )
 
-__all__ = ["LAUNCH_TIMEOUT", "ShimClient", "ShimError", "ShimLauncher", "ShimStream"]
+__all__ = ["LAUNCH_TIMEOUT", "open_connection", "ShimClient", "ShimError", "ShimLauncher", "ShimStream"]
 
 LAUNCH_TIMEOUT = 120.0
 _STDIN_CHUNK = 1 << 20
@@ -48,7 +48,8 @@ def _error(reply: dict[str, Any]) -> errdefs.BerthError:
     return kind(str(reply.get("error") or "shim request failed"))
 
 
-async def _open(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def open_connection(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a shim socket, however long its path."""
     arg, dirfd = short_socket_path(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -107,7 +108,7 @@ class ShimClient:
         self.sock_path = sock_path
 
     async def _request(self, req: dict[str, Any]) -> tuple[dict[str, Any], ShimStream]:
-        reader, writer = await _open(self.sock_path)
+        reader, writer = await open_connection(self.sock_path)
         stream = ShimStream(reader, writer)
         try:
             writer.write(encode_message(req))

@@ -34,7 +34,10 @@ class JsonLog:
         buf = self._partial.pop(stream, b"") + data
         lines = buf.split(b"\n")
         rest = lines.pop()
-        out = [_entry(line + b"\n", stream, when) for line in lines]
+        out = []
+        for line in lines:
+            line += b"\n"
+            out += [_entry(line[i:i + MAX_PARTIAL], stream, when) for i in range(0, len(line), MAX_PARTIAL)]
         while len(rest) >= MAX_PARTIAL:
             out.append(_entry(rest[:MAX_PARTIAL], stream, when))
             rest = rest[MAX_PARTIAL:]

@@ -349,3 +349,61 @@ def test_shim_survives_its_launcher(harness: Harness) -> None:
     assert [e["log"] for e in harness.log_entries(cid)] == ["before\n", "after again\n"]
     run(client.delete())
     assert wait_gone([shim])
+
+
+def _raw(path: str, payload: bytes) -> dict[str, object]:
+    import socket
+
+    from berth.shim.protocol import short_socket_path
+
+    arg, dirfd = short_socket_path(path)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(arg)
+        if dirfd is not None:
+            os.close(dirfd)
+        s.sendall(payload)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    reply: dict[str, object] = json.loads(data)
+    return reply
+
+
+def test_bad_requests_get_errors_and_the_shim_keeps_serving(harness: Harness) -> None:
+    cid, client, _ = harness.launch(["sleep", "1000"])
+    sock = os.path.join(harness.shim_dir(cid), "shim.sock")
+    for payload in (b"not json\n", b"[1,2]\n", b'{"op":"fly"}\n', b'{"op":"kill","signal":"TERM"}\n',
+                    b'{"op":"kill","signal":999}\n', b'{"op":"resize","h":-1,"w":5}\n',
+                    b'{"op":"exec","exec_id":"../x","process":{"args":["true"]}}\n',
+                    b'{"op":"exec","exec_id":"ok","process":{}}\n', b'{"op":"exec_state"}\n'):
+        reply = _raw(sock, payload)
+        assert reply["ok"] is False, payload
+        assert reply["error"]
+    assert _raw(sock, b'{"op":"state"}\n')["status"] == "created"
+    run(client.start())
+
+    async def drop_clients() -> None:
+        from berth.daemon.shimclient import open_connection
+
+        for _ in range(3):  # attachers and waiters that vanish without a word
+            stream = await client.attach(stdin=True, stdout=True, stderr=True)
+            await stream.close()
+            _, writer = await open_connection(sock)
+            writer.write(b'{"op":"wait"}\n')
+            await writer.drain()
+            writer.close()
+            _, writer2 = await open_connection(sock)
+            writer2.close()
+        _, ex = await client.exec("gone", _process(["sh", "-c", "sleep 0.2; echo late"]), stdin=True)
+        await ex.close()
+
+    run(drop_clients())
+    assert run(client.state())["status"] == "running"
+    assert run(client.exec_state("gone"))["pid"]
+    run(client.kill(signal.SIGKILL, all=True))
+    assert run(client.wait())["exit_code"] == 137
+    run(client.delete())
