@@ -1,0 +1,98 @@
+"""Engine benchmarks: run/exec latency and shim memory against a private berthd (prints figures only).
+
+Usage: .venv/bin/python -m bench.engine [--runs N]
+Compares with dockerd only if one already answers on /var/run/docker.sock (this never starts dockerd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.daemon_harness import DOCKER, Daemon, running_daemon  # noqa: E402
+from tests.rootfs import busybox_tar_bytes  # noqa: E402
+
+BERTH = [os.path.join(os.path.dirname(sys.executable), "berth")]
+
+
+def timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, env=env, capture_output=True)
+        out.append((time.perf_counter() - t0) * 1000)
+        if res.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()}")
+    return out
+
+
+def report(label: str, samples: list[float]) -> None:
+    q = statistics.quantiles(samples, n=10) if len(samples) >= 2 else samples
+    print(f"{label:<48} median {statistics.median(samples):7.1f} ms   p10 {q[0]:7.1f}   p90 {q[-1]:7.1f}   n={len(samples)}")
+
+
+def shim_memory(d: Daemon) -> None:
+    env = d.env()
+    cids = []
+    for _ in range(5):
+        res = subprocess.run([*BERTH, "run", "-d", "busybox", "sleep", "1000"], env=env, capture_output=True, text=True)
+        cids.append(res.stdout.strip())
+    rss, pss = [], []
+    for pid_dir in os.listdir("/proc"):
+        if not pid_dir.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid_dir}/cmdline", "rb") as f:
+                cmd = f.read()
+            if b"berth.shim" not in cmd or d.base.encode() not in cmd:
+                continue
+            with open(f"/proc/{pid_dir}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss.append(int(line.split()[1]))
+                    elif line.startswith("Pss:"):
+                        pss.append(int(line.split()[1]))
+        except OSError:
+            continue
+    if rss:
+        print(f"{'shim memory per container (5 running)':<48} RSS {statistics.mean(rss) / 1024:6.2f} MiB   "
+              f"PSS {statistics.mean(pss) / 1024:6.2f} MiB")
+    subprocess.run([*BERTH, "rm", "-f", *cids], env=env, capture_output=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, running_daemon() as d:
+        d.import_busybox(busybox_tar_bytes(tmp))
+        env = d.env()
+        timed([*BERTH, "run", "--rm", "busybox", "true"], env, 3)
+        report("berth run --rm busybox true", timed([*BERTH, "run", "--rm", "busybox", "true"], env, args.runs))
+        report("docker run --rm busybox true (berthd)",
+               timed([DOCKER, "run", "--rm", "busybox", "true"], env, args.runs))
+        cid = subprocess.run([*BERTH, "run", "-d", "busybox", "sleep", "1000"], env=env, capture_output=True,
+                             text=True).stdout.strip()
+        report("berth exec C true", timed([*BERTH, "exec", cid, "true"], env, args.runs))
+        subprocess.run([*BERTH, "rm", "-f", cid], env=env, capture_output=True)
+        t0 = time.perf_counter()
+        ids = [subprocess.run([*BERTH, "run", "-d", "busybox", "sleep", "1000"], env=env, capture_output=True,
+                              text=True).stdout.strip() for _ in range(50)]
+        print(f"{'50 x berth run -d busybox sleep 1000':<48} total {time.perf_counter() - t0:7.2f} s")
+        subprocess.run([*BERTH, "rm", "-f", *ids], env=env, capture_output=True)
+        shim_memory(d)
+    if os.path.exists("/var/run/docker.sock"):
+        denv = dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock")
+        if subprocess.run([DOCKER, "image", "inspect", "busybox"], env=denv, capture_output=True).returncode == 0:
+            report("dockerd: docker run --rm busybox true", timed([DOCKER, "run", "--rm", "busybox", "true"], denv, 10))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Exec instances: create, start (through the container's shim), resize, inspect."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from berth import errdefs
+from berth.daemon.containers import users
+from berth.daemon.containers.model import State
+from berth.daemon.containers.ports import ShimStream
+from berth.daemon.containers.service import ContainersService
+from berth.util.ids import generate_id
+
+__all__ = ["ExecRecord", "ExecService"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ExecRecord:
+    """One `docker exec` instance."""
+
+    id: str
+    container_id: str
+    config: dict[str, Any]
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def inspect(self) -> dict[str, Any]:
+        cmd = self.config.get("Cmd") or []
+        return {
+            "ID": self.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "ProcessConfig": {
+                "tty": bool(self.config.get("Tty")),
+                "entrypoint": cmd[0] if cmd else "",
+                "arguments": cmd[1:],
+                "privileged": bool(self.config.get("Privileged")),
+                "user": self.config.get("User") or "",
+            },
+            "OpenStdin": bool(self.config.get("AttachStdin")),
+            "OpenStderr": bool(self.config.get("AttachStderr")),
+            "OpenStdout": bool(self.config.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": self.container_id,
+            "DetachKeys": self.config.get("DetachKeys") or "",
+            "Pid": self.pid,
+        }
+
+
+class ExecService:
+    """Keeps exec records in memory (as dockerd does) and starts them through the container's shim."""
+
+    def __init__(self, containers: ContainersService) -> None:
+        self.containers = containers
+        self.execs: dict[str, ExecRecord] = {}
+
+    def get(self, eid: str) -> ExecRecord:
+        rec = self.execs.get(eid)
+        if rec is None:
+            raise errdefs.NotFound(f"No such exec instance: {eid}")
+        return rec
+
+    def create(self, ref: str, body: dict[str, Any]) -> str:
+        c = self.containers.get(ref)
+        if c.state != State.RUNNING:
+            raise errdefs.Conflict(f"Container {c.id} is not running")
+        cmd = body.get("Cmd")
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
+            raise errdefs.InvalidParameter("No exec command specified")
+        eid = generate_id()
+        self.execs[eid] = ExecRecord(eid, c.id, dict(body))
+        c.exec_ids.append(eid)
+        self.containers.emit(c, "exec_create", execID=eid)
+        return eid
+
+    def _process(self, rec: ExecRecord, tty: bool) -> dict[str, Any]:
+        c = self.containers.get(rec.container_id)
+        with open(os.path.join(c.root, "bundle", "config.json"), "rb") as f:
+            base = json.load(f)["process"]
+        cfg = rec.config
+        env = list(base.get("env") or [])
+        for item in cfg.get("Env") or []:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        proc = dict(base)
+        proc["args"] = list(cfg["Cmd"])
+        proc["env"] = env
+        proc["terminal"] = tty
+        proc.pop("consoleSize", None)
+        if cfg.get("WorkingDir"):
+            proc["cwd"] = cfg["WorkingDir"]
+        if cfg.get("User"):
+            u = users.resolve(cfg["User"], self.containers.images.layer_dirs(c.id, c.image_id),
+                              c.host_config.get("GroupAdd") or [])
+            proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
+        if cfg.get("Privileged"):
+            from berth.daemon.containers.spec import all_capabilities
+
+            caps = all_capabilities()
+            proc["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
+        return proc
+
+    async def start(self, eid: str, tty: bool | None) -> tuple[ExecRecord, ShimStream]:
+        rec = self.get(eid)
+        if rec.started:
+            raise errdefs.Conflict(f"Error: Exec command {eid} has already run")
+        c = self.containers.get(rec.container_id)
+        shim = self.containers.state_of(c).shim
+        if c.state != State.RUNNING or shim is None:
+            raise errdefs.Conflict(f"Container {c.id} is not running")
+        use_tty = bool(rec.config.get("Tty")) if tty is None else tty
+        rec.started = True
+        pid, stream = await shim.exec(eid, self._process(rec, use_tty), bool(rec.config.get("AttachStdin")))
+        rec.pid, rec.running = pid, True
+        self.containers.emit(c, "exec_start", execID=eid)
+        return rec, stream
+
+    def finished(self, rec: ExecRecord, code: int | None) -> None:
+        rec.running = False
+        rec.exit_code = code if code is not None else 126
+        try:
+            c = self.containers.get(rec.container_id)
+        except errdefs.NotFound:
+            return
+        self.containers.emit(c, "exec_die", execID=rec.id, exitCode=str(rec.exit_code))
+
+    async def resize(self, eid: str, height: int, width: int) -> None:
+        rec = self.get(eid)
+        c = self.containers.get(rec.container_id)
+        shim = self.containers.state_of(c).shim
+        if shim is None or not rec.running:
+            raise errdefs.Conflict(f"Exec {eid} is not running")
+        await shim.resize(height, width, exec_id=eid)
+
+    def forget_container(self, cid: str) -> None:
+        for eid in [e for e, r in self.execs.items() if r.container_id == cid]:
+            del self.execs[eid]

@@ -1,0 +1,359 @@
+"""Container lifecycle: create, start, stop, kill, restart, remove, rename, wait, restore after restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal as signals
+from typing import Any
+
+from berth import errdefs
+from berth.daemon.containers import etcfiles, spec, users
+from berth.daemon.containers.model import Container, State
+from berth.daemon.containers.names import NameIndex
+from berth.daemon.containers.ports import EventSink, ImageLookup, ShimLauncher, Spawner
+from berth.daemon.containers.rootfs import RootfsMounter
+from berth.daemon.containers.runstate import RunState, Waiter
+from berth.daemon.containers.signals import parse_signal
+from berth.daemon.containers.store import ContainerStore
+from berth.util.ids import generate_id, random_name
+from berth.util.timefmt import now_ns
+
+__all__ = ["ContainersService"]
+
+log = logging.getLogger(__name__)
+
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+
+
+class ContainersService:
+    """Owns every container record and drives shims; the API's containers backend."""
+
+    def __init__(
+        self,
+        store: ContainerStore,
+        images: ImageLookup,
+        shims: ShimLauncher,
+        events: EventSink,
+        mounter: RootfsMounter,
+        spawn: Spawner,
+        cgroup_parent: str,
+        init_path: str | None = None,
+    ) -> None:
+        self.store = store
+        self.images = images
+        self.shims = shims
+        self.events = events
+        self.mounter = mounter
+        self.spawn = spawn
+        self.cgroup_parent = cgroup_parent
+        self.init_path = init_path
+        self.names = NameIndex()
+        self.containers: dict[str, Container] = {}
+        self.run: dict[str, RunState] = {}
+
+    # -- lookup ---------------------------------------------------------------------------------
+    def get(self, ref: str) -> Container:
+        return self.containers[self.names.resolve(ref)]
+
+    def state_of(self, c: Container) -> RunState:
+        return self.run.setdefault(c.id, RunState())
+
+    def list(self) -> list[Container]:
+        return sorted(self.containers.values(), key=lambda c: c.created, reverse=True)
+
+    def using_image(self, image_id: str) -> list[str]:
+        return [c.id for c in self.containers.values() if c.image_id == image_id]
+
+    def emit(self, c: Container, action: str, **extra: str) -> None:
+        attrs = {"name": c.name, "image": c.image, **extra}
+        attrs.update({k: str(v) for k, v in (c.config.get("Labels") or {}).items()})
+        self.events.publish("container", action, c.id, attrs)
+
+    # -- create ---------------------------------------------------------------------------------
+    async def create(self, body: dict[str, Any], name: str | None) -> tuple[str, list[str]]:
+        image_ref = body.get("Image")
+        if not isinstance(image_ref, str) or not image_ref:
+            raise errdefs.InvalidParameter("Config cannot be empty in order to create a container")
+        image = self.images.get(image_ref)
+        host_config = body.get("HostConfig") or {}
+        if not isinstance(host_config, dict):
+            raise errdefs.InvalidParameter("HostConfig must be an object")
+        cid = generate_id()
+        bare = self._reserve_name(name, cid)
+        try:
+            c = Container.new(
+                cid=cid,
+                name=bare,
+                image=image_ref,
+                image_id=image.id,
+                config=spec.merge_image_config(body, image.config),
+                host_config=host_config,
+                root=self.store.dir_of(cid),
+            )
+            spec.validate(c.config, c.host_config)
+            os.makedirs(c.root, mode=0o710, exist_ok=False)
+            etcfiles.write_all(c.root, c.config, c.host_config)
+            self.images.rootfs_mount(cid, image.id)
+            self.store.save(c)
+        except BaseException:
+            self.names.forget(cid, bare)
+            self.images.release_rootfs(cid)
+            shutil.rmtree(self.store.dir_of(cid), ignore_errors=True)
+            raise
+        self.containers[cid] = c
+        self.emit(c, "create")
+        return cid, []
+
+    def _reserve_name(self, name: str | None, cid: str) -> str:
+        if name:
+            return self.names.reserve(name, cid)
+        for _ in range(100):
+            candidate = random_name()
+            if not self.names.has_name(candidate):
+                return self.names.reserve(candidate, cid)
+        raise errdefs.System("could not generate a container name")
+
+    # -- start ----------------------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        async with rs.lock:
+            if c.state == State.RUNNING:
+                raise errdefs.NotModified("container already started")
+            if c.state == State.REMOVING:
+                raise errdefs.Conflict(f"container {c.id} is marked for removal and cannot be started")
+            await self._start_locked(c, rs)
+
+    async def _start_locked(self, c: Container, rs: RunState) -> None:
+        bundle = os.path.join(c.root, "bundle")
+        rootfs = os.path.join(bundle, "rootfs")
+        os.makedirs(rootfs, exist_ok=True)
+        mount = self.images.rootfs_mount(c.id, c.image_id)
+        await asyncio.to_thread(self.mounter.mount, mount, rootfs)
+        try:
+            user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
+                                 c.host_config.get("GroupAdd") or [])
+            oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
+                             init_path=self.init_path)
+            spec.write(bundle, oci)
+            shim, pid = await self.shims.launch(
+                c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
+            )
+        except errdefs.BerthError as exc:
+            await asyncio.to_thread(self.mounter.unmount, rootfs)
+            c.mark_start_failed(str(exc))
+            self.store.save(c)
+            raise
+        except Exception as exc:
+            await asyncio.to_thread(self.mounter.unmount, rootfs)
+            c.mark_start_failed(str(exc))
+            self.store.save(c)
+            raise errdefs.System(f"failed to create task for container: {exc}") from exc
+        rs.shim = shim
+        rs.exited = asyncio.Event()
+        rs.stopping = False
+        for pending in rs.pending_attach:
+            if not pending.connected.done():
+                try:
+                    stream = await shim.attach(pending.stdin, pending.stdout, pending.stderr)
+                except Exception as exc:  # the attacher sees the error; the start goes on
+                    pending.connected.set_exception(exc)
+                else:
+                    pending.connected.set_result(stream)
+        rs.pending_attach.clear()
+        await shim.start()
+        c.mark_running(pid, now_ns())
+        self.store.save(c)
+        self.emit(c, "start")
+        self.spawn(self._monitor(c, rs))
+
+    async def _monitor(self, c: Container, rs: RunState) -> None:
+        """Waits for the container's init to exit, then records it and tidies up."""
+        shim = rs.shim
+        assert shim is not None
+        try:
+            result = await shim.wait()
+        except (OSError, EOFError, errdefs.BerthError) as exc:
+            log.warning("lost the shim of %s: %s", c.id[:12], exc)
+            result = self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
+        await self._on_exit(c, rs, int(result.get("exit_code", 255)), int(result.get("finished_at") or now_ns()))
+
+    async def _on_exit(self, c: Container, rs: RunState, code: int, finished_at: int) -> None:
+        shim, rs.shim = rs.shim, None
+        if shim is not None:
+            try:
+                await shim.delete()
+            except Exception as exc:
+                log.warning("shim delete of %s failed: %s", c.id[:12], exc)
+        self.shims.cleanup(c.id)
+        await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
+        c.mark_exited(code, finished_at)
+        self.store.save(c)
+        self.emit(c, "die", exitCode=str(code))
+        rs.exited.set()
+        rs.resolve_waiters(("not-running", "next-exit"), {"StatusCode": code, "Error": None})
+        if c.host_config.get("AutoRemove"):
+            try:
+                await self._remove(c, rs, volumes=False)
+            except errdefs.BerthError as exc:
+                log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
+
+    # -- stop / kill / restart ------------------------------------------------------------------
+    async def stop(self, ref: str, timeout: int | None, signal: str | None) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        if c.state != State.RUNNING or rs.shim is None:
+            raise errdefs.NotModified("container already stopped")
+        await self._stop(c, rs, timeout, signal)
+
+    async def _stop(self, c: Container, rs: RunState, timeout: int | None, signal: str | None) -> None:
+        if timeout is None:
+            configured = c.config.get("StopTimeout")
+            timeout = int(configured) if configured is not None else 10
+        sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
+        rs.stopping = True
+        shim = rs.shim
+        if shim is None:
+            return
+        try:
+            await shim.kill(sig)
+        except errdefs.BerthError:
+            pass
+        if timeout >= 0:
+            try:
+                async with asyncio.timeout(timeout):
+                    await rs.exited.wait()
+                return
+            except TimeoutError:
+                pass
+        try:
+            await shim.kill(signals.SIGKILL, all=True)
+        except errdefs.BerthError:
+            pass
+        await rs.exited.wait()
+
+    async def kill(self, ref: str, signal: str | None) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        sig = parse_signal(signal or "SIGKILL")
+        if c.state != State.RUNNING or rs.shim is None:
+            raise errdefs.Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
+        await rs.shim.kill(sig, all=sig == signals.SIGKILL)
+        self.emit(c, "kill", signal=str(sig))
+        if sig == signals.SIGKILL:
+            await rs.exited.wait()
+
+    async def restart(self, ref: str, timeout: int | None, signal: str | None) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        if c.state == State.RUNNING and rs.shim is not None:
+            await self._stop(c, rs, timeout, signal)
+        async with rs.lock:
+            if c.state != State.RUNNING:
+                c.restart_count += 1
+                await self._start_locked(c, rs)
+        self.emit(c, "restart")
+
+    # -- wait -----------------------------------------------------------------------------------
+    async def wait_register(self, ref: str, condition: str) -> asyncio.Future[dict[str, Any]]:
+        """Registers a waiter now (so that the route can flush its headers) and returns its future."""
+        if condition not in WAIT_CONDITIONS:
+            raise errdefs.InvalidParameter(f"invalid condition: {condition!r}")
+        c = self.get(ref)
+        rs = self.state_of(c)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if condition == "not-running" and c.state != State.RUNNING:
+            fut.set_result({"StatusCode": c.exit_code, "Error": None})
+        else:
+            rs.waiters.append(Waiter(condition, fut))
+        return fut
+
+    # -- remove / rename / prune ----------------------------------------------------------------
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        if c.state == State.RUNNING:
+            if not force:
+                raise errdefs.Conflict(
+                    f"cannot remove container \"/{c.name}\": container is running: "
+                    "stop the container before removing or force remove"
+                )
+            if rs.shim is not None:
+                try:
+                    await rs.shim.kill(signals.SIGKILL, all=True)
+                except errdefs.BerthError:
+                    pass
+                await rs.exited.wait()
+            if c.id not in self.containers:  # AutoRemove got there first
+                return
+        await self._remove(c, rs, volumes)
+
+    async def _remove(self, c: Container, rs: RunState, volumes: bool) -> None:
+        if c.state == State.REMOVING or c.id not in self.containers:
+            return
+        c.state = State.REMOVING
+        rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
+        await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
+        self.images.release_rootfs(c.id)
+        self.shims.cleanup(c.id)
+        await asyncio.to_thread(shutil.rmtree, c.root, True)
+        self.containers.pop(c.id, None)
+        self.run.pop(c.id, None)
+        self.names.forget(c.id, c.name)
+        self.emit(c, "destroy")
+        rs.resolve_waiters(
+            ("removed", "not-running", "next-exit"), {"StatusCode": c.exit_code, "Error": None}
+        )
+
+    def rename(self, ref: str, new_name: str) -> None:
+        c = self.get(ref)
+        if not new_name:
+            raise errdefs.InvalidParameter("Neither old nor new names may be empty")
+        old = c.name
+        bare = self.names.reserve(new_name, c.id)
+        if bare == old:
+            raise errdefs.InvalidParameter(f"Renaming a container with the same name as its current name")
+        self.names.release(old)
+        c.name = bare
+        self.store.save(c)
+        self.emit(c, "rename", oldName=f"/{old}")
+
+    async def prune(self, matches: Any) -> tuple[list[str], int]:
+        deleted: list[str] = []
+        for c in list(self.containers.values()):
+            if c.state in (State.EXITED, State.CREATED, State.DEAD) and matches(c):
+                await self._remove(c, self.state_of(c), volumes=False)
+                deleted.append(c.id)
+        return deleted, 0
+
+    # -- restore after a daemon restart ---------------------------------------------------------
+    async def restore(self) -> None:
+        """Loads every record and reconnects to live shims; containers that died meanwhile get their code."""
+        for c in self.store.load_all():
+            self.containers[c.id] = c
+            self.names.reserve(c.name, c.id)
+        for c in list(self.containers.values()):
+            if c.state in (State.RUNNING, State.RESTARTING, State.PAUSED):
+                await self._reconnect(c)
+            elif c.state == State.REMOVING:
+                await self._remove(c, self.state_of(c), volumes=False)
+
+    async def _reconnect(self, c: Container) -> None:
+        rs = self.state_of(c)
+        shim = await self.shims.connect(c.id)
+        if shim is not None:
+            try:
+                st = await shim.state()
+            except (OSError, errdefs.BerthError):
+                st = {"status": "unknown"}
+            rs.shim = shim
+            if st.get("status") == "stopped" and st.get("exit_code") is not None:
+                await self._on_exit(c, rs, int(st["exit_code"]), int(st.get("finished_at") or now_ns()))
+            else:
+                self.spawn(self._monitor(c, rs))
+            return
+        record = self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
+        await self._on_exit(c, rs, int(record.get("exit_code", 255)), int(record.get("finished_at") or now_ns()))

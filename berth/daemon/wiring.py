@@ -1,0 +1,170 @@
+"""Composition root: builds stores, services and the API from the config, restores state, serves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Collection
+
+from berth import __version__
+from berth.api.backends import ContainerCounts, EngineFacts, EventSource
+from berth.api.http.router import Route, Router
+from berth.api.http.server import HttpServer
+from berth.api.middleware import Application, error_response
+from berth.api.routes import containers as containers_routes
+from berth.api.routes import exec as exec_routes
+from berth.api.routes import images as images_routes
+from berth.api.routes import refused as refused_routes
+from berth.api.routes import system as system_routes
+from berth.daemon.config import DaemonConfig
+from berth.daemon.containers.execs import ExecService
+from berth.daemon.containers.facade import ContainersFacade
+from berth.daemon.containers.model import State
+from berth.daemon.containers.rootfs import RootfsMounter
+from berth.daemon.containers.service import ContainersService
+from berth.daemon.containers.store import ContainerStore
+from berth.daemon.events import EventBus
+from berth.daemon.images.service import ImagesService
+from berth.daemon.shimclient import ShimLauncher
+from berth.util.atomic import write_atomic
+from berth.util.ids import generate_id
+
+__all__ = ["run_daemon"]
+
+log = logging.getLogger(__name__)
+
+
+class SystemFacade:
+    """The system routes' backend: engine facts and counts over the services."""
+
+    def __init__(self, cfg: DaemonConfig, engine_id: str, events: EventBus, containers: ContainersService,
+                 images: ImagesService) -> None:
+        self.cfg = cfg
+        self.engine_id = engine_id
+        self._events = events
+        self.containers = containers
+        self.images = images
+
+    @property
+    def events(self) -> EventSource:
+        return self._events
+
+    def engine_facts(self) -> EngineFacts:
+        return EngineFacts(
+            id=self.engine_id, name=os.uname().nodename, data_root=self.cfg.data_root, labels=self.cfg.labels,
+            debug=self.cfg.debug,
+        )
+
+    def container_counts(self) -> ContainerCounts:
+        states = [c.state for c in self.containers.containers.values()]
+        running = sum(1 for s in states if s == State.RUNNING)
+        paused = sum(1 for s in states if s == State.PAUSED)
+        return ContainerCounts(running=running, paused=paused, stopped=len(states) - running - paused)
+
+    def image_count(self) -> int:
+        return self.images.image_count()
+
+
+def _engine_id(data_root: str) -> str:
+    path = os.path.join(data_root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        value = generate_id()
+        write_atomic(path, value.encode())
+        return value
+
+
+def _runtime_argv(cfg: DaemonConfig) -> list[str]:
+    """The OCI runtime the shims drive: ours (the same interpreter) unless --runtime names another."""
+    if cfg.runtime:
+        return list(cfg.runtime)
+    return [sys.executable, "-S", "-m", "berth.runtime", "--root", cfg.runtime_root]
+
+
+class TaskOwner:
+    """Owns the daemon's background tasks (monitors, detached execs); failures are logged, not lost."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, aw: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await aw
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed")
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def cancel_all(self) -> None:
+        for t in list(self.tasks):
+            t.cancel()
+        for t in list(self.tasks):
+            with contextlib.suppress(BaseException):
+                await t
+
+
+async def run_daemon(cfg: DaemonConfig) -> None:
+    """Start everything, serve until SIGTERM/SIGINT, then stop listening (containers keep running)."""
+    for d in (cfg.data_root, cfg.exec_root, cfg.shims_root, cfg.runtime_root):
+        os.makedirs(d, mode=0o711, exist_ok=True)
+    events = EventBus()
+    owner = TaskOwner()
+    holder: dict[str, ContainersService] = {}
+
+    def containers_using(image_id: str) -> list[str]:
+        return holder["c"].using_image(image_id) if "c" in holder else []
+
+    def container_running(cid: str) -> bool:
+        c = holder["c"].containers.get(cid) if "c" in holder else None
+        return c is not None and c.state == State.RUNNING
+
+    images = ImagesService.open(cfg.data_root, containers_using=containers_using,
+                                container_running=container_running, events=events)
+    shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root)
+    containers = ContainersService(
+        store=ContainerStore(os.path.join(cfg.data_root, "containers")), images=images, shims=shims,
+        events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
+    )
+    holder["c"] = containers
+    await containers.restore()
+    execs = ExecService(containers)
+
+    def image_matches(value: str) -> Collection[str]:
+        try:
+            return {images.get(value).id}
+        except Exception:
+            return set()
+
+    facade = ContainersFacade(containers, execs, image_matches)
+    system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images)
+    route_lists: list[list[Route]] = [
+        system_routes.routes(system), containers_routes.routes(facade), exec_routes.routes(facade),
+        images_routes.routes(images), refused_routes.routes(),
+    ]
+    router = Router([r for routes in route_lists for r in routes])
+    server = HttpServer(Application(router, __version__), on_error=error_response)
+    await server.start(list(cfg.hosts))
+    log.info("berthd %s serving on %s (data root %s)", __version__, ", ".join(cfg.hosts), cfg.data_root)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down: containers keep running under their shims")
+        await server.close()
+        await owner.cancel_all()
+        images.meta.close()
+
