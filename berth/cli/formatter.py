@@ -69,13 +69,39 @@ def render(fmt: str, rows: Iterable[Any], headers: Mapping[str, str], default: s
     return tabwrite(text) if table else text
 
 
-def _port_text(p: Mapping[str, Any]) -> str:
-    private, proto = p.get("PrivatePort"), p.get("Type", "tcp")
-    if p.get("PublicPort"):
-        ip = p.get("IP", "") or ""
-        host = f"[{ip}]" if ":" in ip else ip
-        return f"{host}:{p['PublicPort']}->{private}/{proto}"
-    return f"{private}/{proto}"
+def _group_text(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    ports = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{ports}->{ports}/{proto}" if ip else f"{ports}/{proto}"
+
+
+def displayable_ports(ports: Iterable[Mapping[str, Any]]) -> str:
+    """docker's DisplayablePorts: unpublished ports grouped into ranges, then the host mappings."""
+    ordered = sorted(ports, key=lambda p: (p.get("PrivatePort", 0), p.get("IP") or "",
+                                           p.get("PublicPort") or 0, p.get("Type", "")))
+    groups: dict[str, list[int]] = {}
+    result: list[str] = []
+    mappings: list[str] = []
+    for p in ordered:
+        private, proto, ip = int(p.get("PrivatePort", 0)), p.get("Type", "tcp"), p.get("IP") or ""
+        key = proto
+        if ip:
+            public = int(p.get("PublicPort") or 0)
+            if public != private:
+                host = f"[{ip}]" if ":" in ip else ip
+                mappings.append(f"{host}:{public}->{private}/{proto}")
+                continue
+            key = f"{ip}/{proto}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [private, private]
+        elif private == group[1] + 1:
+            group[1] = private
+        else:
+            result.append(_group_text(key, *group))
+            groups[key] = [private, private]
+    result += [_group_text(k, *g) for k, g in groups.items()]
+    return ", ".join(result + mappings)
 
 
 class ContainerRow:
@@ -116,9 +142,7 @@ class ContainerRow:
 
     @property
     def Ports(self) -> str:
-        ports = [_port_text(p) for p in self.c.get("Ports") or []]
-        mapped = sorted({p for p in ports if "->" in p})
-        return ", ".join(mapped + sorted({p for p in ports if "->" not in p}))
+        return displayable_ports(self.c.get("Ports") or [])
 
     @property
     def Status(self) -> str:

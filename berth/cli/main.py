@@ -93,11 +93,13 @@ def _resolve(args: list[str]) -> tuple[str, str, list[str]]:
             raise HelpRequested(f"\nUsage:  berth {name} COMMAND\n\nCommands: {subs}\n")
         sub = GROUPS[name].get(rest[0])
         if sub is None:
-            raise UsageError(f"berth: '{name} {rest[0]}' is not a berth command.", name, status=1)
+            raise UsageError(f"berth: unknown command: berth {name} {rest[0]}", name, status=1,
+                             usage=f"berth {name}")
         target = sub if ":" in sub else COMMANDS[sub]
         return f"{name} {rest[0]}", target, rest[1:]
     if name not in COMMANDS:
-        raise UsageError(f"berth: '{name}' is not a berth command.", name, status=1)
+        raise UsageError(f"berth: unknown command: berth {name}\n\nRun 'berth --help' for more information",
+                         name, status=1)
     return name, COMMANDS[name], rest
 
 
@@ -131,10 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(str(h))
         code = 0
     except UsageError as exc:
-        text = str(exc)
-        if exc.status == 125 and "\n" not in text:
-            text = f"{text}\nSee 'berth {exc.command} --help'."
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(exc.text() if exc.usage else f"{exc}\n")
         code = exc.status
     except StatusError as exc:
         if exc.message:
@@ -159,7 +158,7 @@ def _report(exc: Exception) -> int:
         sys.stderr.write(f"{exc}\n")
         return 1
     if isinstance(exc, TemplateError):
-        sys.stderr.write(f"template: {exc}\n")
+        sys.stderr.write(f"template parsing error: template: :1: {exc}\n")
         return 1
     raise exc
 

@@ -13,12 +13,17 @@ _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 
 
 class UsageError(Exception):
-    """Bad flags or arguments; exit status 125 (flag errors) or 1 (argument counts), as docker."""
+    """Bad flags (exit status 125) or a wrong argument count (1); text() is docker's full message."""
 
-    def __init__(self, message: str, command: str, status: int = 125) -> None:
+    def __init__(self, message: str, command: str, status: int = 125, usage: str = "") -> None:
         super().__init__(message)
         self.command = command
         self.status = status
+        self.usage = usage
+
+    def text(self) -> str:
+        usage = f"\n\nUsage:  {self.usage}" if self.usage else ""
+        return f"{self}{usage}\n\nRun 'berth {self.command} --help' for more information\n"
 
 
 class HelpRequested(Exception):
@@ -112,15 +117,15 @@ class Command:
                 if opt is None:
                     if name == "help":
                         raise HelpRequested(self.help_text())
-                    raise UsageError(f"unknown flag: --{name}", self.name)
+                    raise self.flag_error(f"unknown flag: --{name}")
                 if opt.kind == "bool":
                     bools[opt.dest] = self._bool(value, opt) if eq else True
                     continue
                 if not eq:
                     if i >= len(argv):
-                        raise UsageError(f"flag needs an argument: --{name}", self.name)
+                        raise self.flag_error(f"flag needs an argument: --{name}")
                     value, i = argv[i], i + 1
-                flags.append(f"--{opt.long}={value}")
+                flags.append(self._value(opt, value))
             elif arg.startswith("-") and len(arg) > 1:
                 i = self._shorts(arg, argv, i, shorts, flags, bools)
             elif not self.interspersed:
@@ -140,7 +145,7 @@ class Command:
             if opt is None:
                 if c == "h":
                     raise HelpRequested(self.help_text())
-                raise UsageError(f"unknown shorthand flag: '{c}' in {arg}", self.name)
+                raise self.flag_error(f"unknown shorthand flag: '{c}' in {arg}")
             rest = cluster[j + 1:]
             if opt.kind == "bool":
                 if rest.startswith("="):
@@ -154,16 +159,29 @@ class Command:
             elif i < len(argv):
                 value, i = argv[i], i + 1
             else:
-                raise UsageError(f"flag needs an argument: '{c}' in -{c}", self.name)
-            flags.append(f"--{opt.long}={value}")
+                raise self.flag_error(f"flag needs an argument: '{c}' in -{c}")
+            flags.append(self._value(opt, value))
             return i
         return i
+
+    def _value(self, opt: Opt, value: str) -> str:
+        if opt.kind == "int":
+            try:
+                int(value)
+            except ValueError:
+                raise self.flag_error(f'invalid argument "{value}" for "{opt.label}" flag: '
+                                      f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+        return f"--{opt.long}={value}"
+
+    def flag_error(self, message: str) -> UsageError:
+        """A flag error of this command (exit status 125, usage shown)."""
+        return UsageError(message, self.name, 125, self.usage)
 
     def _bool(self, value: str, opt: Opt) -> bool:
         try:
             return parse_bool(value, opt.label)
         except ValueError as exc:
-            raise UsageError(str(exc), self.name) from None
+            raise self.flag_error(str(exc)) from None
 
     def parse(self, argv: list[str]) -> Values:
         """Parse argv; positionals land in `.args`. argparse stores the value flags."""
@@ -194,23 +212,22 @@ class Command:
         try:
             parser.parse_args(flags, namespace=ns)
         except argparse.ArgumentError as exc:
-            raise UsageError(f"invalid argument for {exc.argument_name} flag", self.name) from None
+            raise self.flag_error(f"invalid argument for {exc.argument_name} flag") from None
 
     def _check_count(self, args: list[str]) -> None:
         lo, hi = self.min_args, self.max_args
+        plural = "argument" if lo == 1 else "arguments"
         if lo == hi and len(args) != lo:
-            plural = "argument" if lo == 1 else "arguments"
-            msg = f'"berth {self.name}" requires exactly {lo} {plural}.'
+            need, verb = (f"requires {lo} {plural}" if lo else "accepts no arguments"), "Run"
         elif len(args) < lo:
-            plural = "argument" if lo == 1 else "arguments"
-            msg = f'"berth {self.name}" requires at least {lo} {plural}.'
+            need, verb = f"requires at least {lo} {plural}", "See"
         elif hi is not None and len(args) > hi:
-            msg = f'"berth {self.name}" accepts no arguments.' if hi == 0 else \
-                f'"berth {self.name}" requires at most {hi} arguments.'
+            need, verb = ("accepts no arguments" if hi == 0 else
+                          f"requires at most {hi} argument{'s' if hi > 1 else ''}"), "Run"
         else:
             return
-        raise UsageError(f"{msg}\nSee 'berth {self.name} --help'.\n\nUsage:  {self.usage}\n\n{self.desc}",
-                         self.name, status=1)
+        raise UsageError(f"berth: 'berth {self.name}' {need}\n\nUsage:  {self.usage}\n\n{verb} "
+                         f"'berth {self.name} --help' for more information", self.name, status=1)
 
     def help_text(self) -> str:
         lines = [f"\nUsage:  {self.usage}\n", self.desc, ""]

@@ -40,8 +40,15 @@ def go_str(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + " ".join(go_str(v) for v in value) + "]"
     if isinstance(value, Mapping):
+        if _structlike(value):
+            return "{" + " ".join(go_str(v) for v in value.values()) + "}"
         return "map[" + " ".join(f"{k}:{go_str(value[k])}" for k in sorted(value)) + "]"
     return str(value)
+
+
+def _structlike(value: Mapping[str, Any]) -> bool:
+    """A JSON object decoded from a Go struct (PascalCase keys) rather than a Go map."""
+    return bool(value) and all(str(k)[:1].isupper() for k in value)
 
 
 def _truth(value: Any) -> bool:
@@ -117,8 +124,10 @@ def _lex_actions(text: str) -> list[tuple[str, str]]:
 class Template:
     """A parsed template; execute(data) returns the output text."""
 
-    def __init__(self, text: str, funcs: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(self, text: str, funcs: Mapping[str, Callable[..., Any]] | None = None,
+                 strict: bool = False) -> None:
         self.funcs = {**FUNCS, **(funcs or {})}
+        self.strict = strict  # docker inspect: a key missing from a struct-like object is an error
         self._items = _lex_actions(text)
         self._pos = 0
         self.root, stop = self._parse_list()
@@ -247,12 +256,12 @@ class Template:
         if tok[0] in "\"`":
             return json.loads(tok) if tok[0] == '"' else tok[1:-1]
         if tok[0] == ".":
-            return _fields(dot, tok[1:].split(".") if tok != "." else [])
+            return _fields(dot, tok[1:].split(".") if tok != "." else [], self.strict)
         if tok[0] == "$":
             var, _, path = tok.partition(".")
             if var not in env:
                 raise TemplateError(f"undefined variable: {var}")
-            return _fields(env[var], path.split(".") if path else [])
+            return _fields(env[var], path.split(".") if path else [], self.strict)
         if tok in ("true", "false"):
             return tok == "true"
         if tok == "nil":
@@ -264,11 +273,14 @@ class Template:
         raise TemplateError(f'function "{tok}" not defined')
 
 
-def _fields(value: Any, names: list[str]) -> Any:
-    for name in names:
+def _fields(value: Any, names: list[str], strict: bool = False) -> Any:
+    for i, name in enumerate(names):
         if value is _MISSING or value is None:
             return _MISSING if value is _MISSING else None
         if isinstance(value, Mapping):
+            if strict and name not in value and _structlike(value):
+                path = ".".join(names[:i + 1])
+                raise TemplateError(f'executing "" at <.{path}>: map has no entry for key "{name}"')
             value = value.get(name, _MISSING)
         else:
             attr = getattr(value, name, _MISSING)

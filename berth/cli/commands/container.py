@@ -29,7 +29,7 @@ PS = (Command("ps", "berth ps [OPTIONS]", "List containers", max_args=0)
       .flag("-s, --size", help="Display total file sizes"))
 
 
-def filters_json(items: list[str]) -> str | None:
+def filters_json(items: list[str], cmd: Command | None = None) -> str | None:
     """--filter k=v ... -> the API's map form {"k":{"v":true}}."""
     if not items:
         return None
@@ -37,8 +37,9 @@ def filters_json(items: list[str]) -> str | None:
     for item in items:
         key, eq, value = item.partition("=")
         if not eq:
-            raise StatusError(125, f"invalid argument \"{item}\" for \"-f, --filter\" flag: bad format "
-                                   "of filter (expected name=value)")
+            msg = (f'invalid argument "{item}" for "-f, --filter" flag: '
+                   "bad format of filter (expected name=value)")
+            raise cmd.flag_error(msg) if cmd else StatusError(125, msg)
         out.setdefault(key.strip().lower(), {})[value] = True
     return json.dumps(out, separators=(",", ":"))
 
@@ -47,7 +48,7 @@ def ps(cli: Cli, argv: list[str]) -> int:
     ns = PS.parse(argv)
     limit = 1 if ns.latest else ns.last
     query: dict[str, Any] = {"all": ns.all or limit > 0 or None, "limit": limit if limit > 0 else None,
-                             "size": ns.size or None, "filters": filters_json(ns.filter)}
+                             "size": ns.size or None, "filters": filters_json(ns.filter, PS)}
     containers = cli.client.get("/containers/json", **query)
     fmt = ns.format
     if ns.quiet:
@@ -198,7 +199,7 @@ def print_inspect(cli: Cli, names: list[str], kinds: list[str], fmt: str, size: 
             cli.err(f"{exc}\n")
             failed = True
     if fmt:
-        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
+        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
         cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
     else:
         cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")

@@ -29,14 +29,10 @@ def images(cli: Cli, argv: list[str]) -> int:
     filters = list(ns.filter)
     if ns.args:
         filters.append(f"reference={ns.args[0]}")
-    data = cli.client.get("/images/json", all=ns.all or None, filters=filters_json(filters))
-    rows = ImageRow.rows(sorted(data, key=lambda i: -int(i.get("Created", 0))), trunc=not ns.no_trunc)
+    data = cli.client.get("/images/json", all=ns.all or None, filters=filters_json(filters, IMAGES))
+    rows = ImageRow.rows(data, trunc=not ns.no_trunc)
     if ns.quiet:
-        seen: list[str] = []
-        for r in rows:
-            if r.ID not in seen:
-                seen.append(r.ID)
-        cli.out("".join(f"{i}\n" for i in seen))
+        cli.out("".join(f"{r.ID}\n" for r in rows))
         return 0
     default = IMAGES_TABLE
     if ns.digests:
@@ -125,7 +121,7 @@ class HistoryRow:
 
     @property
     def CreatedBy(self) -> str:
-        text = " ".join(str(self.h.get("CreatedBy", "")).replace("\t", " ").split())
+        text = str(self.h.get("CreatedBy", "")).replace("\t", " ")
         return ellipsis(text, 45) if self.trunc else text
 
     @property

@@ -125,28 +125,44 @@ def run(cli: Cli, argv: list[str]) -> int:
     cid = _create(cli, "run", ns, run=True)
     attach = {s.lower() for s in ns.attach} if ns.attach else {"stdout", "stderr"}
     stdin = ns.interactive and (not ns.attach or "stdin" in attach)
-    resp = None
-    if not ns.detach:
-        try:
-            resp = _attach(cli, cid, stdin, "stdout" in attach, "stderr" in attach, ns.detach_keys)
-        except APIError as exc:
-            raise _daemon_error("run", exc) from None
+    if ns.detach:
+        _start(cli, cid, None, cli.client.stream("POST", f"/containers/{cid}/wait",
+                                                   {"condition": "next-exit"}))
+        cli.out(cid + "\n")
+        return 0
+    try:
+        resp = _attach(cli, cid, stdin, "stdout" in attach, "stderr" in attach, ns.detach_keys)
+    except APIError as exc:
+        raise _daemon_error("run", exc) from None
     wait = cli.client.stream("POST", f"/containers/{cid}/wait",
-                             {"condition": "removed" if ns.rm and not ns.detach else "next-exit"})
+                             {"condition": "removed" if ns.rm else "next-exit"})
+    with contextlib.ExitStack() as stack:
+        if ns.sig_proxy and not ns.tty:
+            stack.enter_context(forward_signals(cli.client, cid))
+        _start(cli, cid, resp, wait)
+        return _finish(cli, cid, resp, wait, ns.tty, stdin, ns.detach_keys)
+
+
+def _start(cli: Cli, cid: str, resp: Response | None, wait: Response, cmd: str = "run") -> None:
     try:
         cli.client.post(f"/containers/{cid}/start")
     except APIError as exc:
         if resp is not None:
             resp.close()
         wait.close()
+        if cmd != "run":
+            raise
         raise _daemon_error("run", exc, _start_status(exc.message)) from None
     if resp is None:
         wait.close()
-        cli.out(cid + "\n")
-        return 0
-    if ns.tty:
+
+
+def _finish(cli: Cli, cid: str, resp: Response, wait: Response, tty: bool, stdin: bool,
+            keys: str | None) -> int:
+    """After start: resize, stream the session, then the exit status from the wait answer."""
+    if tty:
         resize(cli.client, f"/containers/{cid}/resize", retries=10)
-    if _session(cli, cid, resp, ns.tty, stdin, ns.sig_proxy, ns.detach_keys, f"/containers/{cid}/resize"):
+    if _session(cli, cid, resp, tty, stdin, False, keys, f"/containers/{cid}/resize"):
         wait.close()
         return 0
     return _wait_status(wait)
@@ -174,18 +190,11 @@ def start(cli: Cli, argv: list[str]) -> int:
     auto_remove = bool((info.get("HostConfig") or {}).get("AutoRemove"))
     wait = cli.client.stream("POST", f"/containers/{cid}/wait",
                              {"condition": "removed" if auto_remove else "next-exit"})
-    try:
-        cli.client.post(f"/containers/{cid}/start")
-    except APIError:
-        resp.close()
-        wait.close()
-        raise
-    if tty:
-        resize(cli.client, f"/containers/{cid}/resize", retries=10)
-    if _session(cli, cid, resp, tty, stdin, True, ns.detach_keys, f"/containers/{cid}/resize"):
-        wait.close()
-        return 0
-    return _wait_status(wait)
+    with contextlib.ExitStack() as stack:
+        if not tty:
+            stack.enter_context(forward_signals(cli.client, cid))
+        _start(cli, cid, resp, wait, cmd="start")
+        return _finish(cli, cid, resp, wait, tty, stdin, ns.detach_keys)
 
 
 ATTACH = (Command("attach", "berth attach [OPTIONS] CONTAINER",

@@ -18,7 +18,7 @@ def test_ps_default_table(engine: Engine, berth: Berth) -> None:
     assert lines[0].startswith("CONTAINER ID   IMAGE          COMMAND ")
     assert lines[1].startswith(
         "4f2a9c3b1d7e   nginx:latest   \"/docker-entrypoint.…\"   2 minutes ago   Up 2 minutes")
-    assert "0.0.0.0:8080->80/tcp, 443/tcp   web" in lines[1]
+    assert "443/tcp, 0.0.0.0:8080->80/tcp   web" in lines[1]
     assert lines[2].startswith("999999999999   cdcdcdcdcdcd   \"true\"")
     assert engine.daemon.requests[0].q("all") == "1"
 
@@ -47,10 +47,10 @@ def test_images_table(engine: Engine, berth: Berth) -> None:
     _, out, _ = berth("images")
     lines = out.splitlines()
     assert lines[0] == "REPOSITORY             TAG       IMAGE ID       CREATED              SIZE"
-    assert lines[1].split() == ["<none>", "<none>", "efefefefefef", "About", "a", "minute", "ago", "4.26kB"]
-    assert lines[2].split() == ["nginx", "latest", "abababababab", "3", "days", "ago", "188MB"]
-    assert lines[3].startswith("localhost:5000/nginx   1.25 ")
-    assert berth("image", "ls", "-q")[1] == "efefefefefef\nabababababab\n"
+    assert lines[1].split() == ["nginx", "latest", "abababababab", "3", "days", "ago", "188MB"]
+    assert lines[2].startswith("localhost:5000/nginx   1.25 ")
+    assert lines[3].split() == ["<none>", "<none>", "efefefefefef", "About", "a", "minute", "ago", "4.26kB"]
+    assert berth("image", "ls", "-q")[1] == "abababababab\nabababababab\nefefefefefef\n"
 
 
 def test_inspect_json_array_and_format(engine: Engine, berth: Berth) -> None:
@@ -198,11 +198,21 @@ def test_wait_prints_codes(engine: Engine, berth: Berth) -> None:
 
 def test_usage_errors(engine: Engine, berth: Berth) -> None:
     code, _, err = berth("ps", "--bogus")
-    assert (code, err) == (125, "unknown flag: --bogus\nSee 'berth ps --help'.\n")
+    assert (code, err) == (125, "unknown flag: --bogus\n\nUsage:  berth ps [OPTIONS]\n\n"
+                                "Run 'berth ps --help' for more information\n")
     code, _, err = berth("rm")
-    assert code == 1
-    assert err.startswith('"berth rm" requires at least 1 argument.')
-    assert berth("nosuch")[0] == 1
+    assert (code, err) == (1, "berth: 'berth rm' requires at least 1 argument\n\nUsage:  berth rm [OPTIONS] "
+                              "CONTAINER [CONTAINER...]\n\nSee 'berth rm --help' for more information\n")
+    assert berth("ps", "x")[2].startswith("berth: 'berth ps' accepts no arguments\n")
+    assert berth("rename", "a")[2].startswith("berth: 'berth rename' requires 2 arguments\n")
+    code, _, err = berth("ps", "-n", "x")
+    assert (code, err.splitlines()[0]) == (
+        125, 'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax')
+    code, _, err = berth("ps", "-fz")
+    assert (code, err.splitlines()[0]) == (
+        125, 'invalid argument "z" for "-f, --filter" flag: bad format of filter (expected name=value)')
+    assert berth("nosuch") == (1, "", "berth: unknown command: berth nosuch\n\n"
+                                      "Run 'berth --help' for more information\n")
     code, out, _ = berth("ps", "--help")
     assert (code, "Usage:  berth ps [OPTIONS]" in out) == (0, True)
 
