@@ -110,6 +110,8 @@ def _create(path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
 
 
 def _apply_meta(path: str, member: tarfile.TarInfo) -> None:
+    if member.islnk():  # a hardlink shares its target's inode, which already carries the metadata
+        return
     os.lchown(path, member.uid, member.gid)
     if not member.issym():
         os.chmod(path, member.mode & 0o7777)

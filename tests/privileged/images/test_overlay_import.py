@@ -1,0 +1,98 @@
+"""Imported images mounted with overlayfs on the real kernel: files visible, whiteouts hide, writes go up."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from berth.daemon.images.service import ImagesService
+from berth.kernel import mount as kmount
+from berth.store.snapshots.overlay import Snapshotter
+from tests.privileged.images.conftest import TarBuilder
+from tests.rootfs import busybox_tar_bytes
+
+pytestmark = pytest.mark.privileged
+
+
+def do_mount(m: dict[str, object], target: Path, mounts: list[str]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    assert m["type"] == "overlay"
+    kmount.mount("overlay", str(target), "overlay", 0, ",".join(m["options"]))  # type: ignore[arg-type]
+    mounts.append(str(target))
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> ImagesService:
+    return ImagesService.open(str(tmp_path / "root"))
+
+
+def test_import_with_changes_then_run_from_the_overlay(svc: ImagesService, tmp_path: Path,
+                                                       mounts: list[str]) -> None:
+    data = gzip.compress(busybox_tar_bytes(str(tmp_path)))
+    iid = svc.import_image(io.BytesIO(data), "bb", "1", ['CMD ["/bin/sh"]', "ENV GREETING=hi", "WORKDIR /srv"])
+    out = svc.inspect("bb:1")
+    assert out["Config"]["Cmd"] == ["/bin/sh"]
+    assert out["Config"]["Env"] == ["GREETING=hi"]
+    assert out["Config"]["WorkingDir"] == "/srv"
+    rootfs = tmp_path / "rootfs"
+    do_mount(svc.rootfs_mount("c1", iid), rootfs, mounts)
+    assert (rootfs / "bin" / "busybox").is_file()
+    echo = subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c", "echo from-overlay > /new; cat /new"],
+                          capture_output=True, text=True, check=True)
+    assert echo.stdout == "from-overlay\n"
+    upper = svc.layer_dirs("c1", iid)[0]
+    assert (Path(upper) / "new").read_text() == "from-overlay\n"
+    # the image's layer was not touched
+    assert not os.path.exists(os.path.join(svc.layer_dirs("c1", iid)[1], "new"))
+    kmount.umount2(str(rootfs), 0)
+    mounts.remove(str(rootfs))
+    svc.release_rootfs("c1")
+    assert [s.key for s in svc.meta.snapshots()] == [svc.get(iid).record.chain_id]
+
+
+def test_whiteouts_and_opaque_dirs_under_overlay(tmp_path: Path, mounts: list[str]) -> None:
+    from berth.store.metadata import MetadataStore
+
+    meta = MetadataStore(str(tmp_path / "metadata.db"))
+    try:
+        snaps = Snapshotter(str(tmp_path / "snapshots"), meta)
+        base = snaps.apply_layer(None, io.BytesIO(
+            TarBuilder().dir("etc").add("etc/group", data=b"g").add("etc/keep", data=b"k").dir("data")
+            .add("data/old", data=b"o").bytes())).chain_id
+        top = snaps.apply_layer(base, io.BytesIO(
+            TarBuilder().add("etc/.wh.group").dir("data").add("data/.wh..wh..opq")
+            .add("data/new", data=b"n").bytes())).chain_id
+        assert len(snaps.lower_dirs(top)) == 2
+        target = tmp_path / "merged"
+        do_mount(snaps.prepare_rw("ctr", top), target, mounts)
+        assert sorted(os.listdir(target / "etc")) == ["keep"]
+        assert sorted(os.listdir(target / "data")) == ["new"]
+        os.unlink(target / "etc" / "keep")
+        upper_keep = os.lstat(os.path.join(snaps.fs_dir("ctr"), "etc", "keep"))
+        assert upper_keep.st_rdev == 0  # overlayfs records the deletion as a 0/0 char device
+        kmount.umount2(str(target), 0)
+        mounts.remove(str(target))
+        snaps.remove("ctr")
+        snaps.remove(top)
+        snaps.remove(base)
+        assert sorted(os.listdir(snaps.root)) == ["l"]
+    finally:
+        meta.close()
+
+
+def test_two_data_roots_do_not_interfere(tmp_path: Path) -> None:
+    a = ImagesService.open(str(tmp_path / "a"))
+    b = ImagesService.open(str(tmp_path / "b"))
+    data = TarBuilder().add("f", data=b"x").bytes()
+    iid = a.import_image(io.BytesIO(data), "only-a")
+    assert b.list() == []
+    assert b.image_count() == 0
+    b.import_image(io.BytesIO(data), "only-b")
+    assert [s["RepoTags"] for s in a.list()] == [["only-a:latest"]]
+    a.delete(iid)
+    assert [s["RepoTags"] for s in b.list()] == [["only-b:latest"]]
