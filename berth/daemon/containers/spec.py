@@ -175,6 +175,7 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
     for bind in host_config.get("Binds") or []:
         mnt.parse_bind(bind)
     mnt.tmpfs_mounts(host_config.get("Tmpfs") or {})
+    mnt.check_duplicates(host_config)
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
     security_options(host_config.get("SecurityOpt") or [])
@@ -237,7 +238,8 @@ def _mounts(hc: Mapping[str, Any], etc_files: Mapping[str, str], privileged: boo
         for m in defaults:
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"]
-    own = mnt.bind_mounts(hc.get("Binds") or [], volume_paths) + mnt.tmpfs_mounts(hc.get("Tmpfs") or {})
+    own = (mnt.bind_mounts(hc.get("Binds") or [], volume_paths) + mnt.tmpfs_mounts(hc.get("Tmpfs") or {})
+           + mnt.api_mounts(hc.get("Mounts") or [], volume_paths))
     taken = {m["destination"] for m in own}
     etc_opts = ["rbind", "ro", "rprivate"] if hc.get("ReadonlyRootfs") else ["rbind", "rprivate"]
     for dest, source in etc_files.items():
@@ -326,6 +328,7 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
         c.config, c.host_config, user=user, rootfs=rootfs, cgroups_path=cgroups_path, etc_files=etc,
         init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
         thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
+        host_devices=lx.host_devices() if c.host_config.get("Privileged") else (),
     )
 
 

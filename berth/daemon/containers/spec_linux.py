@@ -16,6 +16,7 @@ __all__ = [
     "DeviceStat",
     "all_capabilities",
     "custom_devices",
+    "host_devices",
     "namespaces",
     "normalize_caps",
     "resources",
@@ -171,6 +172,29 @@ def stat_device(path: str) -> DeviceStat:
             f'error gathering device information while adding custom device "{path}": not a device node'
         )
     return kind, os.major(st.st_rdev), os.minor(st.st_rdev), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+_SKIP_DIRS = frozenset({"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"})
+
+
+def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
+    """Every device node under `root` (what a privileged container gets), runc's walk and skips."""
+    out: list[dict[str, Any]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if name == "console":
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                out.append({"path": path, "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
+                            "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                            "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
+    return out
 
 
 def custom_devices(devices: Sequence[Mapping[str, Any]],

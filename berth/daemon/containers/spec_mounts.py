@@ -12,7 +12,9 @@ from berth import errdefs
 __all__ = [
     "DEFAULT_SHM_SIZE",
     "Bind",
+    "api_mounts",
     "bind_mounts",
+    "check_duplicates",
     "default_mounts",
     "merge_tmpfs_options",
     "mount_points",
@@ -146,6 +148,76 @@ def bind_mounts(binds: Sequence[str], volume_paths: Mapping[str, str]) -> list[d
     return out
 
 
+def _tmpfs_data(opts: Mapping[str, Any]) -> list[str]:
+    out = []
+    mode = int(opts.get("Mode") or 0)
+    if mode:
+        out.append(f"mode={mode:o}")
+    size = int(opts.get("SizeBytes") or 0)
+    if size:
+        for suffix, divisor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+            if size % divisor == 0:
+                out.append(f"size={size // divisor}{suffix}")
+                break
+        else:
+            out.append(f"size={size}")
+    return out
+
+
+def _check_api_mount(m: Mapping[str, Any]) -> tuple[str, str, str]:
+    kind = str(m.get("Type") or "")
+    target = str(m.get("Target") or "")
+    source = str(m.get("Source") or "")
+    prefix = f'invalid mount config for type "{kind}": '
+    if kind not in ("bind", "tmpfs", "volume"):
+        raise errdefs.InvalidParameter(prefix + "mount type unknown")
+    if not target:
+        raise errdefs.InvalidParameter(prefix + "field Target must not be empty")
+    if not target.startswith("/"):
+        raise errdefs.InvalidParameter(prefix + f"invalid mount path: '{target}' mount path must be absolute")
+    if kind == "bind" and not source:
+        raise errdefs.InvalidParameter(prefix + "field Source must not be empty")
+    if kind == "tmpfs" and source:
+        raise errdefs.InvalidParameter(prefix + "field Source must not be specified")
+    return kind, source, os.path.normpath(target)
+
+
+def api_mounts(mounts: Sequence[Mapping[str, Any]], volume_paths: Mapping[str, str]) -> list[dict[str, Any]]:
+    """HostConfig.Mounts (`--mount`) as OCI mounts."""
+    out = []
+    for m in mounts:
+        kind, source, target = _check_api_mount(m)
+        ro = ["ro"] if m.get("ReadOnly") else []
+        if kind == "tmpfs":
+            opts = ["noexec", "nosuid", "nodev", "rprivate", *ro, *_tmpfs_data(m.get("TmpfsOptions") or {})]
+            out.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
+                        "options": merge_tmpfs_options(opts)})
+            continue
+        if kind == "volume":
+            name = source
+            if name not in volume_paths:
+                raise errdefs.NotFound(f"get {name}: no such volume")
+            source = volume_paths[name]
+        bind_opts = m.get("BindOptions") or {}
+        first = "bind" if bind_opts.get("NonRecursive") else "rbind"
+        propagation = str(bind_opts.get("Propagation") or "rprivate")
+        out.append({"destination": target, "type": "bind", "source": source,
+                    "options": [first, *ro, propagation]})
+    return out
+
+
+def check_duplicates(host_config: Mapping[str, Any]) -> None:
+    """Binds, Mounts and Tmpfs must not share a destination (docker's text)."""
+    seen: set[str] = set()
+    dests = [parse_bind(b).destination for b in host_config.get("Binds") or []]
+    dests += [_check_api_mount(m)[2] for m in host_config.get("Mounts") or []]
+    dests += [os.path.normpath(d) for d in host_config.get("Tmpfs") or {}]
+    for dest in dests:
+        if dest in seen:
+            raise errdefs.InvalidParameter(f"Duplicate mount point: {dest}")
+        seen.add(dest)
+
+
 def sort_by_depth(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parents before children, as docker sorts a container's own mounts (stable)."""
     return sorted(mounts, key=lambda m: len(os.path.normpath(m["destination"]).split("/")))
@@ -167,4 +239,18 @@ def mount_points(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
         point.update({"Destination": b.destination, "Mode": b.mode, "RW": b.rw,
                       "Propagation": "" if b.is_named_volume else b.propagation})
         out.append(point)
+    for m in host_config.get("Mounts") or []:
+        kind = str(m.get("Type") or "")
+        rw = not m.get("ReadOnly")
+        target = str(m.get("Target") or "")
+        if kind == "bind":
+            prop = str((m.get("BindOptions") or {}).get("Propagation") or "rprivate")
+            out.append({"Type": "bind", "Source": m.get("Source") or "", "Destination": target, "Mode": "",
+                        "RW": rw, "Propagation": prop})
+        elif kind == "volume":
+            out.append({"Type": "volume", "Name": m.get("Source") or "", "Source": "", "Destination": target,
+                        "Driver": "local", "Mode": "z", "RW": rw, "Propagation": ""})
+        elif kind == "tmpfs":
+            out.append({"Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": rw,
+                        "Propagation": ""})
     return out

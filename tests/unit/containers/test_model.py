@@ -170,3 +170,20 @@ def test_json_round_trip() -> None:
     assert back.state == State.EXITED
     assert back.exit_code == 137
     assert back.oom_killed
+
+
+def test_mounts_from_api_mounts() -> None:
+    c = make(host_config={"Mounts": [
+        {"Type": "bind", "Source": "/s", "Target": "/t", "ReadOnly": True},
+        {"Type": "volume", "Source": "v", "Target": "/v"},
+        {"Type": "tmpfs", "Target": "/tmp"},
+    ], "Binds": ["named:/n:ro"]})
+    assert c.to_inspect()["Mounts"] == [
+        {"Type": "volume", "Name": "named", "Source": "", "Driver": "local", "Destination": "/n",
+         "Mode": "ro", "RW": False, "Propagation": ""},
+        {"Type": "bind", "Source": "/s", "Destination": "/t", "Mode": "", "RW": False,
+         "Propagation": "rprivate"},
+        {"Type": "volume", "Name": "v", "Source": "", "Destination": "/v", "Driver": "local", "Mode": "z",
+         "RW": True, "Propagation": ""},
+        {"Type": "tmpfs", "Source": "", "Destination": "/tmp", "Mode": "", "RW": True, "Propagation": ""},
+    ]

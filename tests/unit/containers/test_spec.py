@@ -286,3 +286,55 @@ def test_build_for_a_record_and_write(tmp_path: Path) -> None:
     assert "CAP_CHOWN" in spec.all_capabilities()
     spec.write(str(tmp_path / "bundle"), oci)
     assert json.loads((tmp_path / "bundle" / "config.json").read_text()) == oci
+
+
+# -- HostConfig.Mounts (--mount) ------------------------------------------------------------------------
+def test_api_mounts() -> None:
+    mounts = [
+        {"Type": "bind", "Source": "/src", "Target": "/dst", "ReadOnly": True,
+         "BindOptions": {"Propagation": "rslave"}},
+        {"Type": "bind", "Source": "/a", "Target": "/b", "BindOptions": {"NonRecursive": True}},
+        {"Type": "tmpfs", "Target": "/scratch", "TmpfsOptions": {"SizeBytes": 16 << 20, "Mode": 0o1770}},
+        {"Type": "volume", "Source": "v1", "Target": "/v"},
+    ]
+    out = build("c", {"Cmd": ["x"]}, {"Mounts": mounts}, volume_paths={"v1": "/vols/v1"})
+    own = [m for m in out["mounts"] if m["destination"] in ("/dst", "/b", "/scratch", "/v")]
+    assert own == [
+        {"destination": "/dst", "type": "bind", "source": "/src", "options": ["rbind", "ro", "rslave"]},
+        {"destination": "/b", "type": "bind", "source": "/a", "options": ["bind", "rprivate"]},
+        {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+         "options": ["noexec", "nosuid", "nodev", "rprivate", "mode=1770", "size=16m"]},
+        {"destination": "/v", "type": "bind", "source": "/vols/v1", "options": ["rbind", "rprivate"]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hc", "text"),
+    [
+        ({"Mounts": [{"Type": "bind", "Target": "/x"}]},
+         'invalid mount config for type "bind": field Source must not be empty'),
+        ({"Mounts": [{"Type": "bind", "Source": "/x"}]},
+         'invalid mount config for type "bind": field Target must not be empty'),
+        ({"Mounts": [{"Type": "tmpfs", "Target": "rel"}]},
+         "invalid mount config for type \"tmpfs\": invalid mount path: 'rel' mount path must be absolute"),
+        ({"Mounts": [{"Type": "npipe", "Target": "/x"}]},
+         'invalid mount config for type "npipe": mount type unknown'),
+        ({"Binds": ["/a:/data"], "Tmpfs": {"/data": ""}}, "Duplicate mount point: /data"),
+        ({"Binds": ["/a:/data"], "Mounts": [{"Type": "bind", "Source": "/b", "Target": "/data/"}]},
+         "Duplicate mount point: /data"),
+    ],
+)
+def test_api_mount_errors(hc: dict[str, Any], text: str) -> None:
+    with pytest.raises(errdefs.InvalidParameter) as info:
+        spec.validate({"Cmd": ["x"]}, hc)
+    assert str(info.value) == text
+
+
+def test_privileged_record_gets_host_devices(tmp_path: Path) -> None:
+    c = Container.new(cid="ef" * 32, name="p", image="busybox", image_id="sha256:" + "cd" * 32,
+                      config={"Cmd": ["sh"]}, host_config={"Privileged": True}, root=str(tmp_path))
+    oci = spec.build(c, user=ROOT, rootfs=str(tmp_path / "r"), cgroups_path="/berth/p")
+    paths = {d["path"] for d in oci["linux"]["devices"]}
+    assert "/dev/null" in paths
+    assert not any(p.startswith(("/dev/pts/", "/dev/shm/")) for p in paths)
+    assert oci["linux"]["maskedPaths"] == []

@@ -174,3 +174,12 @@ def test_char_device_whiteout_hides_lower(tmp_path: Path) -> None:
     os.makedirs(os.path.join(upper, "etc"))
     os.mknod(os.path.join(upper, "etc", "passwd"), 0o600 | 0o020000, os.makedev(0, 0))
     assert read_layered([upper, lower], "/etc/passwd") is None
+
+
+@pytest.mark.privileged
+def test_opaque_xattr_hides_lower(tmp_path: Path) -> None:
+    upper = layer(tmp_path, "upper", {"etc/group": GROUP})
+    lower = layer(tmp_path, "lower", {"etc/passwd": PASSWD})
+    os.setxattr(os.path.join(upper, "etc"), "trusted.overlay.opaque", b"y")
+    assert read_layered([upper, lower], "/etc/passwd") is None
+    assert read_layered([upper, lower], "/etc/group") == GROUP
