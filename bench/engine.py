@@ -16,8 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.daemon_harness import DOCKER, Daemon, running_daemon  # noqa: E402
-from tests.rootfs import busybox_tar_bytes  # noqa: E402
+from tests.daemon_harness import DOCKER, Daemon, running_daemon
+from tests.rootfs import busybox_tar_bytes
 
 BERTH = [os.path.join(os.path.dirname(sys.executable), "berth")]
 
@@ -35,7 +35,8 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
 
 def report(label: str, samples: list[float]) -> None:
     q = statistics.quantiles(samples, n=10) if len(samples) >= 2 else samples
-    print(f"{label:<48} median {statistics.median(samples):7.1f} ms   p10 {q[0]:7.1f}   p90 {q[-1]:7.1f}   n={len(samples)}")
+    med = statistics.median(samples)
+    print(f"{label:<48} median {med:7.1f} ms   p10 {q[0]:7.1f}   p90 {q[-1]:7.1f}   n={len(samples)}")
 
 
 def shim_memory(d: Daemon) -> None:

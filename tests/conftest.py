@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only-by-convention busybox rootfs shared by the session's tests."""
     root = tmp_path_factory.mktemp("busybox") / "rootfs"
     make_busybox_rootfs(str(root))
-    yield root
+    return root

@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     gopts: dict[str, Any] = {}
     try:
         gopts, cmd, copts, args = parse(argv)
+        if cmd in ("create", "run"):
+            from berth.runtime.cgroups.warm import start_warmup
+
+            copts["warmup-pid"] = start_warmup()
         from berth.runtime import commands
 
         root = os.path.abspath(gopts.get("root") or "/run/berth/runtime")

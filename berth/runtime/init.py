@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.kernel import abi, prctl
 from berth.kernel.libc import LIBC, check
+from berth.kernel.ns import unshare
 from berth.runtime import rootfs as rootfs_mod
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
 from berth.runtime.sync import Channel
@@ -121,10 +122,21 @@ def finalize_process(process: dict[str, Any], last_cap: int) -> tuple[str, list[
     return find_executable(args[0], env), args, env
 
 
-def _init_steps(a: InitArgs) -> tuple[str, list[str], list[str]]:
+def _await_cgroups(ch: Channel, cgroupns: bool) -> None:
+    """Wait until the parent has moved us into the container's cgroups; then make the cgroup namespace."""
+    msg = ch.recv()
+    if msg is None or not msg.get("cgroups"):
+        raise RuntimeError("parent went away before placing init in its cgroups")
+    if cgroupns:
+        unshare(abi.CLONE_NEWCGROUP)
+
+
+def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
     spec = a.spec
     process, linux = spec.get("process") or {}, spec.get("linux") or {}
     os.setsid()
+    if a.cgroupns:
+        _await_cgroups(ch, True)
     if a.netns:
         lo_up()
     rootfs_mod.prepare(spec, a.rootfs, a.cgroup_dirs, a.cgroupns)
@@ -139,7 +151,10 @@ def _init_steps(a: InitArgs) -> tuple[str, list[str], list[str]]:
         rootfs_mod.readonly_path(path)
     for path in linux.get("maskedPaths") or []:
         rootfs_mod.mask_path(path)
-    return finalize_process(process, a.last_cap)
+    result = finalize_process(process, a.last_cap)
+    if not a.cgroupns:
+        _await_cgroups(ch, False)
+    return result
 
 
 def _report(ch: Channel, exc: BaseException) -> None:
@@ -152,7 +167,7 @@ def _report(ch: Channel, exc: BaseException) -> None:
 def run_init(ch: Channel, a: InitArgs) -> None:
     """The container's pid 1 until execve; never returns."""
     try:
-        path, args, env = _init_steps(a)
+        path, args, env = _init_steps(ch, a)
         ch.send(ready=True)
         ch.close()
         fd = os.open(f"/proc/self/fd/{a.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)

@@ -70,9 +70,16 @@ def _intermediate(child: sync.Channel, plan: tuple[int, list[tuple[int, int]]], 
 
 
 def _ladder(
-    cgroups: Cgroups | None, plan: tuple[int, list[tuple[int, int]]], then_factory: Any, until_eof: bool
+    cgroups: Cgroups | None,
+    plan: tuple[int, list[tuple[int, int]]],
+    then_factory: Any,
+    until_eof: bool,
+    late_cgroups: Cgroups | None = None,
 ) -> tuple[int, sync.Channel]:
-    """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness)."""
+    """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness).
+
+    With `late_cgroups` the final process is moved into the cgroups instead, while it already builds
+    its rootfs: the first cgroup v1 migration waits for an RCU grace period, so overlap it."""
     parent, child = sync.pair()
     c1 = os.fork()
     if c1 == 0:
@@ -95,6 +102,9 @@ def _ladder(
                 raise RuntimeFailure(str(msg["error"]))
             if "pid" in msg:
                 pid = int(str(msg["pid"]))
+                if late_cgroups is not None:
+                    late_cgroups.add(pid)
+                    parent.send(cgroups=True)
             if msg.get("ready") and not until_eof:
                 break
     except BaseException:
@@ -122,16 +132,18 @@ def spawn_init(
 ) -> int:
     """Start the container's init; returns its host pid once it waits on the exec fifo."""
     flags, joins = namespace_plan(spec)
+    cgroupns = bool(flags & abi.CLONE_NEWCGROUP)
+    flags &= ~abi.CLONE_NEWCGROUP  # init unshares it itself, once it is in its cgroups
     if not flags & abi.CLONE_NEWNS:
         raise RuntimeFailure("a new mount namespace is required")
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in joins]
     has_netns = bool(flags & abi.CLONE_NEWNET)
-    args = InitArgs(
-        spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, bool(flags & abi.CLONE_NEWCGROUP)
-    )
+    args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns)
     try:
-        pid, chan = _ladder(cgroups, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False)
+        pid, chan = _ladder(
+            None, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False, late_cgroups=cgroups
+        )
     finally:
         os.close(fifo_fd)
         for fd, _ in fds:

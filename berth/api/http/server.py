@@ -296,6 +296,8 @@ class HttpServer:
             self._tasks.add(task)
         try:
             await _Connection(self.app, self.on_error, reader, writer).run()
+        except asyncio.CancelledError:
+            pass  # close() ended this connection; a cancelled task here makes asyncio log noise
         finally:
             if task is not None:
                 self._tasks.discard(task)

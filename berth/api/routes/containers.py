@@ -132,7 +132,7 @@ def routes(backend: ContainersBackend) -> list[Route]:
         return JSONResponse(await backend.top(req.path_params["name"], req.query.get("ps_args") or ""))
 
     async def export(req: Request) -> Response:
-        return StreamResponse(backend.export(req.path_params["name"]), content_type="application/x-tar")
+        return StreamResponse(await backend.export(req.path_params["name"]), content_type="application/x-tar")
 
     async def prune(req: Request) -> Response:
         deleted, reclaimed = await backend.prune(req.filters())

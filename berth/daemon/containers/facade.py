@@ -98,7 +98,7 @@ class ContainersFacade:
 
     # -- listing and inspecting -----------------------------------------------------------------
     def list_summaries(self, all_: bool, limit: int, filters: dict[str, list[str]], size: bool) -> list[Any]:
-        chosen = ps_filters.select(self.containers.list(), filters, all_=all_, limit=limit,
+        chosen = ps_filters.select(self.containers.listing(), filters, all_=all_, limit=limit,
                                    image_matches=self.image_names)
         return [c.to_summary() for c in chosen]
 

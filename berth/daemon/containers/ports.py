@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 __all__ = ["EventSink", "ImageLookup", "ShimHandle", "ShimLauncher", "ShimStream", "Spawner"]
@@ -53,7 +53,8 @@ class ImageLookup(Protocol):
 
 
 class EventSink(Protocol):
-    def publish(self, type_: str, action: str, actor_id: str, attributes: dict[str, str]) -> None: ...
+    def publish(self, type_: str, action: str, actor_id: str, attributes: Mapping[str, str] | None = None) -> object:
+        ...
 
 
 Spawner = Callable[[Awaitable[None]], None]

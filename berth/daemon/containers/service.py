@@ -61,7 +61,7 @@ class ContainersService:
     def state_of(self, c: Container) -> RunState:
         return self.run.setdefault(c.id, RunState())
 
-    def list(self) -> list[Container]:
+    def listing(self) -> list[Container]:
         return sorted(self.containers.values(), key=lambda c: c.created, reverse=True)
 
     def using_image(self, image_id: str) -> list[str]:
@@ -315,7 +315,7 @@ class ContainersService:
         old = c.name
         bare = self.names.reserve(new_name, c.id)
         if bare == old:
-            raise errdefs.InvalidParameter(f"Renaming a container with the same name as its current name")
+            raise errdefs.InvalidParameter("Renaming a container with the same name as its current name")
         self.names.release(old)
         c.name = bare
         self.store.save(c)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -24,12 +25,13 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def berth_runtime_available() -> bool:
-    """True once berth.runtime answers --help (another part of Berth, written at the same time)."""
-    try:
-        proc = subprocess.run([sys.executable, "-m", "berth.runtime", "--help"], capture_output=True,
-                              timeout=30, cwd=REPO)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    """True once berth.runtime answers `list` (another part of Berth, written at the same time)."""
+    with tempfile.TemporaryDirectory() as root:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "berth.runtime", "--root", root, "list"],
+                                  capture_output=True, timeout=30, cwd=REPO)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
     return proc.returncode == 0
 
 

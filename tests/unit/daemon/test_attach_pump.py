@@ -67,7 +67,8 @@ def test_output_is_multiplexed_without_tty() -> None:
                             stdin_once=False, detach_keys=b"\x10\x11"))
     assert code == 3
     assert bytes(w.data) == struct.pack(">BxxxI", 1, 3) + b"out" + struct.pack(">BxxxI", 2, 3) + b"err"
-    assert w.closed and stream.closed
+    assert w.closed
+    assert stream.closed
 
 
 def test_tty_output_is_raw_and_stderr_filtered_when_not_asked() -> None:
