@@ -174,17 +174,20 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
         "Binds": [v for v in ns.volume if ":" in v] or None, "PortBindings": bindings,
         "PublishAllPorts": ns.publish_all, "NetworkMode": ns.network or "default",
         "AutoRemove": ns.rm, "RestartPolicy": _restart(ns.restart), "Privileged": ns.privileged,
-        "CapAdd": ns.cap_add or None, "CapDrop": ns.cap_drop or None, "SecurityOpt": ns.security_opt or None,
+        "CapAdd": _caps(ns.cap_add), "CapDrop": _caps(ns.cap_drop), "SecurityOpt": ns.security_opt or None,
         "ReadonlyRootfs": ns.read_only, "Dns": ns.dns, "DnsOptions": ns.dns_option,
         "DnsSearch": ns.dns_search, "ExtraHosts": ns.add_host or None, "GroupAdd": ns.group_add or None,
         "IpcMode": ns.ipc or "", "PidMode": ns.pid or "", "UTSMode": ns.uts or "",
         "UsernsMode": ns.userns or "",
         "VolumesFrom": ns.volumes_from or None, "OomKillDisable": ns.oom_kill_disable,
         "LogConfig": {"Type": ns.log_driver or "", "Config": dict(o.split("=", 1) for o in ns.log_opt)},
-        "Mounts": [_mount(m) for m in ns.mount] or None,
-        "Tmpfs": {t.split(":", 1)[0]: [*t.split(":", 1), ""][1] for t in ns.tmpfs} or None,
-        "Ulimits": [_ulimit(u) for u in ns.ulimit] or None, "Devices": [_device(d) for d in ns.device],
+        "Ulimits": [_ulimit(u) for u in ns.ulimit], "Devices": [_device(d) for d in ns.device],
+        "MemorySwappiness": -1, "ConsoleSize": [0, 0],
     }
+    if ns.mount:
+        hc["Mounts"] = [_mount(m) for m in ns.mount]
+    if ns.tmpfs:
+        hc["Tmpfs"] = {t.split(":", 1)[0]: [*t.split(":", 1), ""][1] for t in ns.tmpfs}
     if ns.init:
         hc["Init"] = True
     try:
@@ -205,6 +208,13 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
     if ns.pids_limit is not None:
         hc["PidsLimit"] = ns.pids_limit
     return hc
+
+
+def _caps(names: list[str]) -> list[str] | None:
+    """docker normalizes capability names: "net_admin" -> "CAP_NET_ADMIN" ("ALL" stays)."""
+    out = [n.upper() if n.upper() == "ALL" or n.upper().startswith("CAP_") else "CAP_" + n.upper()
+           for n in names]
+    return out or None
 
 
 def _restart(value: str | None) -> dict[str, Any]:
@@ -249,7 +259,7 @@ def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -
         "Cmd": cmd or None, "Image": image, "WorkingDir": ns.workdir or "",
         "Entrypoint": [ns.entrypoint] if ns.entrypoint is not None else None,
         "Labels": _labels(ns.label, ns.label_file), "ExposedPorts": exposed or None,
-        "Volumes": {v: {} for v in ns.volume if ":" not in v} or None,
+        "Volumes": {v: {} for v in ns.volume if ":" not in v},
     }
     if ns.stop_signal:
         body["StopSignal"] = ns.stop_signal

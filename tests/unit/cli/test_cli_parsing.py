@@ -84,7 +84,7 @@ def test_create_request_like_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     hc = body["HostConfig"]
     assert hc["Binds"] == ["/srv:/data:ro"]
     assert (hc["Memory"], hc["NanoCpus"], hc["AutoRemove"], hc["Init"]) == (67108864, 1500000000, True, True)
-    assert (hc["CapAdd"], hc["Privileged"], hc["NetworkMode"]) == (["NET_ADMIN"], True, "mynet")
+    assert (hc["CapAdd"], hc["Privileged"], hc["NetworkMode"]) == (["CAP_NET_ADMIN"], True, "mynet")
     assert hc["ConsoleSize"] == [30, 100]
     assert hc["RestartPolicy"] == {"Name": "no"}
     assert body["NetworkingConfig"] == {"EndpointsConfig": {"mynet": {"Aliases": ["w"]}}}
