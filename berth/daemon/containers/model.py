@@ -231,7 +231,7 @@ class Container:
             "Names": [f"/{self.name}"],
             "Image": self.image,
             "ImageID": self.image_id,
-            "Command": " ".join([path, *args]) if args else path,
+            "Command": " ".join([path, *(f"'{a}'" if " " in a else a for a in args)]) if args else path,
             "Created": self.created // 1_000_000_000,
             "Ports": [],
             "Labels": dict(self.config.get("Labels") or {}),

@@ -132,7 +132,7 @@ def test_summary() -> None:
     c = make()
     s = c.to_summary(now=T0 / NS + 10)
     assert s["Names"] == ["/web"]
-    assert s["Command"] == "sh -c echo hi"
+    assert s["Command"] == "sh -c 'echo hi'"
     assert s["Created"] == 1_700_000_000
     assert s["State"] == "created"
     assert s["Status"] == "Created"
