@@ -54,6 +54,10 @@ def merge_image_config(body: Mapping[str, Any], image_config: Mapping[str, Any] 
         "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {},
     }
     cfg.update(user)
+    for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
+        cfg[key] = bool(cfg.get(key))
+    for key in ("Hostname", "Domainname", "User", "Image", "WorkingDir"):
+        cfg[key] = str(cfg.get(key) or "")
     entrypoint = cfg.get("Entrypoint")
     if isinstance(entrypoint, str):
         entrypoint = [entrypoint]

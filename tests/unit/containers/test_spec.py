@@ -338,3 +338,8 @@ def test_privileged_record_gets_host_devices(tmp_path: Path) -> None:
     assert "/dev/null" in paths
     assert not any(p.startswith(("/dev/pts/", "/dev/shm/")) for p in paths)
     assert oci["linux"]["maskedPaths"] == []
+
+
+def test_merge_normalizes_nulls() -> None:
+    cfg = spec.merge_image_config({"Tty": None, "Hostname": None, "Labels": None, "Env": None, "Cmd": "sh"}, {})
+    assert (cfg["Tty"], cfg["Hostname"], cfg["Labels"], cfg["Env"], cfg["Cmd"]) == (False, "", {}, [], ["sh"])
