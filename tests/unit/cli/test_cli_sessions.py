@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -62,3 +63,38 @@ def test_detach_sequence_is_found_across_reads() -> None:
     assert (data, pending, s.detached) == (b"abc", b"\x10", False)
     data, pending = s._scan(pending + b"\x11rest", pending)
     assert (data, s.detached) == (b"", True)
+
+
+def test_run_it_under_a_pty_raw_mode_resize_detach(engine: Engine) -> None:
+    import fcntl
+    import struct
+    import subprocess
+    import sys
+    import termios
+    engine.tty = True
+    engine.echo_stdin = True
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        before = termios.tcgetattr(slave)
+        env = {**os.environ, "BERTH_HOST": engine.daemon.host}
+        proc = subprocess.Popen([sys.executable, "-m", "berth.cli.main", "run", "-it", "busybox", "sh"],
+                                stdin=slave, stdout=slave, stderr=slave, env=env)
+        try:
+            assert engine.started.wait(10)
+            deadline = time.monotonic() + 10
+            while termios.tcgetattr(slave)[3] & termios.ICANON and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.write(master, b"ls\r\x10\x11")
+            assert proc.wait(10) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+        assert termios.tcgetattr(slave) == before
+        resize = engine.last(f"POST /containers/{CID}/resize")
+        assert (resize.q("h"), resize.q("w")) == ("40", "120")
+        assert engine.created[0]["HostConfig"]["ConsoleSize"] == [40, 120]
+        assert engine.last(f"POST /containers/{CID}/attach").q("stdin") == "1"
+    finally:
+        os.close(master)
+        os.close(slave)
