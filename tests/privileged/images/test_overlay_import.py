@@ -96,3 +96,37 @@ def test_two_data_roots_do_not_interfere(tmp_path: Path) -> None:
     assert [s["RepoTags"] for s in a.list()] == [["only-a:latest"]]
     a.delete(iid)
     assert [s["RepoTags"] for s in b.list()] == [["only-b:latest"]]
+
+
+def test_container_changes_export_as_a_layer_with_whiteouts(tmp_path: Path, mounts: list[str]) -> None:
+    import tarfile
+
+    from berth.daemon.images.export import tar_diff
+    from berth.store.metadata import MetadataStore
+
+    meta = MetadataStore(str(tmp_path / "metadata.db"))
+    try:
+        snaps = Snapshotter(str(tmp_path / "snapshots"), meta)
+        base = snaps.apply_layer(None, io.BytesIO(
+            TarBuilder().dir("etc").add("etc/gone", data=b"g").dir("data").add("data/old", data=b"o")
+            .bytes())).chain_id
+        target = tmp_path / "merged"
+        do_mount(snaps.prepare_rw("ctr", base), target, mounts)
+        os.unlink(target / "etc" / "gone")
+        subprocess.run(["rm", "-rf", str(target / "data")], check=True)
+        (target / "data").mkdir()
+        (target / "data" / "fresh").write_text("f")
+        layer = b"".join(tar_diff(snaps.fs_dir("ctr")))
+        with tarfile.open(fileobj=io.BytesIO(layer), mode="r:") as tar:
+            names = tar.getnames()
+        assert "etc/.wh.gone" in names
+        assert "data/.wh..wh..opq" in names
+        assert "data/fresh" in names
+        # applying the diff on the base layer gives the container's view
+        top = snaps.apply_layer(base, io.BytesIO(layer)).chain_id
+        view = tmp_path / "view"
+        do_mount(snaps.prepare_rw("view", top), view, mounts)
+        assert sorted(os.listdir(view / "etc")) == []
+        assert sorted(os.listdir(view / "data")) == ["fresh"]
+    finally:
+        meta.close()
