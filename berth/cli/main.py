@@ -110,7 +110,9 @@ def _dispatch(argv: list[str]) -> int:
         sys.stdout.write(f"Berth version {__version__}\n")
         return 0
     if not ns.args:
-        sys.stdout.write(GLOBAL.help_text())
+        names = sorted([*COMMANDS, *GROUPS])
+        sys.stdout.write(GLOBAL.help_text() + "\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
+                         "\nRun 'berth COMMAND --help' for more information on a command.\n")
         return 0
     _, target, rest = _resolve(ns.args)
     module, func = target.split(":")
@@ -142,10 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
+        import os  # the reader went away (`berth ps | head -1`): end quietly like docker
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     except Exception as exc:
         code = _report(exc)
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if argv is None:
         sys.exit(code)
     return code
