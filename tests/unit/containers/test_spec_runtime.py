@@ -1,0 +1,67 @@
+"""The generated config.json, etc files and user run on berth-runtime as docker's would (needs root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from berth.daemon.containers import etcfiles, spec, users
+from tests.privileged.runtime.conftest import CGROUP_PARENT
+
+pytestmark = pytest.mark.privileged
+
+
+def run(make_bundle: Any, runtime: Any, tmp_path: Path, script: str, config: dict[str, Any],
+        hc: dict[str, Any], cid: str) -> tuple[int, str, str]:
+    b = make_bundle(cid)
+    etc_dir = tmp_path / f"etc-{cid}"
+    etc_dir.mkdir()
+    cfg = spec.merge_image_config({"Cmd": ["sh", "-c", script], **config}, {"Env": [f"PATH={spec.DEFAULT_PATH}"]})
+    cfg.setdefault("Hostname", "")
+    cfg["Hostname"] = cfg["Hostname"] or cid
+    spec.validate(cfg, hc)
+    etcfiles.write_all(str(etc_dir), cfg, hc, ip="10.9.8.7", host_resolv_conf=str(etc_dir / "none"))
+    user = users.resolve(cfg["User"], [str(b.path / "upper"), str(b.rootfs)], hc.get("GroupAdd") or [])
+    etc = {f"/etc/{n}": str(etc_dir / n) for n in ("resolv.conf", "hostname", "hosts")}
+    oci = spec.build_spec(cfg, hc, user=user, rootfs=str(b.rootfs), cgroups_path=f"{CGROUP_PARENT}/{cid}",
+                          etc_files=etc, known_caps=spec.all_capabilities())
+    spec.write(str(b.path), oci)
+    runtime.ids.append(cid)
+    res = runtime("run", "--bundle", str(b.path), cid, check=False)
+    return res.returncode, res.stdout, res.stderr
+
+
+def test_default_container_sees_docker_environment(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    script = ("hostname; head -1 /etc/hosts; tail -1 /etc/hosts; cat /etc/resolv.conf; id; echo $HOME; pwd;"
+              "grep -c . /proc/self/environ >/dev/null; env | grep -c ^HOSTNAME=")
+    code, out, err = run(make_bundle, runtime, tmp_path, script, {}, {"NetworkMode": "bridge"}, "spec1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "spec1"
+    assert lines[1] == "127.0.0.1\tlocalhost"
+    assert lines[2] == "10.9.8.7\tspec1"
+    assert lines[3:5] == ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    assert lines[5] == "uid=0(root) gid=0(root) groups=0(root)"
+    assert lines[6:8] == ["/root", "/"]
+
+
+def test_user_workdir_readonly_rootfs_and_tmpfs(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    script = ("id; pwd; echo $HOME; touch /x 2>/dev/null && echo rw || echo ro;"
+              "touch /scratch/f && echo scratch-ok; grep ' /dev/shm ' /proc/mounts | grep -o 'size=[0-9a-z]*'")
+    hc = {"ReadonlyRootfs": True, "Tmpfs": {"/scratch": "size=1m"}, "ShmSize": 8 << 20, "GroupAdd": ["5"]}
+    code, out, err = run(make_bundle, runtime, tmp_path, script, {"User": "alice", "WorkingDir": "/tmp"}, hc,
+                         "spec2")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "uid=1000(alice) gid=1000(alice) groups=5(tty),50(staff),1000(alice)",
+        "/tmp", "/home/alice", "ro", "scratch-ok", "size=8192k",
+    ]
+
+
+def test_cap_drop_all(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    code, out, err = run(make_bundle, runtime, tmp_path, "grep CapEff /proc/self/status",
+                         {}, {"CapDrop": ["ALL"], "CapAdd": ["CHOWN"]}, "spec3")
+    assert code == 0, err
+    assert out.split() == ["CapEff:", "0000000000000001"]
