@@ -88,6 +88,7 @@ def _ladder(
         os._exit(1)
     child.close()
     pid = 0
+    failure: OSError | None = None
     try:
         if cgroups is not None:
             cgroups.add(c1)
@@ -97,14 +98,19 @@ def _ladder(
             if msg is None:
                 if until_eof and pid:
                     break
+                if failure is not None:
+                    raise failure
                 raise RuntimeFailure("container process exited before it was ready")
             if "error" in msg:
                 raise RuntimeFailure(str(msg["error"]))
             if "pid" in msg:
                 pid = int(str(msg["pid"]))
                 if late_cgroups is not None:
-                    late_cgroups.add(pid)
-                    parent.send(cgroups=True)
+                    try:
+                        late_cgroups.add(pid)
+                        parent.send(cgroups=True)
+                    except OSError as e:
+                        failure = e  # the process may have failed already: its message comes next
             if msg.get("ready") and not until_eof:
                 break
     except BaseException:

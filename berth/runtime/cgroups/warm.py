@@ -1,0 +1,55 @@
+"""Cgroup lock warm-up (runtime layer): start the first migration's RCU wait early, in a throwaway child.
+
+The first write to any cgroup.procs after a quiet period waits for an RCU grace period (the global
+cgroup_threadgroup_rwsem switching to its writer mode): ~10 ms here. A child that rewrites its own
+cgroup ("0" = the writer, a no-op move) at the start of create/run pays that wait while the runtime
+imports and builds the container; the real moves that follow find the lock warm.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["start_warmup"]
+
+
+def _own_cgroup_procs() -> str | None:
+    with open("/proc/self/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, tail = pre.split(), post.split()
+            if len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2") or fields[3] != "/":
+                continue
+            opts = set(tail[2].split(","))
+            for _, ctrls, path in lines:
+                match = (not ctrls) if tail[0] == "cgroup2" else bool(ctrls) and set(ctrls.split(",")) <= opts
+                if match:
+                    return os.path.join(fields[4], path.lstrip("/"), "cgroup.procs")
+    return None
+
+
+def start_warmup() -> int:
+    """Fork the warm-up child; returns its pid (reap it later), or 0."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            procs = _own_cgroup_procs()
+            if procs:
+                with open(procs, "w") as f:
+                    f.write("0")
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+    return pid
+
+
+def reap_warmup(pid: int) -> None:
+    """Collect the warm-up child."""
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
