@@ -123,7 +123,7 @@ def _serve(opts: dict[str, object], report: int) -> int:
         shim = Shim(cfg, loop)
         pid = shim.create()
     except Exception as exc:
-        note(f"create failed: {exc!r}")
+        note(f"create failed: {exc!r} {getattr(exc, 'detail', '')}")
         _report(report, {"ok": False, "error": str(exc) or repr(exc)})
         return 1
     note(f"shim {os.getpid()} serving {cfg.id}, init pid {pid}")

@@ -11,7 +11,11 @@ _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD)
 
 
 class RuntimeError_(Exception):
-    """The runtime exited non-zero; the message is its error text."""
+    """The runtime exited non-zero; the message is its error, `detail` all it wrote."""
+
+    def __init__(self, msg: str, detail: str = "") -> None:
+        super().__init__(msg)
+        self.detail = detail
 
 
 class Runtime:
@@ -48,7 +52,7 @@ class Runtime:
                 text = _read_error(err_reader) if err_reader >= 0 else ""
                 os.lseek(err, 0, os.SEEK_SET)
                 text += os.read(err, 65536).decode("utf-8", "replace")
-                raise RuntimeError_(last_error(text) or f"runtime {args[0]} exited with {code}")
+                raise RuntimeError_(last_error(text) or f"runtime {args[0]} exited with {code}", text)
         finally:
             os.close(null)
             os.close(err)
