@@ -285,7 +285,7 @@ def test_exec_of_a_missing_program_fails(harness: Harness) -> None:
 
 
 def test_launch_of_a_missing_program_reports_the_error(harness: Harness) -> None:
-    with pytest.raises(ShimError, match="OCI runtime create failed: .") as failure:
+    with pytest.raises(ShimError, match=r"OCI runtime create failed: .") as failure:
         harness.launch(["/no-such-program"])
     # berth-runtime sometimes loses the error text to "[Errno 32] Broken pipe" (its race, reported)
     if harness.runtime_name == "runc":
