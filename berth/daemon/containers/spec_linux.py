@@ -52,15 +52,27 @@ _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
 DeviceStat = tuple[str, int, int, int, int, int]  # type, major, minor, mode bits, uid, gid
 
 
-def all_capabilities(last_cap: int | None = None) -> list[str]:
-    """Every capability this kernel knows (docker's privileged set)."""
-    if last_cap is None:
-        try:
-            with open("/proc/sys/kernel/cap_last_cap") as f:
-                last_cap = int(f.read())
-        except (OSError, ValueError):
-            last_cap = len(CAP_NAMES) - 1
-    return [f"CAP_{n}" for n in CAP_NAMES[: last_cap + 1]]
+def _bounding_mask() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def all_capabilities(mask: int | None = None) -> list[str]:
+    """The capabilities available here (docker's privileged set): those in our bounding set.
+
+    `mask` is a capability bit mask; by default this process's bounding set.
+    """
+    if mask is None:
+        mask = _bounding_mask()
+    if mask is None:
+        mask = (1 << len(CAP_NAMES)) - 1
+    return [f"CAP_{n}" for i, n in enumerate(CAP_NAMES) if mask >> i & 1]
 
 
 def normalize_caps(names: Sequence[str], field: str, known: Sequence[str]) -> list[str]:

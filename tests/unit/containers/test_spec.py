@@ -343,3 +343,8 @@ def test_privileged_record_gets_host_devices(tmp_path: Path) -> None:
 def test_merge_normalizes_nulls() -> None:
     cfg = spec.merge_image_config({"Tty": None, "Hostname": None, "Labels": None, "Env": None, "Cmd": "sh"}, {})
     assert (cfg["Tty"], cfg["Hostname"], cfg["Labels"], cfg["Env"], cfg["Cmd"]) == (False, "", {}, [], ["sh"])
+
+
+def test_all_capabilities_follow_a_mask() -> None:
+    assert spec.all_capabilities(0b101) == ["CAP_CHOWN", "CAP_DAC_READ_SEARCH"]
+    assert "CAP_KILL" in spec.all_capabilities()

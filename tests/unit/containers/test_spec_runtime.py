@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from berth.daemon.containers import etcfiles, spec, users
+from berth.daemon.containers.spec_linux import host_devices
 from tests.privileged.runtime.conftest import CGROUP_PARENT
 
 pytestmark = pytest.mark.privileged
@@ -26,7 +27,8 @@ def run(make_bundle: Any, runtime: Any, tmp_path: Path, script: str, config: dic
     user = users.resolve(cfg["User"], [str(b.path / "upper"), str(b.rootfs)], hc.get("GroupAdd") or [])
     etc = {f"/etc/{n}": str(etc_dir / n) for n in ("resolv.conf", "hostname", "hosts")}
     oci = spec.build_spec(cfg, hc, user=user, rootfs=str(b.rootfs), cgroups_path=f"{CGROUP_PARENT}/{cid}",
-                          etc_files=etc, known_caps=spec.all_capabilities())
+                          etc_files=etc, known_caps=spec.all_capabilities(),
+                          host_devices=host_devices() if hc.get("Privileged") else ())
     spec.write(str(b.path), oci)
     runtime.ids.append(cid)
     res = runtime("run", "--bundle", str(b.path), cid, check=False)
@@ -65,3 +67,35 @@ def test_cap_drop_all(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
                          {}, {"CapDrop": ["ALL"], "CapAdd": ["CHOWN"]}, "spec3")
     assert code == 0, err
     assert out.split() == ["CapEff:", "0000000000000001"]
+
+
+def test_privileged(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    script = ("grep CapEff /proc/self/status; grep ' /sys sysfs ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1;"
+              "test -c /dev/kmsg && echo kmsg; wc -c < /proc/timer_list | tr -d ' '")
+    code, out, err = run(make_bundle, runtime, tmp_path, script, {}, {"Privileged": True}, "spec4")
+    assert code == 0, err
+    lines = out.split("\n")
+    with open("/proc/self/status") as f:
+        ours = next(line.split()[1] for line in f if line.startswith("CapBnd:"))
+    assert int(lines[0].split()[1], 16) == int(ours, 16)
+    assert lines[1:3] == ["rw", "kmsg"]
+    assert int(lines[3]) > 0  # /proc/timer_list is not masked
+
+
+def test_init_is_pid_one(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    tini = Path("/usr/bin/tini-static")
+    assert tini.exists(), "these tests use Debian's tini-static as the container init"
+    b = make_bundle("spec5")
+    cfg = spec.merge_image_config({"Cmd": ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$"]},
+                                  {"Env": [f"PATH={spec.DEFAULT_PATH}"]})
+    cfg["Hostname"] = "spec5"
+    user = users.resolve("", [str(b.rootfs)])
+    oci = spec.build_spec(cfg, {"Init": True}, user=user, rootfs=str(b.rootfs),
+                          cgroups_path=f"{CGROUP_PARENT}/spec5", etc_files={}, init_path=str(tini))
+    spec.write(str(b.path), oci)
+    runtime.ids.append("spec5")
+    res = runtime("run", "--bundle", str(b.path), "spec5", check=False)
+    assert res.returncode == 0, res.stderr
+    cmdline, pid = res.stdout.splitlines()
+    assert cmdline.split()[:2] == ["/sbin/docker-init", "--"]
+    assert int(pid) > 1
