@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from berth.kernel import prctl
 from berth.kernel.caps import CAP_NAMES, capset
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CapConfig", "cap_mask", "drop_bounding", "set_caps"]
 

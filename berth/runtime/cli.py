@@ -6,9 +6,12 @@ import json
 import os
 import sys
 import time
-from typing import Any
 
 from berth.runtime.errors import RuntimeFailure
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["main", "parse"]
 

@@ -7,13 +7,16 @@ import os
 import select
 import signal
 import sys
-from typing import Any
 
 from berth.runtime.cgroups import Cgroups, resolve_path
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.state import Container, process_start_time, rfc3339_now
 from berth.runtime.waiting import become_subreaper, wait_for
 from berth.util.atomic import write_atomic
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["dispatch"]
 

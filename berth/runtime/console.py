@@ -37,9 +37,7 @@ def setup_console(sock: socket.socket, size: dict[str, int] | None, mount_consol
     """Make the pty, hand its master to the socket's peer, and make the slave our stdio and ctty."""
     master, name = open_pty()
     if size and size.get("height") and size.get("width"):
-        fcntl.ioctl(
-            master, abi.TIOCSWINSZ, struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0)
-        )
+        fcntl.ioctl(master, abi.TIOCSWINSZ, struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0))
     socket.send_fds(sock, [name.encode()], [master])
     os.close(master)
     sock.close()

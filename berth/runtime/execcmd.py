@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any
 
 from berth.runtime.caps import cap_mask
 from berth.runtime.cgroups import Cgroups
@@ -13,6 +12,10 @@ from berth.runtime.errors import RuntimeFailure
 from berth.runtime.process import spawn_exec
 from berth.runtime.waiting import become_subreaper, wait_for
 from berth.util.atomic import write_atomic
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["build_process", "exec_process"]
 

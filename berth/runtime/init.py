@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
-from typing import TYPE_CHECKING, Any
 
 from berth.kernel import abi, prctl
 from berth.kernel.libc import LIBC, check
@@ -21,8 +20,11 @@ from berth.runtime.caps import CapConfig, drop_bounding, set_caps
 from berth.runtime.sync import Channel
 from berth.runtime.user import apply_rlimits, find_executable, home_for, switch_user
 
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
     import socket
+    from typing import Any
+
 
 __all__ = ["InitArgs", "run_exec_process", "run_init"]
 
@@ -179,9 +181,7 @@ def run_init(ch: Channel, a: InitArgs) -> None:
     os._exit(1)
 
 
-def run_exec_process(
-    ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int
-) -> None:
+def run_exec_process(ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int) -> None:
     """An exec'd process, already in the container's namespaces; never returns."""
     try:
         os.setsid()

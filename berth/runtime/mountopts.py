@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from berth.kernel import abi
 
 __all__ = ["MountOpts", "parse_options"]
@@ -54,12 +52,13 @@ _PROPAGATION: dict[str, int] = {
 _IGNORED = {"tmpcopyup", "idmap", "ridmap", "defaults", "auto", "noauto", "user", "nouser", "_netdev"}
 
 
-class MountOpts(NamedTuple):
+class MountOpts:
     """Parsed options: flags, propagation changes, fs data string."""
 
-    flags: int
-    propagation: tuple[int, ...]
-    data: str
+    __slots__ = ("data", "flags", "propagation")
+
+    def __init__(self, flags: int, propagation: tuple[int, ...], data: str) -> None:
+        self.flags, self.propagation, self.data = flags, propagation, data
 
 
 def parse_options(options: list[str]) -> MountOpts:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 from berth.runtime.errors import RuntimeFailure
 from berth.util.atomic import write_json_atomic
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Container", "process_start_time", "rfc3339_now"]
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import resource
-from typing import Any
 
 from berth.runtime.errors import RuntimeFailure
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["apply_rlimits", "find_executable", "home_for", "switch_user"]
 

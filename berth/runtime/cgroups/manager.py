@@ -6,10 +6,13 @@ import errno
 import os
 import signal
 import time
-from collections.abc import Callable
 
 from berth.kernel.features import CgroupMount, cgroup_mounts
 from berth.runtime.cgroups import resources
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Cgroups", "resolve_path"]
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.runtime.cgroups.manager import Cgroups
 
 __all__ = ["apply", "enable_v2_controllers"]

@@ -182,9 +182,7 @@ class Runtime:
     def detached(self, *args: str, log: Path) -> None:
         """Run a command whose container process keeps our stdio: give it a file, not a pipe."""
         with open(log, "ab") as out:
-            res = subprocess.run(
-                self.cmd(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30
-            )
+            res = subprocess.run(self.cmd(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30)
         if res.returncode != 0:
             raise AssertionError(f"{args} failed ({res.returncode}): {log.read_text()}")
 

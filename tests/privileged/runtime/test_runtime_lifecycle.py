@@ -156,9 +156,7 @@ def test_exec_joins_pid_namespace_and_hostname(make_bundle: Any, runtime: Any, t
     )
     epid = int(pidfile.read_text())
     assert os.path.exists(f"/proc/{epid}")
-    assert wait_until(
-        lambda: runtime("exec", "c1", "cat", "/tmp/out", check=False).stdout == "from-process-json\n"
-    )
+    assert wait_until(lambda: runtime("exec", "c1", "cat", "/tmp/out", check=False).stdout == "from-process-json\n")
     runtime("delete", "--force", "c1")
 
 
@@ -204,9 +202,7 @@ def test_exec_with_tty_through_console_socket(make_bundle: Any, runtime: Any, tm
     created(make_bundle, runtime, ["sleep", "1000"])
     runtime("start", "c1")
     got = serve_console(str(tmp_path / "exec-console.sock"))
-    res = runtime(
-        "exec", "--tty", "--console-socket", got["path"], "c1", "sh", "-c", "tty; exit 2", check=False
-    )
+    res = runtime("exec", "--tty", "--console-socket", got["path"], "c1", "sh", "-c", "tty; exit 2", check=False)
     got["thread"].join(10)
     assert res.returncode == 2, res.stderr
     assert got["out"].decode().split() == [got["name"]]

@@ -70,9 +70,7 @@ def test_rlimits_and_hard_limit_clamp(make_bundle: Any, runtime: Any) -> None:
         {"type": "RLIMIT_NOFILE", "soft": 100, "hard": host_hard + 1_000_000},
         {"type": "RLIMIT_NPROC", "soft": 500, "hard": 600},
     ]
-    code, out, err = run(
-        make_bundle, runtime, "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu", rlimits=rlimits
-    )
+    code, out, err = run(make_bundle, runtime, "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu", rlimits=rlimits)
     assert (code, out.split()) == (0, ["100", str(host_hard), "500", "600"]), err
 
 
@@ -88,9 +86,7 @@ def test_host_mounts_and_processes_are_hidden(make_bundle: Any, runtime: Any, tm
 
 
 def test_new_network_namespace_has_lo_up(make_bundle: Any, runtime: Any) -> None:
-    code, out, err = run(
-        make_bundle, runtime, "ls /sys/class/net; ping -c1 -W2 127.0.0.1 >/dev/null && echo ok"
-    )
+    code, out, err = run(make_bundle, runtime, "ls /sys/class/net; ping -c1 -W2 127.0.0.1 >/dev/null && echo ok")
     assert (code, out.split()) == (0, ["lo", "ok"]), err
 
 
@@ -122,3 +118,14 @@ def test_dev_has_dockers_nodes(make_bundle: Any, runtime: Any) -> None:
     for name in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "fd", "stdin"):
         assert name in lines
     assert lines[-2:] == ["pts/ptmx", "3"]
+
+
+def test_memory_and_pids_limits_reach_the_cgroup(make_bundle: Any, runtime: Any) -> None:
+    resources = {"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 50}, "cpu": {"shares": 512}}
+    script = (
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares"
+        " 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    )
+    code, out, err = run(make_bundle, runtime, script, resources=resources)
+    assert code == 0, err
+    assert out.split()[:2] == [str(64 * 1024 * 1024), "50"]
