@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _socket  # the C module: `socket` adds selectors/enum imports, ~4 ms of CLI start-up
 import json
-import socket
 from collections.abc import Iterable, Iterator
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -32,11 +32,11 @@ def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
     raise ValueError(f"unsupported host {host!r}")
 
 
-def connect(host: str, timeout: float | None = None) -> socket.socket:
+def connect(host: str, timeout: float | None = None) -> _socket.socket:
     """Open a stream socket to the daemon named by the host URL."""
     kind, addr = parse_host(host)
     if kind == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(addr)
@@ -44,10 +44,41 @@ def connect(host: str, timeout: float | None = None) -> socket.socket:
             sock.close()
             raise
         return sock
+    import socket
     assert isinstance(addr, tuple)
-    sock = socket.create_connection(addr, timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+    tcp = socket.create_connection(addr, timeout)
+    tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return tcp
+
+
+class Reader:
+    """Buffered reads from a socket: lines for the HTTP head, then whatever is there."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(_CHUNK)
+        self.buf += data
+        return bool(data)
+
+    def readline(self, limit: int = 65536) -> bytes:
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i + 1], self.buf[i + 1:]
+                return line
+            if len(self.buf) >= limit or not self._fill():
+                line, self.buf = self.buf, b""
+                return line
+
+    def read1(self, size: int = _CHUNK) -> bytes:
+        """Up to size bytes: buffered ones first, else one recv (b"" at EOF)."""
+        if not self.buf and not self._fill():
+            return b""
+        data, self.buf = self.buf[:size], self.buf[size:]
+        return data
 
 
 def _iter_body(body: Iterable[bytes] | IO[bytes]) -> Iterator[bytes]:
@@ -150,9 +181,9 @@ class Response:
 class Connection:
     """One HTTP/1.1 connection; after a hijack its socket carries the raw stream both ways."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.rfile = Reader(sock)
         self.reusable = True
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None,
@@ -212,16 +243,13 @@ class Connection:
 
     def close_write(self) -> None:
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
 
     def close(self) -> None:
         self.reusable = False
-        try:
-            self.rfile.close()
-        finally:
-            self.sock.close()
+        self.sock.close()
 
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
