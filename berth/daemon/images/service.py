@@ -24,10 +24,12 @@ from berth.oci.image import empty_container_config, image_config, serialize
 from berth.store.compression import DecompressingReader, Readable
 from berth.store.content import ContentStore
 from berth.store.metadata import ImageRecord, MetadataStore
-from berth.store.snapshots.overlay import AppliedLayer, Snapshotter
+from berth.store.snapshots.overlay import Snapshotter
 from berth.util.timefmt import now_ns, rfc3339nano
 
-__all__ = ["DOCKER_VERSION", "EventSink", "Image", "ImagesService"]
+__all__ = ["DOCKER_VERSION", "DocBuilder", "EventSink", "Image", "ImagesService", "IterReader"]
+
+DocBuilder = Callable[[str, str], dict[str, Any]]  # (diff id, created) -> image config document
 
 DOCKER_VERSION = "25.0.0-berth"
 _HEX = re.compile(r"^[a-f0-9]{1,64}$")
@@ -76,13 +78,29 @@ class ImagesService:
         """`docker import`: one uncompressed layer + a Docker config; returns the image id."""
         ref = self._import_ref(repo, tag)
         config = apply_changes(empty_container_config(), changes)
-        reader = DecompressingReader(src if hasattr(src, "read") else _IterReader(src))  # type: ignore[arg-type]
+        comment = message or "Imported from -"
+
+        def build(diff_id: str, created: str) -> dict[str, Any]:
+            return image_config(config=config, diff_ids=[diff_id], created=created,
+                                history=[{"created": created, "comment": comment}], comment=comment,
+                                docker_version=DOCKER_VERSION)
+
+        reader = DecompressingReader(src if hasattr(src, "read") else IterReader(src))  # type: ignore[arg-type]
+        return self.new_image(reader, None, build, ref, action="import")
+
+    def new_image(self, stream: Readable, parent_chain: str | None, build: DocBuilder,
+                  ref: refs.Reference | None, parent_id: str = "", base_size: int = 0,
+                  action: str = "") -> str:
+        """Unpack one layer on `parent_chain`, store its blob and the config `build` makes, tag it.
+
+        Nothing stays behind when any step fails: no blob, no snapshot, no record.
+        """
         layer = None
         blob_new = False
         with self.content.writer() as writer:
             try:
                 try:
-                    layer = self.snapshots.apply_layer(None, reader, tee=writer.write)
+                    layer = self.snapshots.apply_layer(parent_chain, stream, tee=writer.write)
                 except (zlib.error, lzma.LZMAError, EOFError, ValueError) as exc:
                     raise errdefs.InvalidParameter(f"invalid archive: {exc}") from None
                 with self.lock:
@@ -90,7 +108,11 @@ class ImagesService:
                     blob = writer.commit(layer.diff_id, mediatypes.DOCKER_LAYER).digest
                     if layer.new:
                         self.snapshots.set_blob(layer.chain_id, blob)
-                    image_id = self._record_import(layer, config, message, ref)
+                    created_ns = now_ns()
+                    doc = build(layer.diff_id, rfc3339nano(created_ns))
+                    rec = ImageRecord("", layer.chain_id, created_ns, base_size + layer.size, parent_id,
+                                      labels=(doc.get("config") or {}).get("Labels"))
+                    image_id = self._store_image(doc, rec, ref)
             except BaseException:
                 with self.lock:
                     if layer is not None and layer.new:
@@ -98,7 +120,8 @@ class ImagesService:
                     if blob_new and layer is not None and not self.meta.snapshots_with_blob(layer.diff_id):
                         self.content.delete(layer.diff_id)
                 raise
-        self.emit("import", image_id, ref.familiar() if ref else image_id)
+        if action:
+            self.emit(action, image_id, ref.familiar() if ref else image_id)
         return image_id
 
     async def import_stream(self, chunks: AsyncIterable[bytes], repo: str = "", tag: str = "",
@@ -113,6 +136,18 @@ class ImagesService:
             reader.close()
         return await work
 
+    def commit(self, cid: str, image_id: str, container_config: dict[str, Any], *, repo: str = "",
+               tag: str = "", changes: Iterable[str] = (), comment: str = "", author: str = "") -> str:
+        """`docker commit`: container `cid`'s changes as a new layer on `image_id` (blocking; use a thread)."""
+        from berth.daemon.images.commit import commit
+
+        return commit(self, cid, image_id, container_config, repo=repo, tag=tag, changes=changes,
+                      comment=comment, author=author)
+
+    @staticmethod
+    def commit_ref(repo: str, tag: str) -> refs.Reference | None:
+        return ImagesService._import_ref(repo, tag)
+
     @staticmethod
     def _import_ref(repo: str, tag: str) -> refs.Reference | None:
         if not repo:
@@ -124,14 +159,8 @@ class ImagesService:
             return refs.parse_tag(ref.name, tag)
         return ref.with_default_tag()
 
-    def _record_import(self, layer: AppliedLayer, config: dict[str, Any], message: str,
-                       ref: refs.Reference | None) -> str:
-        created_ns = now_ns()
-        created = rfc3339nano(created_ns)
-        comment = message or "Imported from -"
-        doc = image_config(config=config, diff_ids=[layer.diff_id], created=created,
-                           history=[{"created": created, "comment": comment}], comment=comment,
-                           docker_version=DOCKER_VERSION)
+    def _store_image(self, doc: dict[str, Any], rec: ImageRecord, ref: refs.Reference | None) -> str:
+        """Store the config blob and the image record (id = digest of the config bytes), then the tag."""
         raw = serialize(doc)
         image_id = dg.sha256(raw)
         had_config = self.content.has(image_id)
@@ -139,9 +168,8 @@ class ImagesService:
         try:
             with self.meta.transaction():
                 existing = self.meta.get_image(image_id)
-                self.meta.put_image(ImageRecord(image_id, layer.chain_id, created_ns, layer.size,
-                                                last_tag_ns=existing.last_tag_ns if existing else 0,
-                                                labels=config.get("Labels")))
+                self.meta.put_image(ImageRecord(image_id, rec.chain_id, rec.created_ns, rec.size, rec.parent,
+                                                existing.last_tag_ns if existing else 0, rec.labels))
                 if ref is not None:
                     self._set_tag(str(ref), image_id)
         except BaseException:
@@ -301,7 +329,7 @@ class ImagesService:
     release = release_rootfs
 
 
-class _IterReader:
+class IterReader:
     """`read(n)` over an iterable of byte chunks."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:

@@ -130,3 +130,34 @@ def test_container_changes_export_as_a_layer_with_whiteouts(tmp_path: Path, moun
         assert sorted(os.listdir(view / "data")) == ["fresh"]
     finally:
         meta.close()
+
+
+def test_commit_makes_a_child_image_with_the_containers_changes(svc: ImagesService, tmp_path: Path,
+                                                                mounts: list[str]) -> None:
+    from berth import errdefs
+
+    base = svc.import_image(io.BytesIO(busybox_tar_bytes(str(tmp_path))), "bb")
+    rootfs = tmp_path / "c1"
+    do_mount(svc.rootfs_mount("c1", base), rootfs, mounts)
+    subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c", "echo made > /made; rm /etc/group"], check=True)
+    cfg = dict(svc.get(base).config, Cmd=["/bin/sh", "-c", "echo made > /made"])
+    child = svc.commit("c1", base, cfg, repo="bb", tag="2", changes=["ENV COMMITTED=1"], comment="snap",
+                       author="me")
+    out = svc.inspect("bb:2")
+    assert out["Parent"] == base
+    assert out["Author"] == "me"
+    assert out["Container"] == "c1"
+    assert out["Config"]["Env"] == ["COMMITTED=1"]
+    assert len(out["RootFS"]["Layers"]) == 2
+    rows = svc.history("bb:2")
+    assert [r["Id"] for r in rows] == [child, "<missing>"]
+    assert rows[0]["CreatedBy"] == "/bin/sh -c echo made > /made"
+    assert rows[0]["Comment"] == "snap"
+    assert rows[0]["Tags"] == ["bb:2"]
+    view = tmp_path / "c2"
+    do_mount(svc.rootfs_mount("c2", child), view, mounts)
+    assert (view / "made").read_text() == "made\n"
+    assert not (view / "etc" / "group").exists()
+    assert (view / "etc" / "passwd").exists()
+    with pytest.raises(errdefs.Conflict, match=r"\(cannot be forced\) - image has dependent child images"):
+        svc.delete(base[7:19], force=True)

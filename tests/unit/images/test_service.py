@@ -201,7 +201,7 @@ def test_failed_import_after_unpack_rolls_back(svc: ImagesService, monkeypatch: 
     def boom(*args: object, **kwargs: object) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(svc, "_record_import", boom)
+    monkeypatch.setattr(svc, "_store_image", boom)
     with pytest.raises(OSError, match="disk full"):
         imp(svc, "x")
     assert list(svc.content.walk()) == []
