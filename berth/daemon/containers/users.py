@@ -6,6 +6,7 @@ import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth import errdefs
 
@@ -17,8 +18,7 @@ _MAX_HOPS = 40
 _OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedUser:
+class ResolvedUser(NamedTuple):
     """The process identity: uid, gid, supplementary gids (gid first, like docker) and HOME."""
 
     uid: int

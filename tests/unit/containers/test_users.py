@@ -183,3 +183,8 @@ def test_opaque_xattr_hides_lower(tmp_path: Path) -> None:
     os.setxattr(os.path.join(upper, "etc"), "trusted.overlay.opaque", b"y")
     assert read_layered([upper, lower], "/etc/passwd") is None
     assert read_layered([upper, lower], "/etc/group") == GROUP
+
+
+def test_result_unpacks_as_a_tuple(image: list[str]) -> None:
+    uid, gid, groups, home = resolve("daemon", image)
+    assert (uid, gid, groups, home) == (1, 1, (1,), "/usr/sbin")
