@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from berth.daemon.containers.model import Container
 
 __all__ = [
-    "DEFAULT_PATH", "INIT_IN_CONTAINER", "KNOWN_CAPS", "OCI_VERSION", "all_capabilities", "build",
+    "DEFAULT_PATH", "DOCKER_NET_SYSCTLS", "INIT_IN_CONTAINER", "KNOWN_CAPS", "OCI_VERSION", "all_capabilities", "build",
     "build_env", "build_spec", "merge_image_config", "security_options", "validate", "write",
 ]
 
@@ -37,6 +37,7 @@ _CONFIG_KEYS = (
     "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
     "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
 )
+DOCKER_NET_SYSCTLS = {"net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0"}
 KNOWN_CAPS: tuple[str, ...] = tuple(f"CAP_{n}" for n in CAP_NAMES)
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 
@@ -272,12 +273,14 @@ def build_spec(
     ns_paths: Mapping[str, str] | None = None,
     volume_paths: Mapping[str, str] | None = None,
     stat_device: Callable[[str], lx.DeviceStat] = lx.stat_device,
+    net_sysctls: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The OCI runtime config for a container; pure given its inputs.
 
     `etc_files` maps /etc/hostname, /etc/hosts, /etc/resolv.conf to host files; `thermal_paths` are the
     host's /sys/devices/system/cpu/cpu*/thermal_throttle (masked); `host_devices` are OCI device entries
-    given to privileged containers.
+    given to privileged containers; `net_sysctls` are set in a container's own network namespace
+    (default: docker's unprivileged ping and low ports).
     """
     hc = host_config
     privileged = bool(hc.get("Privileged"))
@@ -298,6 +301,9 @@ def build_spec(
     linux["cgroupsPath"] = cgroups_path
     linux["resources"] = resources
     sysctls = dict(hc.get("Sysctls") or {})
+    net_mode = str(hc.get("NetworkMode") or "")
+    if net_mode != "host" and not net_mode.startswith("container:"):
+        sysctls = {**(DOCKER_NET_SYSCTLS if net_sysctls is None else net_sysctls), **sysctls}
     if sysctls:
         linux["sysctl"] = sysctls
     linux["maskedPaths"] = [] if privileged else [*MASKED_PATHS, *thermal_paths]
@@ -318,6 +324,20 @@ def build_spec(
     return spec
 
 
+def _host_net_sysctls() -> dict[str, str]:
+    """Docker's network sysctls this host supports (no ping range inside a user namespace)."""
+    out = dict(DOCKER_NET_SYSCTLS)
+    try:
+        with open("/proc/self/uid_map") as f:
+            if f.read().split() != ["0", "0", "4294967295"]:
+                out.pop("net.ipv4.ping_group_range")
+    except OSError:
+        pass
+    if not os.path.exists("/proc/sys/net/ipv4/ip_unprivileged_port_start"):
+        out.pop("net.ipv4.ip_unprivileged_port_start")
+    return out
+
+
 def _host_thermal_paths() -> list[str]:
     return sorted(glob.glob("/sys/devices/system/cpu/cpu*/thermal_throttle"))
 
@@ -333,6 +353,7 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
         init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
         thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
         host_devices=lx.host_devices() if c.host_config.get("Privileged") else (),
+        net_sysctls=_host_net_sysctls(),
     )
 
 

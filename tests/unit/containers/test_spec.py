@@ -348,3 +348,12 @@ def test_merge_normalizes_nulls() -> None:
 def test_all_capabilities_follow_a_mask() -> None:
     assert spec.all_capabilities(0b101) == ["CAP_CHOWN", "CAP_DAC_READ_SEARCH"]
     assert "CAP_KILL" in spec.all_capabilities()
+
+
+def test_network_sysctls_only_in_own_network_namespace() -> None:
+    own = build("c", {"Cmd": ["x"]}, {"Sysctls": {"net.ipv4.ip_unprivileged_port_start": "1024"}})
+    assert own["linux"]["sysctl"] == {"net.ipv4.ping_group_range": "0 2147483647",
+                                      "net.ipv4.ip_unprivileged_port_start": "1024"}
+    joined = build("c", {"Cmd": ["x"]}, {"NetworkMode": "container:x"}, ns_paths={"network": "/p"})
+    assert "sysctl" not in joined["linux"]
+    assert "sysctl" not in build("c", {"Cmd": ["x"]}, {"NetworkMode": "bridge"}, net_sysctls={})["linux"]
