@@ -123,3 +123,22 @@ def test_garbage_input_fails_cleanly(snapshotter: Snapshotter) -> None:
     with pytest.raises(errdefs.InvalidParameter, match="failed to unpack layer"):
         apply(snapshotter, b"this is not a tar archive" * 100)
     _assert_left_nothing(snapshotter)
+
+
+def test_concurrent_unpacks_of_one_layer_keep_one_snapshot(snapshotter: Snapshotter, tmp_path: Path) -> None:
+    import threading
+
+    data = busybox_tar_bytes(str(tmp_path))
+    results: list[bool] = []
+
+    def run() -> None:
+        results.append(snapshotter.apply_layer(None, io.BytesIO(data)).new)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    assert sorted(os.listdir(snapshotter.root)) == ["1", "l"]
+    assert len(os.listdir(snapshotter.links)) == 1
