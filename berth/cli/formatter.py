@@ -170,6 +170,9 @@ class ContainerRow:
         labels = self.c.get("Labels") or {}
         return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
+    def Label(self, name: str) -> str:
+        return str((self.c.get("Labels") or {}).get(name, ""))
+
     @property
     def Mounts(self) -> str:
         names = [str(m.get("Name") or m.get("Source", "")) for m in self.c.get("Mounts") or []]

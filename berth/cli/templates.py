@@ -246,9 +246,20 @@ class Template:
                 raise
             except Exception as exc:
                 raise TemplateError(f"error calling {head}: {exc}") from None
+        if (len(cmd) > 1 or piped) and isinstance(head, str) and head.startswith(".") and head != ".":
+            return self._method(head, cmd[1:], dot, env, piped or [])
         if len(cmd) > 1 or piped:
             raise TemplateError(f"can't give argument to non-function {head}")
         return self._operand(head, dot, env)
+
+    def _method(self, head: str, args: list[Any], dot: Any, env: dict[str, Any], piped: list[Any]) -> Any:
+        """{{.Label "k"}}: a method of a row object called with arguments."""
+        owner, _, name = head.rpartition(".")
+        target = _fields(dot, owner[1:].split(".") if owner else [], self.strict)
+        fn = getattr(target, name, None)
+        if not callable(fn):
+            raise TemplateError(f"can't give argument to non-function {head}")
+        return fn(*[self._operand(t, dot, env) for t in args], *piped)
 
     def _operand(self, tok: Any, dot: Any, env: dict[str, Any]) -> Any:
         if isinstance(tok, tuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 from berth.cli.pflag import Command, StatusError
@@ -120,8 +121,14 @@ def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_pro
             resp.close()
 
 
+def _need_tty(tty: bool, interactive: bool) -> None:
+    if tty and interactive and not os.isatty(0):
+        raise StatusError(1, "the input device is not a TTY")
+
+
 def run(cli: Cli, argv: list[str]) -> int:
     ns = RUN.parse(argv)
+    _need_tty(ns.tty and not ns.detach, ns.interactive)
     cid = _create(cli, "run", ns, run=True)
     attach = {s.lower() for s in ns.attach} if ns.attach else {"stdout", "stderr"}
     stdin = ns.interactive and (not ns.attach or "stdin" in attach)
@@ -242,6 +249,7 @@ EXEC = (Command("exec", "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 def exec_(cli: Cli, argv: list[str]) -> int:
     from berth.cli.runopts import parse_env_file
     ns = EXEC.parse(argv)
+    _need_tty(ns.tty and not ns.detach, ns.interactive)
     name, cmd = ns.args[0], ns.args[1:]
     cli.client.get(f"/containers/{name}/json")
     console = terminal_size() if ns.tty else None

@@ -92,3 +92,8 @@ def test_render_table_and_json() -> None:
     assert out.splitlines() == ["REPOSITORY:TAG      SIZE", "r:1                 10B",
                                 "reg:5000/r:<none>   10B"]
     assert render("json", imgs[:1], ImageRow.HEADERS, "").startswith('{"Containers":"N/A","CreatedAt":')
+
+
+def test_row_method_with_argument() -> None:
+    row = ContainerRow({"Id": "a" * 64, "Labels": {"com.x": "1"}})
+    assert Template('{{.Label "com.x"}}|{{.Label "nope"}}').execute(row) == "1|"

@@ -98,3 +98,10 @@ def test_run_it_under_a_pty_raw_mode_resize_detach(engine: Engine) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_it_without_a_terminal_is_refused(engine: Engine, berth: Berth,
+                                          stdin_pipe: Callable[[bytes], None]) -> None:
+    stdin_pipe(b"")
+    assert berth("run", "-it", "busybox") == (1, "", "the input device is not a TTY\n")
+    assert engine.daemon.requests == []
