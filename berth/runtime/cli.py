@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gopts, cmd, copts, args = parse(argv)
         if cmd in ("create", "run"):
-            from berth.runtime.cgroups.warm import start_warmup
+            from berth.runtime.warmup import start_warmup
 
             copts["warmup-pid"] = start_warmup()
         from berth.runtime import commands

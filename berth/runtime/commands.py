@@ -71,7 +71,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         pid = spawn_init(spec, os.path.realpath(rootfs), c.fifo, console, cgroups)
         if console is not None:
             console.close()
-        from berth.runtime.cgroups.warm import reap_warmup
+        from berth.runtime.warmup import reap_warmup
 
         reap_warmup(opts.get("warmup-pid", 0))
         st = process_start_time(pid)

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -207,4 +208,35 @@ def test_exec_with_tty_through_console_socket(make_bundle: Any, runtime: Any, tm
     assert res.returncode == 2, res.stderr
     assert got["out"].decode().split() == [got["name"]]
     assert got["name"].startswith("/dev/pts/")
+    runtime("delete", "--force", "c1")
+
+
+SUBREAPER_CALLER = """
+import ctypes, subprocess, sys
+ctypes.CDLL("libc.so.6").prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as the shim does
+subprocess.run(sys.argv[1:], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+pid = int(open(sys.argv[sys.argv.index("--pid-file") + 1]).read())
+print(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+"""
+
+
+def test_init_is_reparented_to_the_callers_subreaper(make_bundle: Any, runtime: Any) -> None:
+    b = make_bundle("c1")
+    b.write_config(["sleep", "1000"])
+    runtime.ids.append("c1")
+    cmd = runtime.cmd("create", "--bundle", str(b.path), "--pid-file", str(b.path / "init.pid"), "c1")
+    proc = subprocess.Popen([sys.executable, "-c", SUBREAPER_CALLER, *cmd], stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = proc.communicate(timeout=30)
+        assert int(out) == proc.pid
+    finally:
+        runtime("delete", "--force", "c1")
+        proc.wait()
+
+
+def test_sysctl_is_applied_before_proc_sys_turns_read_only(make_bundle: Any, runtime: Any) -> None:
+    b = created(make_bundle, runtime, ["sleep", "1000"], sysctl={"net.ipv4.ip_forward": "1"})
+    runtime("start", "c1")
+    assert runtime("exec", "c1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout == "1\n"
+    assert b.cfg["linux"]["sysctl"] == {"net.ipv4.ip_forward": "1"}
     runtime("delete", "--force", "c1")
