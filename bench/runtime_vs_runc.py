@@ -40,15 +40,11 @@ def make_bundle(tmp: str) -> str:
     return bundle
 
 
-def measure(argv: list[str], n: int, env: dict[str, str] | None = None) -> tuple[float | None, str]:
-    times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        res = subprocess.run([*argv, f"bench{i}"], capture_output=True, env=env)
-        times.append(time.perf_counter() - t0)
-        if res.returncode != 0:
-            return None, res.stderr.decode(errors="replace").strip()[-200:]
-    return statistics.median(times) * 1000, f"min {min(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+def run_once(argv: list[str], i: int, env: dict[str, str] | None) -> tuple[float, str | None]:
+    t0 = time.perf_counter()
+    res = subprocess.run([*argv, f"bench{i}"], capture_output=True, env=env)
+    elapsed = time.perf_counter() - t0
+    return elapsed, (res.stderr.decode(errors="replace").strip()[-200:] if res.returncode else None)
 
 
 def main() -> None:
@@ -80,19 +76,28 @@ def main() -> None:
         ("crun (crun run)", ["crun", "--root", f"{state}/s4", "run", "-b", bundle], None),
         ("python -S -c pass (interpreter floor)", [py, "-S", "-c", "pass"], None),
     ]
+    cases = [c for c in cases if shutil.which(c[1][0])]
+    times: dict[str, list[float]] = {name: [] for name, _, _ in cases}
+    failed: dict[str, str] = {}
     try:
-        print(f"median of {n} runs of `run` with /bin/true (busybox overlay bundle):")
-        for name, argv, env in cases:
-            if shutil.which(argv[0]) is None:
-                print(f"  {name:45s} not installed")
+        for i in range(n):  # interleaved, so that load changes on the machine hit every case alike
+            for name, argv, env in cases:
+                if name in failed:
+                    continue
+                elapsed, err = run_once(argv, i, env)
+                if err is not None:
+                    failed[name] = err
+                times[name].append(elapsed * 1000)
+        print(f"median of {n} interleaved runs of `run` with /bin/true (busybox overlay bundle):")
+        for name, _, _ in cases:
+            if name in failed:
+                print(f"  {name:45s} failed: {failed[name]}")
                 continue
-            med, note = measure(argv, n, env)
-            print(f"  {name:45s} " + (f"{med:6.1f} ms  ({note})" if med is not None else f"failed: {note}"))
+            t = times[name]
+            print(f"  {name:45s} {statistics.median(t):6.1f} ms  (min {min(t):.1f}, max {max(t):.1f})")
     finally:
         umount2(os.path.join(bundle, "rootfs"), 2)
-        for d in sorted(
-            {f"/sys/fs/cgroup/{c}/berthbench-{os.getpid()}" for c in os.listdir("/sys/fs/cgroup")}
-        ):
+        for d in sorted({f"/sys/fs/cgroup/{c}/berthbench-{os.getpid()}" for c in os.listdir("/sys/fs/cgroup")}):
             if os.path.isdir(d):
                 for sub in os.listdir(d):
                     if os.path.isdir(os.path.join(d, sub)):
