@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc iproute2 nftables procps git make python3 python3-venv python3-pip)
+packages=(busybox-static tini runc iproute2 nftables procps git make python3 python3-venv python3-pip)
 if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
   packages+=(hyperfine)
 fi

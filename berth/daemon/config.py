@@ -27,6 +27,7 @@ class DaemonConfig:
     storage_driver: str = "overlay2"
     cgroup_parent: str = "berth"
     runtime: tuple[str, ...] = ()
+    init_path: str = "/usr/bin/tini-static"
     labels: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--storage-driver", default=None, help="storage driver (overlay2)")
     p.add_argument("--cgroup-parent", default=None, help="parent cgroup of containers (default berth)")
     p.add_argument("--runtime", default=None, help="OCI runtime command (default: berth-runtime)")
+    p.add_argument("--init-path", default=None, help="init binary for --init (default /usr/bin/tini-static)")
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
@@ -70,6 +72,7 @@ _FILE_KEYS = {
     "storage-driver": "storage_driver",
     "cgroup-parent": "cgroup_parent",
     "labels": "labels",
+    "init-path": "init_path",
 }
 
 
@@ -99,7 +102,9 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
             values[_FILE_KEYS[key]] = tuple(value) if isinstance(value, list) else value
         else:
             extra[key] = value
-    for key in ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent"):
+    flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
+                 "init_path")
+    for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:
             values[key] = flag

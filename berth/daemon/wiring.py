@@ -135,6 +135,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     containers = ContainersService(
         store=ContainerStore(os.path.join(cfg.data_root, "containers")), images=images, shims=shims,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
+        init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None,
     )
     holder["c"] = containers
     await containers.restore()

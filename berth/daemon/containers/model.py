@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth import errdefs
-from berth.daemon.containers.spec_mounts import mount_points
+from berth.daemon.containers.spec_mounts import DEFAULT_SHM_SIZE, mount_points
 from berth.util.timefmt import ZERO_TIME, from_rfc3339, human_duration, rfc3339nano
 
 __all__ = ["TRANSITIONS", "Container", "State", "entrypoint_and_args"]
@@ -58,6 +58,18 @@ def _start_failure_code(message: str) -> int:
     return 128
 
 
+def _fill_host_config_defaults(hc: dict[str, Any]) -> None:
+    """The defaults dockerd writes into HostConfig at create, so that inspect shows them."""
+    if not hc.get("IpcMode"):
+        hc["IpcMode"] = "private"
+    if not hc.get("ShmSize") and hc["IpcMode"] in ("private", "shareable"):
+        hc["ShmSize"] = DEFAULT_SHM_SIZE
+    if not (hc.get("LogConfig") or {}).get("Type"):
+        hc["LogConfig"] = {"Type": "json-file", "Config": {}}
+    if not (hc.get("RestartPolicy") or {}).get("Name"):
+        hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+
+
 @dataclass(slots=True, eq=False)
 class Container:
     """One container as the daemon keeps it; Config and HostConfig stay Docker API dicts."""
@@ -91,6 +103,7 @@ class Container:
         mode = host_config.get("NetworkMode") or "default"
         if mode == "default":
             host_config["NetworkMode"] = "bridge"
+        _fill_host_config_defaults(host_config)
         if not config.get("Hostname"):
             if mode == "host":
                 config["Hostname"] = host_hostname or socket.gethostname()

@@ -142,16 +142,11 @@ class ContainersService:
             shim, pid = await self.shims.launch(
                 c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
             )
-        except errdefs.BerthError as exc:
-            await asyncio.to_thread(self.mounter.unmount, rootfs)
-            c.mark_start_failed(str(exc))
-            self.store.save(c)
-            raise
         except Exception as exc:
-            await asyncio.to_thread(self.mounter.unmount, rootfs)
-            c.mark_start_failed(str(exc))
-            self.store.save(c)
-            raise errdefs.System(f"failed to create task for container: {exc}") from exc
+            err = exc if isinstance(exc, errdefs.BerthError) else errdefs.System(
+                f"failed to create task for container: {exc}")
+            await self._start_failed(c, rs, rootfs, err)
+            raise err from exc
         rs.shim = shim
         rs.exited = asyncio.Event()
         rs.stopping = False
@@ -169,6 +164,17 @@ class ContainersService:
         self.store.save(c)
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
+
+    async def _start_failed(self, c: Container, rs: RunState, rootfs: str, err: errdefs.BerthError) -> None:
+        """Docker's way: record the error and code, close waiting attachers, honour AutoRemove."""
+        await asyncio.to_thread(self.mounter.unmount, rootfs)
+        self.shims.cleanup(c.id)
+        c.mark_start_failed(str(err))
+        self.store.save(c)
+        rs.fail_pending(err)
+        rs.resolve_waiters(("next-exit",), {"StatusCode": c.exit_code, "Error": {"Message": str(err)}})
+        if c.host_config.get("AutoRemove"):
+            await self._remove(c, rs, volumes=False)
 
     async def _monitor(self, c: Container, rs: RunState) -> None:
         """Waits for the container's init to exit, then records it and tidies up."""

@@ -166,8 +166,8 @@ def prune(svc: ImagesService, filters: dict[str, list[str]]) -> dict[str, Any]:
             except (errdefs.Conflict, errdefs.NotFound):
                 continue
     reclaimed = sum(sizes.get(d["Deleted"], 0) for d in deleted if "Deleted" in d)
-    if deleted:
-        svc.emit("prune", "", "")
+    if svc.events is not None:
+        svc.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 
