@@ -187,3 +187,15 @@ def test_mounts_from_api_mounts() -> None:
          "RW": True, "Propagation": ""},
         {"Type": "tmpfs", "Source": "", "Destination": "/tmp", "Mode": "", "RW": True, "Propagation": ""},
     ]
+
+
+def test_new_fills_dockerd_host_config_defaults() -> None:
+    hc = make().host_config
+    assert hc["IpcMode"] == "private"
+    assert hc["ShmSize"] == 64 * 1024 * 1024
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {}}
+    assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
+    kept = make(host_config={"IpcMode": "host", "RestartPolicy": {"Name": "always"}}).host_config
+    assert kept["IpcMode"] == "host"
+    assert "ShmSize" not in kept
+    assert kept["RestartPolicy"] == {"Name": "always"}
