@@ -74,7 +74,10 @@ def _whiteout(parent: str, base: str, member: tarfile.TarInfo) -> None:
     if base == OPAQUE:
         os.setxattr(target_dir, OPAQUE_XATTR, b"y")
         return
-    victim = os.path.join(target_dir, base[len(WHITEOUT_PREFIX):])
+    name = base[len(WHITEOUT_PREFIX):]
+    if name in ("", ".", ".."):
+        raise LayerError(f"invalid whiteout {base!r} in {parent or '/'}")
+    victim = os.path.join(target_dir, name)
     _remove(victim)
     os.mknod(victim, stat.S_IFCHR | 0o000, os.makedev(0, 0))
     os.lchown(victim, member.uid, member.gid)

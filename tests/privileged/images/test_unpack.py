@@ -142,3 +142,11 @@ def test_concurrent_unpacks_of_one_layer_keep_one_snapshot(snapshotter: Snapshot
     assert sorted(results) == [False, False, False, True]
     assert sorted(os.listdir(snapshotter.root)) == ["1", "l"]
     assert len(os.listdir(snapshotter.links)) == 1
+
+
+@pytest.mark.parametrize("name", ["etc/.wh..", "etc/.wh...", ".wh."])
+def test_whiteouts_of_dot_names_are_refused(snapshotter: Snapshotter, name: str) -> None:
+    data = TarBuilder().dir("etc").add("etc/keep", data=b"k").add(name).bytes()
+    with pytest.raises(errdefs.InvalidParameter, match="invalid whiteout"):
+        apply(snapshotter, data)
+    _assert_left_nothing(snapshotter)
