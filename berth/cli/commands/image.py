@@ -232,10 +232,11 @@ PULL = (Command("pull", "berth pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an 
         .flag("-q, --quiet", help="Suppress verbose output"))
 
 
-def pull_image(cli: Cli, ref: str, quiet: bool = False, platform: str | None = None) -> None:
+def pull_image(cli: Cli, ref: str, quiet: bool = False, platform: str | None = None,
+               announce: bool = True) -> None:
     repo, tg = split_ref(ref)
     query = {"fromImage": repo, "tag": tg or "latest", "platform": platform}
-    if not tg:
+    if not tg and announce:
         cli.out("Using default tag: latest\n")
     for msg in cli.client.json_stream("POST", "/images/create", query, headers={"X-Registry-Auth": "e30="}):
         if quiet:

@@ -72,7 +72,7 @@ def _pull(cli: Cli, cmd: str, ref: str, quiet: bool) -> None:
     out = sys.stdout
     sys.stdout = sys.stderr  # docker writes run's pull progress to stderr
     try:
-        pull_image(cli, ref, quiet)
+        pull_image(cli, ref, quiet, announce=False)
     except APIError as exc:
         raise _daemon_error(cmd, exc) from None
     finally:

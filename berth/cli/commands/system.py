@@ -20,12 +20,16 @@ INFO = (Command("info", "berth info [OPTIONS]", "Display system-wide information
         .flag("-f, --format", "value", "", help="Format output using a custom template"))
 
 
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+           "s390x": "s390x"}
+
+
 def _client_info(cli: Cli) -> dict[str, Any]:
     from berth import __version__
     from berth.client.api import MAX_API_VERSION
     return {"Version": __version__, "ApiVersion": MAX_API_VERSION, "DefaultAPIVersion": MAX_API_VERSION,
             "GoVersion": "python" + platform.python_version(), "GitCommit": "", "BuildTime": "",
-            "Os": "linux", "Arch": platform.machine(), "Context": "default"}
+            "Os": "linux", "Arch": _GOARCH.get(platform.machine(), platform.machine()), "Context": "default"}
 
 
 def version(cli: Cli, argv: list[str]) -> int:
