@@ -116,9 +116,12 @@ def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_pro
         elif sig_proxy:
             stack.enter_context(forward_signals(cli.client, cid))
         try:
-            return session.run()
+            detached = session.run()
         finally:
             resp.close()
+    if detached:
+        cli.err("read escape sequence\n")
+    return detached
 
 
 def _need_tty(tty: bool, interactive: bool) -> None:
