@@ -4,32 +4,18 @@ diff for `docker commit` (0/0 char devices -> .wh.NAME, opaque dirs -> .wh..wh..
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tarfile
 from collections.abc import Iterator
 
+from berth.daemon.images.tarstream import END, info_member
+
 __all__ = ["tar_diff", "tar_directory"]
 
-CHUNK = 1 << 16
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _KEEP_XATTRS = ("security.capability", "user.")
-
-
-class _Sink:
-    """A write-only file object whose bytes the generator hands out as they come."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts.clear()
-        return out
 
 
 def _xattrs(path: str) -> dict[str, str]:
@@ -48,7 +34,7 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
-def _add(tar: tarfile.TarFile, path: str, arcname: str) -> None:
+def _entry(tar: tarfile.TarFile, path: str, arcname: str) -> Iterator[bytes]:
     info = tar.gettarinfo(path, arcname)
     if info is None:  # sockets cannot be archived
         return
@@ -56,9 +42,20 @@ def _add(tar: tarfile.TarFile, path: str, arcname: str) -> None:
     info.pax_headers = _xattrs(path)
     if info.isreg():
         with open(path, "rb") as f:
-            tar.addfile(info, f)
+            yield from info_member(info, f)
     else:
-        tar.addfile(info)
+        yield from info_member(info)
+
+
+def _marker(name: str, mtime: float) -> Iterator[bytes]:
+    info = tarfile.TarInfo(name)
+    info.mtime = int(mtime)
+    return info_member(info)
+
+
+def _indexer() -> tarfile.TarFile:
+    """A TarFile used only for gettarinfo (it remembers inodes, so hardlinks become link members)."""
+    return tarfile.TarFile(fileobj=io.BytesIO(), mode="w", format=tarfile.PAX_FORMAT)
 
 
 def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
@@ -74,34 +71,24 @@ def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 def tar_directory(root: str) -> Iterator[bytes]:
     """The tree under `root` as an uncompressed PAX tar, streamed (numeric owners, xattrs, hardlinks)."""
-    sink = _Sink()
-    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-        for full, arc, _st in _walk(root):
-            _add(tar, full, arc)
-            if sum(len(p) for p in sink.parts) >= CHUNK:
-                yield sink.take()
-    yield sink.take()
+    tar = _indexer()
+    for full, arc, _st in _walk(root):
+        yield from _entry(tar, full, arc)
+    yield END
 
 
 def tar_diff(upper: str) -> Iterator[bytes]:
     """An overlay upper dir as an image layer: whiteouts and opaque dirs in image-spec form."""
-    sink = _Sink()
-    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-        for full, arc, st in _walk(upper):
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                parent, name = os.path.split(arc)
-                marker = tarfile.TarInfo(os.path.join(parent, ".wh." + name))
-                marker.mtime = int(st.st_mtime)
-                tar.addfile(marker)
-                continue
-            _add(tar, full, arc)
-            if stat.S_ISDIR(st.st_mode) and _is_opaque(full):
-                marker = tarfile.TarInfo(f"{arc}/.wh..wh..opq")
-                marker.mtime = int(st.st_mtime)
-                tar.addfile(marker)
-            if sum(len(p) for p in sink.parts) >= CHUNK:
-                yield sink.take()
-    yield sink.take()
+    tar = _indexer()
+    for full, arc, st in _walk(upper):
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            parent, name = os.path.split(arc)
+            yield from _marker(os.path.join(parent, ".wh." + name), st.st_mtime)
+            continue
+        yield from _entry(tar, full, arc)
+        if stat.S_ISDIR(st.st_mode) and _is_opaque(full):
+            yield from _marker(f"{arc}/.wh..wh..opq", st.st_mtime)
+    yield END
 
 
 def _is_opaque(path: str) -> bool:
