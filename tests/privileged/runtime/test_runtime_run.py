@@ -129,3 +129,11 @@ def test_memory_and_pids_limits_reach_the_cgroup(make_bundle: Any, runtime: Any)
     code, out, err = run(make_bundle, runtime, script, resources=resources)
     assert code == 0, err
     assert out.split()[:2] == [str(64 * 1024 * 1024), "50"]
+
+
+def test_config_devices_are_created_with_their_mode(make_bundle: Any, runtime: Any) -> None:
+    devices = [{"path": "/dev/extra/null2", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 0, "gid": 5}]
+    code, out, err = run(make_bundle, runtime, "ls -ln /dev/extra/null2; echo hi > /dev/extra/null2", devices=devices)
+    assert code == 0, err
+    fields = out.split()
+    assert (fields[0], fields[2], fields[3], fields[4], fields[5]) == ("crw--w----", "0", "5", "1,", "3")
