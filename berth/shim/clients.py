@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 from collections.abc import Callable
 
 from berth.shim.loop import Loop
@@ -44,7 +44,7 @@ class Client:
         "fd",
     )
 
-    def __init__(self, loop: Loop, sock: socket.socket, handler: RequestHandler) -> None:
+    def __init__(self, loop: Loop, sock: _socket.socket, handler: RequestHandler) -> None:
         self._loop = loop
         self._sock = sock
         self.fd = sock.fileno()

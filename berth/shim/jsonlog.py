@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
+
+from berth.shim import minijson
 
 __all__ = ["MAX_PARTIAL", "JsonLog", "rfc3339nano"]
 
@@ -71,4 +72,4 @@ class JsonLog:
 
 def _entry(raw: bytes, stream: str, when: str) -> bytes:
     text = raw.decode("utf-8", "replace")
-    return json.dumps({"log": text, "stream": stream, "time": when}, ensure_ascii=False).encode() + b"\n"
+    return minijson.dumps({"log": text, "stream": stream, "time": when}, ascii_only=False).encode() + b"\n"

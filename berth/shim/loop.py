@@ -1,17 +1,21 @@
-"""A minimal single-threaded event loop for the shim (shim layer): selectors, timers, signal wakeups."""
+"""A minimal single-threaded event loop for the shim (shim layer): epoll and timers, nothing else.
+
+No signal handlers: children are watched through pidfds, which keeps the `signal` module (and `enum`)
+out of an idle shim.
+"""
 
 from __future__ import annotations
 
 import heapq
-import os
-import selectors
-import signal
+import select
 import time
 from collections.abc import Callable
 
 __all__ = ["Loop"]
 
 Callback = Callable[[], None]
+_READ = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
+_WRITE = select.EPOLLOUT
 
 
 class _Interest:
@@ -22,40 +26,36 @@ class _Interest:
         self.writer: Callback | None = None
 
     def mask(self) -> int:
-        return (selectors.EVENT_READ if self.reader else 0) | (selectors.EVENT_WRITE if self.writer else 0)
+        return (select.EPOLLIN if self.reader else 0) | (select.EPOLLOUT if self.writer else 0)
 
 
 class Loop:
-    """Runs callbacks when fds are ready, timers fire or signals arrive; stops on `stop()`."""
+    """Runs callbacks when fds are ready or timers fire; stops on `stop()`."""
 
     def __init__(self) -> None:
-        self._sel = selectors.DefaultSelector()
+        self._epoll = select.epoll()
         self._fds: dict[int, _Interest] = {}
         self._timers: list[tuple[float, int, Callback]] = []
         self._cancelled: set[int] = set()
         self._seq = 0
         self._running = False
-        self._sig_r = -1
-        self._sig_w = -1
-        self._on_signal: dict[int, Callback] = {}
 
     def _update(self, fd: int, interest: _Interest) -> None:
         mask = interest.mask()
         registered = fd in self._fds
         if mask and registered:
-            self._sel.modify(fd, mask)
+            self._epoll.modify(fd, mask)
         elif mask:
-            self._sel.register(fd, mask)
+            self._epoll.register(fd, mask)
             self._fds[fd] = interest
         elif registered:
-            self._sel.unregister(fd)
-            del self._fds[fd]
+            self.forget(fd)
 
     def _interest(self, fd: int) -> _Interest:
         return self._fds.get(fd) or _Interest()
 
     def set_reader(self, fd: int, cb: Callback | None) -> None:
-        """Call `cb` whenever `fd` is readable (None: stop)."""
+        """Call `cb` whenever `fd` is readable or hung up (None: stop)."""
         interest = self._interest(fd)
         interest.reader = cb
         self._update(fd, interest)
@@ -68,9 +68,11 @@ class Loop:
 
     def forget(self, fd: int) -> None:
         """Drop every interest in `fd` (call before closing it)."""
-        if fd in self._fds:
-            self._sel.unregister(fd)
-            del self._fds[fd]
+        if self._fds.pop(fd, None) is not None:
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
 
     def call_later(self, delay: float, cb: Callback) -> int:
         """Run `cb` after `delay` seconds; returns a handle for `cancel`."""
@@ -81,38 +83,19 @@ class Loop:
     def cancel(self, handle: int) -> None:
         self._cancelled.add(handle)
 
-    def on_signal(self, signum: int, cb: Callback) -> None:
-        """Run `cb` in the loop (not in the handler) after `signum` arrives."""
-        if self._sig_r < 0:
-            self._sig_r, self._sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            signal.set_wakeup_fd(self._sig_w, warn_on_full_buffer=False)
-            self.set_reader(self._sig_r, self._drain_signals)
-        self._on_signal[signum] = cb
-        signal.signal(signum, _noop_handler)
-
-    def _drain_signals(self) -> None:
-        try:
-            data = os.read(self._sig_r, 512)
-        except BlockingIOError:
-            return
-        for signum in set(data):
-            cb = self._on_signal.get(signum)
-            if cb:
-                cb()
-
     def stop(self) -> None:
         self._running = False
 
-    def _next_timeout(self) -> float | None:
+    def _next_timeout(self) -> float:
         while self._timers and self._timers[0][1] in self._cancelled:
             self._cancelled.discard(heapq.heappop(self._timers)[1])
         if not self._timers:
-            return None
+            return -1
         return max(0.0, self._timers[0][0] - time.monotonic())
 
     def _run_timers(self) -> None:
         now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
+        while self._running and self._timers and self._timers[0][0] <= now:
             _, seq, cb = heapq.heappop(self._timers)
             if seq in self._cancelled:
                 self._cancelled.discard(seq)
@@ -123,23 +106,16 @@ class Loop:
         """Serve until `stop()`."""
         self._running = True
         while self._running:
-            for key, mask in self._sel.select(self._next_timeout()):
-                interest = self._fds.get(key.fd)
-                if interest and mask & selectors.EVENT_READ and interest.reader:
+            for fd, events in self._epoll.poll(self._next_timeout()):
+                interest = self._fds.get(fd)
+                if interest and events & _READ and interest.reader:
                     interest.reader()
-                interest = self._fds.get(key.fd)
-                if interest and mask & selectors.EVENT_WRITE and interest.writer:
+                interest = self._fds.get(fd)
+                if interest and events & (_WRITE | select.EPOLLERR) and interest.writer:
                     interest.writer()
+                if not self._running:
+                    break
             self._run_timers()
 
     def close(self) -> None:
-        if self._sig_r >= 0:
-            signal.set_wakeup_fd(-1)
-            os.close(self._sig_r)
-            os.close(self._sig_w)
-            self._sig_r = self._sig_w = -1
-        self._sel.close()
-
-
-def _noop_handler(signum: int, frame: object) -> None:
-    """Python-level handler so that the wakeup fd sees the signal; the work happens in the loop."""
+        self._epoll.close()

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+
+from berth.shim import minijson
 
 __all__ = ["main", "parse_args"]
 
@@ -43,7 +44,7 @@ def parse_args(argv: list[str]) -> dict[str, object]:
     missing = [flag for flag, key in _VALUED.items() if key not in opts and key != "runtime_root"]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
-    runtime = json.loads(str(opts["runtime"]))
+    runtime = minijson.loads(str(opts["runtime"]))
     if not isinstance(runtime, list) or not runtime or not all(isinstance(a, str) for a in runtime):
         raise ValueError("--runtime must be a non-empty JSON list of strings")
     if opts["runtime_root"]:
@@ -55,7 +56,7 @@ def parse_args(argv: list[str]) -> dict[str, object]:
 
 
 def _report(fd: int, obj: dict[str, object]) -> None:
-    data = json.dumps(obj).encode() + b"\n"
+    data = minijson.dumps(obj).encode() + b"\n"
     try:
         os.write(fd, data)
     except OSError:
@@ -90,7 +91,7 @@ def main(argv: list[str]) -> int:
     try:
         opts = parse_args(argv)
     except ValueError as exc:
-        print(json.dumps({"ok": False, "error": f"{exc}; {USAGE}"}), flush=True)
+        print(minijson.dumps({"ok": False, "error": f"{exc}; {USAGE}"}), flush=True)
         return 2
     os.makedirs(str(opts["dir"]), mode=0o711, exist_ok=True)
     report = os.dup(1)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import struct
 import termios
 import time
 from collections.abc import Callable
 
+from berth.shim import minijson
 from berth.shim.clients import Client
 from berth.shim.jsonlog import JsonLog
 from berth.shim.loop import Loop
@@ -225,4 +225,4 @@ class Proc:
         self._on_done(self)
 
     def _exit_payload(self) -> bytes:
-        return json.dumps({"exit_code": self.exit_code}).encode()
+        return minijson.dumps({"exit_code": self.exit_code}).encode()

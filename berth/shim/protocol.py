@@ -13,9 +13,10 @@ switch the connection to frames:
 
 from __future__ import annotations
 
-import json
 import os
 import struct
+
+from berth.shim import minijson
 
 __all__ = [
     "FRAME_EXIT",
@@ -87,14 +88,14 @@ class FrameDecoder:
 
 def encode_message(obj: dict[str, object]) -> bytes:
     """A request or reply as one JSON line."""
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+    return minijson.dumps(obj).encode() + b"\n"
 
 
 def decode_message(line: bytes) -> dict[str, object]:
     """Parse one JSON line into an object; ProtocolError if it is not a JSON object."""
     try:
-        obj = json.loads(line)
-    except ValueError as exc:
+        obj = minijson.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"invalid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("a message must be a JSON object")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 
 __all__ = ["Runtime", "RuntimeError_"]
 
-_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD)
+# Python ignores SIGPIPE and SIGXFSZ; the runtime and the container must start with the defaults.
+# (_signal: the constants without the `signal` module, which loads `enum`.)
+_signal = __import__("_signal")
+_DEFAULT_SIGNALS: tuple[int, ...] = (_signal.SIGPIPE, _signal.SIGXFSZ)
 
 
 class RuntimeError_(Exception):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
 import select
-import signal
-import socket
 import time
 from collections.abc import Callable
 
 from berth.kernel.prctl import set_child_subreaper
+from berth.shim import minijson
 from berth.shim.clients import Client
 from berth.shim.jsonlog import JsonLog, rfc3339nano
 from berth.shim.loop import Loop
@@ -68,7 +67,7 @@ class Shim:
         self.execs: dict[str, Proc] = {}
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
-        self._listener: socket.socket | None = None
+        self._listener: _socket.socket | None = None
         self._ops: dict[str, Callable[[Client, dict[str, object]], None]] = {
             "start": self.op_start, "state": self.op_state, "kill": self.op_kill, "wait": self.op_wait,
             "resize": self.op_resize, "close_stdin": self.op_close_stdin, "attach": self.op_attach,
@@ -79,7 +78,6 @@ class Shim:
     def create(self) -> int:
         """`runtime create` the container and start serving; returns init's pid."""
         set_child_subreaper(True)
-        self.loop.on_signal(signal.SIGCHLD, self.reap)
         pid_file = self.cfg.path("init.pid")
         io = ProcIO(self.cfg.tty, self.cfg.stdin, self.cfg.path("console.sock"))
         try:
@@ -93,8 +91,8 @@ class Shim:
             self._runtime_quiet(["delete", "--force", self.cfg.id])
             raise
         self.init = Proc(self.loop, pid, io, self.log, self._init_done)
+        self._watch(pid)
         self._listen()
-        self.reap()
         return pid
 
     def _listen(self) -> None:
@@ -102,7 +100,7 @@ class Shim:
         if os.path.lexists(path):
             os.unlink(path)
         arg, dirfd = short_socket_path(path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.bind(arg)
         finally:
@@ -117,7 +115,8 @@ class Shim:
     def _accept(self) -> None:
         assert self._listener is not None
         try:
-            conn, _ = self._listener.accept()
+            fd, _ = self._listener._accept()  # type: ignore[attr-defined]
+            conn = _socket.socket(fileno=fd)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # EMFILE and friends: drop this one, keep serving
@@ -132,6 +131,20 @@ class Shim:
             self.runtime.run(args)
         except (RuntimeError_, OSError) as exc:
             note(f"runtime {args[0]} failed: {exc}")
+
+    def _watch(self, pid: int) -> None:
+        """Reap when `pid` (our child, thanks to the subreaper bit) exits: its pidfd becomes readable."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:  # gone and reaped already: nothing to wait for
+            return
+
+        def exited() -> None:
+            self.loop.forget(pidfd)
+            os.close(pidfd)
+            self.reap()
+
+        self.loop.set_reader(pidfd, exited)
 
     # -- children -------------------------------------------------------------------------------
     def reap(self) -> None:
@@ -188,6 +201,7 @@ class Shim:
             client.fail(f"bad request: {exc!r}", "invalid")
         except OSError as exc:
             client.fail(str(exc), "system")
+        self.reap()  # orphans the runtime left to us, the subreaper
 
     def _init(self) -> Proc:
         assert self.init is not None
@@ -286,7 +300,7 @@ class Shim:
         key = f"exec-{eid[:12]}-{len(self.execs)}"
         spec, pid_file = self.cfg.path(key + ".json"), self.cfg.path(key + ".pid")
         with open(spec, "w") as f:
-            json.dump(process, f)
+            f.write(minijson.dumps(process))
         io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(key + ".sock"))
         try:
             args = ["exec", "--process", spec, "--detach", "--pid-file", pid_file, *io.runtime_args(),
@@ -300,6 +314,7 @@ class Shim:
         finally:
             for path in (spec, pid_file):
                 _unlink(path)
+        self._watch(pid)
         return Proc(self.loop, pid, io, None, self._exec_done)
 
     def op_exec_state(self, client: Client, req: dict[str, object]) -> None:

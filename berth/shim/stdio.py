@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import _socket
 import os
 import select
-import socket
 import struct
 
 from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
@@ -25,7 +25,7 @@ class ConsoleSocket:
         if os.path.lexists(path):
             os.unlink(path)
         self.arg, self._dirfd = short_socket_path(path, os.getpid())
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             self._sock.bind(self.arg)
             self._sock.listen(1)
@@ -38,15 +38,17 @@ class ConsoleSocket:
         ready, _, _ = select.select([self._sock], [], [], timeout)
         if not ready:
             raise OSError("the runtime sent no console")
-        conn, _ = self._sock.accept()
-        with conn:
+        conn = _socket.socket(fileno=self._sock._accept()[0])  # type: ignore[attr-defined]
+        try:
             conn.settimeout(timeout)
             fds: list[int] = []
-            _, ancdata, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(_INT.size * 4))
+            _, ancdata, _, _ = conn.recvmsg(4096, _socket.CMSG_SPACE(_INT.size * 4))
             for level, kind, data in ancdata:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                     usable = len(data) - len(data) % _INT.size
                     fds += [v for (v,) in _INT.iter_unpack(data[:usable])]
+        finally:
+            conn.close()
         if not fds:
             raise OSError("the runtime's console message carried no fd")
         for extra in fds[1:]:

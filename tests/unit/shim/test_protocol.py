@@ -79,3 +79,30 @@ def test_short_socket_path_reaches_a_socket_in_a_deep_directory(tmp_path: Path) 
         assert fd2 is not None
         os.close(fd2)
     assert short_socket_path("/run/x.sock") == ("/run/x.sock", None)
+
+
+@pytest.mark.parametrize("value", [
+    {"op": "exec", "process": {"args": ["sh", "-c", "echo \"hi\"\n"], "env": [], "terminal": False,
+                               "user": {"uid": 0, "gid": 0}}, "n": -1.5, "none": None},
+    ["é", "\u2603", "\x00"], "plain", 42, [],
+])
+def test_minijson_round_trips_like_json(value: object) -> None:
+    import json
+
+    from berth.shim import minijson
+
+    assert minijson.loads(minijson.dumps(value)) == value
+    assert json.loads(minijson.dumps(value)) == value
+    assert minijson.loads(json.dumps(value, indent=2).encode()) == value
+    assert minijson.dumps(value) == json.dumps(value, separators=(",", ":"))
+    assert minijson.dumps(value, ascii_only=False) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("text", ["", "{", "{}x", "nul", '{"a":1,}', "[1 2]"])
+def test_minijson_refuses_what_json_refuses(text: str) -> None:
+    from berth.shim import minijson
+
+    with pytest.raises(ValueError):
+        minijson.loads(text)
+    with pytest.raises(TypeError):
+        minijson.dumps({"x": object()})
