@@ -35,9 +35,9 @@ def routes(backend: ExecBackend) -> list[Route]:
         if body.get("Detach"):
             await backend.exec_start_detached(eid, None if tty is None else bool(tty))
             return EmptyResponse(200)
-        session = await backend.exec_start(eid, None if tty is None else bool(tty), body.get("ConsoleSize"))
-        reader, writer = await req.hijack(stream_type(req, backend.exec_tty(eid)))
-        await backend.exec_run(session, reader, writer)
+        use_tty = backend.exec_check(eid, None if tty is None else bool(tty))
+        reader, writer = await req.hijack(stream_type(req, use_tty))
+        await backend.exec_run(eid, use_tty, body.get("ConsoleSize"), reader, writer)
         return Hijacked()
 
     async def resize(req: Request) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 from berth import errdefs
 from berth.daemon.containers import users
 from berth.daemon.containers.model import State
-from berth.daemon.containers.ports import ShimStream
+from berth.daemon.containers.ports import ShimHandle, ShimStream
 from berth.daemon.containers.service import ContainersService
 from berth.util.ids import generate_id
 
@@ -109,14 +109,19 @@ class ExecService:
             proc["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
         return proc
 
-    async def start(self, eid: str, tty: bool | None) -> tuple[ExecRecord, ShimStream]:
-        rec = self.get(eid)
+    def check_startable(self, rec: ExecRecord) -> ShimHandle:
         if rec.started:
-            raise errdefs.Conflict(f"Error: Exec command {eid} has already run")
+            raise errdefs.Conflict(f"Error: Exec command {rec.id} has already run")
         c = self.containers.get(rec.container_id)
         shim = self.containers.state_of(c).shim
         if c.state != State.RUNNING or shim is None:
             raise errdefs.Conflict(f"Container {c.id} is not running")
+        return shim
+
+    async def start(self, eid: str, tty: bool | None) -> tuple[ExecRecord, ShimStream]:
+        rec = self.get(eid)
+        shim = self.check_startable(rec)
+        c = self.containers.get(rec.container_id)
         use_tty = bool(rec.config.get("Tty")) if tty is None else tty
         rec.started = True
         pid, stream = await shim.exec(eid, self._process(rec, use_tty), bool(rec.config.get("AttachStdin")))

@@ -11,19 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from berth import errdefs
+from berth.api.streams import stdcopy_frame
 from berth.daemon.containers import filters as ps_filters
 from berth.daemon.containers import logs as logreader
 from berth.daemon.containers.attach import ClientReader, ClientWriter, pump
 from berth.daemon.containers.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from berth.daemon.containers.execs import ExecRecord, ExecService
-from berth.daemon.containers.model import State
+from berth.daemon.containers.model import State, start_failure_code
 from berth.daemon.containers.ports import ShimStream
 from berth.daemon.containers.runstate import PendingAttach
 from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.top import top as run_top
 from berth.util.timefmt import parse_since
 
-__all__ = ["AttachSession", "ContainersFacade", "ExecSession"]
+__all__ = ["AttachSession", "ContainersFacade"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,6 @@ class AttachSession:
     detach_keys: bytes
     stream: ShimStream | None
     pending: PendingAttach | None
-
-
-@dataclass(slots=True)
-class ExecSession:
-    record: ExecRecord
-    stream: ShimStream
-    tty: bool
 
 
 class ContainersFacade:
@@ -176,27 +170,37 @@ class ContainersFacade:
     def exec_create(self, ref: str, body: dict[str, Any]) -> str:
         return self.execs.create(ref, body)
 
-    def exec_tty(self, eid: str) -> bool:
+    def exec_check(self, eid: str, tty: bool | None) -> bool:
+        """Errors that deserve an HTTP status, found before the hijack; returns whether a TTY is used."""
         rec = self.execs.get(eid)
-        return bool(rec.extra.get("tty", rec.config.get("Tty")))
+        self.execs.check_startable(rec)
+        return bool(rec.config.get("Tty")) if tty is None else tty
 
-    async def exec_start(self, eid: str, tty: bool | None, console_size: Any) -> ExecSession:
-        rec, stream = await self.execs.start(eid, tty)
-        use_tty = bool(rec.config.get("Tty")) if tty is None else tty
-        rec.extra["tty"] = use_tty
-        if use_tty and isinstance(console_size, list) and len(console_size) == 2 and all(console_size):
+    async def exec_run(self, eid: str, tty: bool, console_size: Any, reader: ClientReader,
+                       writer: ClientWriter) -> None:
+        """Starts the exec on the hijacked connection; a failure is written into the stream (moby's way)."""
+        try:
+            rec, stream = await self.execs.start(eid, tty)
+        except (errdefs.BerthError, OSError) as exc:
+            rec = self.execs.get(eid)
+            message = f"OCI runtime exec failed: {exc}\r\n".encode()
+            writer.write(message if tty else stdcopy_frame(2, message))
+            with contextlib.suppress(Exception):
+                await writer.drain()
+                writer.close()
+            self.execs.finished(rec, start_failure_code(str(exc)))
+            return
+        if tty and isinstance(console_size, list) and len(console_size) == 2 and all(console_size):
             with contextlib.suppress(errdefs.BerthError, OSError):
                 await self.execs.resize(eid, int(console_size[0]), int(console_size[1]))
-        return ExecSession(rec, stream, use_tty)
-
-    async def exec_run(self, session: ExecSession, reader: ClientReader, writer: ClientWriter) -> None:
-        cfg = session.record.config
-        code = await pump(reader, writer, session.stream, tty=session.tty, stdin=bool(cfg.get("AttachStdin")),
+        cfg = rec.config
+        code = await pump(reader, writer, stream, tty=tty, stdin=bool(cfg.get("AttachStdin")),
                           stdout=bool(cfg.get("AttachStdout", True)), stderr=bool(cfg.get("AttachStderr", True)),
-                          stdin_once=True, detach_keys=parse_detach_keys(cfg.get("DetachKeys") or DEFAULT_DETACH_KEYS))
+                          stdin_once=True,
+                          detach_keys=parse_detach_keys(cfg.get("DetachKeys") or DEFAULT_DETACH_KEYS))
         if code is None:
-            code = await self._exec_code(session.record)
-        self.execs.finished(session.record, code)
+            code = await self._exec_code(rec)
+        self.execs.finished(rec, code)
 
     async def exec_start_detached(self, eid: str, tty: bool | None) -> None:
         rec, stream = await self.execs.start(eid, tty)

@@ -49,7 +49,7 @@ def entrypoint_and_args(config: dict[str, Any]) -> tuple[str, list[str]]:
     return argv[0], argv[1:]
 
 
-def _start_failure_code(message: str) -> int:
+def start_failure_code(message: str) -> int:
     text = message.lower()
     if "no such file or directory" in text or "not found" in text:
         return 127
@@ -137,7 +137,7 @@ class Container:
 
     def mark_start_failed(self, message: str) -> None:
         """Docker keeps the state (created, or exited after an earlier run) and records the error."""
-        self.pid, self.error, self.exit_code = 0, message, _start_failure_code(message)
+        self.pid, self.error, self.exit_code = 0, message, start_failure_code(message)
 
     def mark_paused(self, paused: bool) -> None:
         self.state = State.PAUSED if paused else State.RUNNING

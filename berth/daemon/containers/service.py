@@ -301,6 +301,10 @@ class ContainersService:
         if c.state == State.REMOVING or c.id not in self.containers:
             return
         c.state = State.REMOVING
+        self.store.save(c)
+        await self._finish_remove(c, rs)
+
+    async def _finish_remove(self, c: Container, rs: RunState) -> None:
         rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
         await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
         self.images.release_rootfs(c.id)
@@ -345,7 +349,7 @@ class ContainersService:
             if c.state in (State.RUNNING, State.RESTARTING, State.PAUSED):
                 await self._reconnect(c)
             elif c.state == State.REMOVING:
-                await self._remove(c, self.state_of(c), volumes=False)
+                await self._finish_remove(c, self.state_of(c))
 
     async def _reconnect(self, c: Container) -> None:
         rs = self.state_of(c)

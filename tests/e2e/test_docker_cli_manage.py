@@ -1,0 +1,171 @@
+"""The real docker CLI against berthd: ps filters, logs, exec, inspect, top, rename, prune, export/import, images."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from tests.daemon_harness import Daemon
+
+pytestmark = pytest.mark.e2e
+
+
+def ok(res: subprocess.CompletedProcess[bytes]) -> str:
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    return res.stdout.decode()
+
+
+def test_ps_filters_and_formats(berthd: Daemon) -> None:
+    a = ok(berthd.docker("run", "-d", "--name", "ps-a", "-l", "tier=web", "busybox", "sleep", "1000")).strip()
+    assert berthd.docker("run", "--name", "ps-b", "-l", "tier=db", "busybox", "sh", "-c", "exit 2").returncode == 2
+    try:
+        names = ok(berthd.docker("ps", "--format", "{{.Names}}")).split()
+        assert "ps-a" in names
+        assert "ps-b" not in names
+        assert "ps-b" in ok(berthd.docker("ps", "-a", "--format", "{{.Names}}")).split()
+        assert ok(berthd.docker("ps", "-q", "--filter", "label=tier=web")).split() == [a[:12]]
+        assert ok(berthd.docker("ps", "-a", "-q", "--no-trunc", "--filter", "name=ps-a")).split() == [a]
+        assert ok(berthd.docker("ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}")).split() == ["ps-b"]
+        assert ok(berthd.docker("ps", "-a", "--filter", "exited=2", "--format", "{{.Names}}")).split() == ["ps-b"]
+        assert "ps-a" in ok(berthd.docker("ps", "--filter", "ancestor=busybox", "--format", "{{.Names}}"))
+        assert ok(berthd.docker("ps", "-q", "--filter", f"id={a[:6]}")).split() == [a[:12]]
+        assert ok(berthd.docker("ps", "-a", "-n", "1", "--format", "{{.Names}}")).split() == ["ps-b"]
+        table = ok(berthd.docker("ps", "--filter", "name=ps-a"))
+        assert table.splitlines()[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                                                 "PORTS", "NAMES"]
+        assert '"sleep 1000"' in table
+        assert "Up " in table
+        doc = json.loads(ok(berthd.docker("ps", "--filter", "name=ps-a", "--format", "{{json .}}")))
+        assert doc["Names"] == "ps-a"
+    finally:
+        berthd.docker("rm", "-f", "ps-a", "ps-b")
+
+
+def test_logs_options(berthd: Daemon) -> None:
+    ok(berthd.docker("run", "--name", "logger", "busybox", "sh", "-c",
+                     "echo out1; sleep 0.1; echo err1 >&2; sleep 0.1; echo out2"))
+    try:
+        res = berthd.docker("logs", "logger")
+        assert res.stdout == b"out1\nout2\n"
+        assert res.stderr == b"err1\n"
+        assert ok(berthd.docker("logs", "--tail", "1", "logger")) == "out2\n"
+        stamped = ok(berthd.docker("logs", "-t", "logger")).splitlines()
+        assert stamped[0].endswith(" out1")
+        assert stamped[0][:4].isdigit()
+        assert "T" in stamped[0].split()[0]
+        assert ok(berthd.docker("logs", "--since", "2000-01-01T00:00:00Z", "logger")) == "out1\nout2\n"
+        assert ok(berthd.docker("logs", "--until", "2000-01-01T00:00:00Z", "logger")) == ""
+    finally:
+        berthd.docker("rm", "-f", "logger")
+
+
+def test_logs_follow_ends_when_container_exits(berthd: Daemon) -> None:
+    ok(berthd.docker("run", "-d", "--name", "follower", "busybox", "sh", "-c",
+                     "for i in 1 2 3; do echo tick$i; sleep 0.2; done"))
+    try:
+        out = ok(berthd.docker("logs", "-f", "follower", timeout=30))
+        assert out == "tick1\ntick2\ntick3\n"
+    finally:
+        berthd.docker("rm", "-f", "follower")
+
+
+def test_exec_variants(berthd: Daemon) -> None:
+    ok(berthd.docker("run", "-d", "--name", "exectarget", "-e", "BASE=1", "busybox", "sleep", "1000"))
+    try:
+        assert ok(berthd.docker("exec", "exectarget", "hostname")).strip() == ok(
+            berthd.docker("inspect", "-f", "{{.Config.Hostname}}", "exectarget")).strip()
+        out = ok(berthd.docker("exec", "-e", "X=2", "-w", "/tmp", "-u", "1000", "exectarget", "sh", "-c",
+                               'echo "$BASE $X $(pwd) $(id -u)"'))
+        assert out.strip() == "1 2 /tmp 1000"
+        res = berthd.docker("exec", "-i", "exectarget", "sh", "-c", "cat; exit 5", input=b"piped\n")
+        assert res.stdout == b"piped\n"
+        assert res.returncode == 5
+        ok(berthd.docker("exec", "-d", "exectarget", "sh", "-c", "echo detached > /tmp/d"))
+        time.sleep(0.5)
+        assert ok(berthd.docker("exec", "exectarget", "cat", "/tmp/d")) == "detached\n"
+        pids = ok(berthd.docker("exec", "exectarget", "ps", "-o", "pid")).split()[1:]
+        assert "1" in pids
+        res = berthd.docker("exec", "exectarget", "/nope")
+        assert res.returncode in (126, 127)
+    finally:
+        berthd.docker("rm", "-f", "exectarget")
+
+
+def test_inspect_top_rename(berthd: Daemon) -> None:
+    cid = ok(berthd.docker("run", "-d", "--name", "old-name", "busybox", "sleep", "1000")).strip()
+    try:
+        doc = json.loads(ok(berthd.docker("inspect", "old-name")))[0]
+        assert doc["Id"] == cid
+        assert doc["Name"] == "/old-name"
+        assert doc["State"]["Status"] == "running"
+        assert doc["Config"]["Cmd"] == ["sleep", "1000"]
+        assert doc["GraphDriver"]["Name"] == "overlay2"
+        assert ok(berthd.docker("inspect", "-f", "{{.State.Pid}}", cid)).strip() == str(doc["State"]["Pid"])
+        top = ok(berthd.docker("top", "old-name"))
+        assert "sleep 1000" in top
+        assert top.splitlines()[0].split()[:3] == ["UID", "PID", "PPID"]
+        ok(berthd.docker("rename", "old-name", "new-name"))
+        assert json.loads(ok(berthd.docker("inspect", cid)))[0]["Name"] == "/new-name"
+        assert berthd.docker("inspect", "old-name").returncode == 1
+    finally:
+        berthd.docker("rm", "-f", cid)
+
+
+def test_container_prune(berthd: Daemon) -> None:
+    ok(berthd.docker("create", "--name", "prunable", "busybox", "true"))
+    running = ok(berthd.docker("run", "-d", "busybox", "sleep", "1000")).strip()
+    try:
+        out = ok(berthd.docker("container", "prune", "-f"))
+        assert "Deleted Containers:" in out
+        assert berthd.docker("inspect", "prunable").returncode == 1
+        assert berthd.docker("inspect", running).returncode == 0
+    finally:
+        berthd.docker("rm", "-f", running, "prunable")
+
+
+def test_export_then_import_with_change(berthd: Daemon) -> None:
+    ok(berthd.docker("run", "--name", "exp", "busybox", "sh", "-c", "echo exported > /marker"))
+    try:
+        tar_bytes = berthd.docker("export", "exp").stdout
+        names = tarfile.open(fileobj=io.BytesIO(tar_bytes)).getnames()
+        assert "./marker" in names or "marker" in names
+        assert any(n.endswith("bin/busybox") for n in names)
+        ok(berthd.docker("import", "-c", "ENV IMPORTED=yes", "-c", 'CMD ["cat", "/marker"]', "-", "reimported:v1",
+                         input=tar_bytes))
+        assert ok(berthd.docker("run", "--rm", "reimported:v1")) == "exported\n"
+        assert ok(berthd.docker("run", "--rm", "reimported:v1", "sh", "-c", "echo $IMPORTED")) == "yes\n"
+    finally:
+        berthd.docker("rm", "-f", "exp")
+        berthd.docker("rmi", "-f", "reimported:v1")
+
+
+def test_images_tag_history_rmi_prune(berthd: Daemon) -> None:
+    full = ok(berthd.docker("images", "-q", "--no-trunc", "busybox")).strip()
+    assert full.startswith("sha256:")
+    assert ok(berthd.docker("images", "-q", "busybox")).strip() == full[7:19]
+    ok(berthd.docker("tag", "busybox", "mybox:1"))
+    table = ok(berthd.docker("images"))
+    assert table.splitlines()[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert "mybox" in table
+    assert "busybox" in ok(berthd.docker("images", "-a"))
+    hist = ok(berthd.docker("history", "mybox:1"))
+    assert "IMAGE" in hist.splitlines()[0]
+    doc = json.loads(ok(berthd.docker("image", "inspect", "mybox:1")))[0]
+    assert doc["Id"] == full
+    assert "mybox:1" in doc["RepoTags"]
+    out = ok(berthd.docker("rmi", "mybox:1"))
+    assert "Untagged: mybox:1" in out
+    ok(berthd.docker("run", "--name", "user-of-img", "busybox", "true"))
+    try:
+        res = berthd.docker("rmi", "busybox")
+        assert res.returncode == 1
+        assert b"conflict" in res.stderr
+    finally:
+        berthd.docker("rm", "user-of-img")
+    assert "Total reclaimed space" in ok(berthd.docker("image", "prune", "-f"))
+    assert berthd.docker("image", "inspect", "busybox").returncode == 0
