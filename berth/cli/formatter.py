@@ -111,6 +111,7 @@ class ContainerRow:
                "RunningFor": "CREATED", "Ports": "PORTS", "Status": "STATUS", "Size": "SIZE",
                "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
                "State": "STATE", "LocalVolumes": "LOCAL VOLUMES"}
+    JSON_EXTRA: dict[str, Any] = {"Platform": None}
 
     def __init__(self, c: Mapping[str, Any], trunc: bool = True, now: float | None = None) -> None:
         self.c, self.trunc, self.now = c, trunc, now
@@ -187,8 +188,8 @@ class ContainerRow:
     def LocalVolumes(self) -> str:
         return str(sum(1 for m in self.c.get("Mounts") or [] if m.get("Driver") == "local"))
 
-    def as_json(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in self.HEADERS}
+    def as_json(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.HEADERS}, **self.JSON_EXTRA}
 
 
 class ImageRow:
@@ -198,6 +199,7 @@ class ImageRow:
                "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
                "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
                "VirtualSize": "SIZE"}
+    JSON_EXTRA: dict[str, Any] = {}
 
     def __init__(self, image: Mapping[str, Any], repo: str, tag: str, trunc: bool = True,
                  now: float | None = None, digest: str = "<none>") -> None:
@@ -221,7 +223,9 @@ class ImageRow:
     def Size(self) -> str:
         return human_size(self.i.get("Size", 0) or 0)
 
-    VirtualSize = Size
+    @property
+    def VirtualSize(self) -> str:
+        return human_size(self.i.get("Size", 0) or 0, 4)
 
     @property
     def Containers(self) -> str:
@@ -238,8 +242,8 @@ class ImageRow:
         shared = self.i.get("SharedSize", -1)
         return "N/A" if shared is None or shared < 0 else human_size(self.i.get("Size", 0) - shared)
 
-    def as_json(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in self.HEADERS}
+    def as_json(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.HEADERS}, **self.JSON_EXTRA}
 
     @classmethod
     def rows(cls, images: Iterable[Mapping[str, Any]], trunc: bool = True,

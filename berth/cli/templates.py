@@ -22,7 +22,11 @@ class TemplateError(Exception):
 
 
 def to_json(value: Any) -> str:
-    """docker's `json` function: compact, keys sorted (Go maps), no HTML escaping."""
+    """docker's `json` function: compact, keys sorted (Go maps), no HTML escaping; list rows
+    (objects with as_json) go through Go's json.Marshal, which escapes <, > and &."""
+    if hasattr(value, "as_json"):
+        text = json.dumps(value.as_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
                       default=lambda o: getattr(o, "as_json", lambda: str(o))())
 

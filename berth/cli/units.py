@@ -7,7 +7,7 @@ import time
 
 from berth.util.timefmt import human_duration
 
-__all__ = ["ago", "human_size", "ram_in_bytes"]
+__all__ = ["ago", "bytes_size", "human_size", "ram_in_bytes"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
@@ -22,6 +22,17 @@ def human_size(size: float, precision: int = 3) -> str:
         value /= 1000
         i += 1
     return f"{value:.{precision}g}{_DECIMAL[i]}"
+
+
+def bytes_size(size: float, precision: int = 4) -> str:
+    """BytesSize: binary units ("23.54GiB")."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+    value = float(size)
+    i = 0
+    while value >= 1024 and i < len(units) - 1:
+        value /= 1024
+        i += 1
+    return f"{value:.{precision}g}{units[i]}"
 
 
 def ram_in_bytes(text: str) -> int:

@@ -70,16 +70,54 @@ def _version_text(c: dict[str, Any], s: dict[str, Any] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-_INFO_FIELDS = [
-    ("Containers", "Containers"), (" Running", "ContainersRunning"), (" Paused", "ContainersPaused"),
-    (" Stopped", "ContainersStopped"), ("Images", "Images"), ("Server Version", "ServerVersion"),
-    ("Storage Driver", "Driver"), ("Logging Driver", "LoggingDriver"), ("Cgroup Driver", "CgroupDriver"),
-    ("Cgroup Version", "CgroupVersion"), ("Kernel Version", "KernelVersion"),
-    ("Operating System", "OperatingSystem"), ("OSType", "OSType"), ("Architecture", "Architecture"),
-    ("CPUs", "NCPU"), ("Total Memory", "MemTotal"), ("Name", "Name"), ("ID", "ID"),
-    ("Docker Root Dir", "DockerRootDir"), ("Debug Mode", "Debug"), ("Experimental", "ExperimentalBuild"),
-    ("Live Restore Enabled", "LiveRestoreEnabled"),
-]
+def _security(opts: list[str]) -> list[str]:
+    out = []
+    for opt in opts:
+        fields = dict(f.split("=", 1) for f in opt.split(",") if "=" in f)
+        out.append(f"  {fields.get('name', opt)}")
+        out += [f"   {k.capitalize()}: {v}" for k, v in fields.items() if k != "name"]
+    return out
+
+
+def _commit(d: dict[str, Any], key: str) -> str:
+    return str((d.get(key) or {}).get("ID", ""))
+
+
+def _info_text(d: dict[str, Any]) -> str:
+    from berth.cli.units import bytes_size
+    plugins = d.get("Plugins") or {}
+    registries = (d.get("RegistryConfig") or {}).get("InsecureRegistryCIDRs") or []
+    lines = [
+        f" Containers: {d.get('Containers', 0)}", f"  Running: {d.get('ContainersRunning', 0)}",
+        f"  Paused: {d.get('ContainersPaused', 0)}", f"  Stopped: {d.get('ContainersStopped', 0)}",
+        f" Images: {d.get('Images', 0)}", f" Server Version: {d.get('ServerVersion', '')}",
+        f" Storage Driver: {d.get('Driver', '')}",
+        *[f"  {k}: {v}" for k, v in d.get("DriverStatus") or []],
+        f" Logging Driver: {d.get('LoggingDriver', '')}", f" Cgroup Driver: {d.get('CgroupDriver', '')}",
+        f" Cgroup Version: {d.get('CgroupVersion', '')}", " Plugins:",
+        f"  Volume: {' '.join(plugins.get('Volume') or [])}",
+        f"  Network: {' '.join(plugins.get('Network') or [])}",
+        f"  Log: {' '.join(plugins.get('Log') or [])}",
+        f" Swarm: {(d.get('Swarm') or {}).get('LocalNodeState', 'inactive')}",
+        f" Runtimes: {' '.join(sorted(d.get('Runtimes') or {}))}",
+        f" Default Runtime: {d.get('DefaultRuntime', '')}", f" Init Binary: {d.get('InitBinary', '')}",
+        f" containerd version: {_commit(d, 'ContainerdCommit')}", f" runc version: {_commit(d, 'RuncCommit')}",
+        f" init version: {_commit(d, 'InitCommit')}", " Security Options:",
+        *_security(d.get("SecurityOptions") or []),
+        f" Kernel Version: {d.get('KernelVersion', '')}", f" Operating System: {d.get('OperatingSystem', '')}",
+        f" OSType: {d.get('OSType', '')}", f" Architecture: {d.get('Architecture', '')}",
+        f" CPUs: {d.get('NCPU', 0)}", f" Total Memory: {bytes_size(d.get('MemTotal', 0))}",
+        f" Name: {d.get('Name', '')}", f" ID: {d.get('ID', '')}",
+        f" Docker Root Dir: {d.get('DockerRootDir', '')}",
+        f" Debug Mode: {str(bool(d.get('Debug'))).lower()}",
+        f" Experimental: {str(bool(d.get('ExperimentalBuild'))).lower()}",
+    ]
+    if d.get("Labels"):
+        lines += [" Labels:", *[f"  {label}" for label in d["Labels"]]]
+    if registries:
+        lines += [" Insecure Registries:", *[f"  {r}" for r in registries]]
+    lines.append(f" Live Restore Enabled: {str(bool(d.get('LiveRestoreEnabled'))).lower()}")
+    return "\n".join(lines) + "\n\n"
 
 
 def info(cli: Cli, argv: list[str]) -> int:
@@ -88,17 +126,8 @@ def info(cli: Cli, argv: list[str]) -> int:
     if ns.format:
         cli.out(Template(ns.format).execute(data) + "\n")
         return 0
-    lines = ["Client:", f" Version:    {_client_info(cli)['Version']}", " Context:    default",
-             " Debug Mode: false", "", "Server:"]
-    for label, key in _INFO_FIELDS:
-        if key in data:
-            value = data[key]
-            if key == "MemTotal":
-                from berth.cli.units import human_size
-                value = human_size(value)
-            elif isinstance(value, bool):
-                value = str(value).lower()
-            lines.append(f" {label}: {value}")
-    lines += [f" WARNING: {w}" for w in data.get("Warnings") or []]
-    cli.out("\n".join(lines) + "\n")
+    cli.out(f"Client:\n Version:    {_client_info(cli)['Version']}\n Context:    default\n"
+            " Debug Mode: false\n\nServer:\n" + _info_text(data))
+    for warning in data.get("Warnings") or []:
+        cli.err(f"{warning}\n")
     return 0

@@ -117,5 +117,5 @@ def test_image_inspect_type_and_info(engine: Engine, berth: Berth) -> None:
                                                      "Debug": False})
     out = berth("info")[1]
     assert " Containers: 2\n  Running: 1\n" in out
-    assert " Total Memory: 2GB\n" in out
+    assert " Total Memory: 1.863GiB\n" in out
     assert berth("info", "--format", "{{.ServerVersion}}")[1] == "0.1.0\n"
