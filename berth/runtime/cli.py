@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
+from berth.runtime import jsonc
 from berth.runtime.errors import RuntimeFailure
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
@@ -117,9 +117,9 @@ def _log_error(path: str | None, fmt: str | None, msg: str) -> None:
         return
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     line = (
-        json.dumps({"level": "error", "msg": msg, "time": now})
+        jsonc.dumps({"level": "error", "msg": msg, "time": now})
         if fmt == "json"
-        else f'time="{now}" level=error msg={json.dumps(msg)}'
+        else f'time="{now}" level=error msg={jsonc.dumps(msg)}'
     )
     try:
         with open(path, "a") as f:

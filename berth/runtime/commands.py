@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
 import sys
 
+from berth.runtime import jsonc
 from berth.runtime.cgroups import Cgroups, resolve_path
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.state import Container, process_start_time, rfc3339_now
@@ -30,7 +30,7 @@ def _one_id(args: list[str], cmd: str) -> str:
 def load_spec(bundle: str) -> dict[str, Any]:
     try:
         with open(os.path.join(bundle, "config.json")) as f:
-            spec: dict[str, Any] = json.load(f)
+            spec: dict[str, Any] = jsonc.loads(f.read())
     except FileNotFoundError:
         raise RuntimeFailure(f"JSON specification file config.json not found in {bundle}") from None
     return spec
@@ -194,7 +194,7 @@ def list_containers(root: str, opts: dict[str, Any]) -> None:
         for s in items:
             print(s["id"])
     elif opts.get("format") == "json":
-        print(json.dumps(items))
+        print(jsonc.dumps(items))
     else:
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
         rows += [[s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root"] for s in items]
@@ -216,6 +216,8 @@ def dispatch(root: str, cmd: str, opts: dict[str, Any], args: list[str]) -> int:
     elif cmd == "start":
         start(Container(root, cid).load())
     elif cmd == "state":
+        import json
+
         print(json.dumps(Container(root, cid).load().oci_state(), indent=2))
     elif cmd == "kill":
         kill(

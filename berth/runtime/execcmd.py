@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 
+from berth.runtime import jsonc
 from berth.runtime.caps import cap_mask
 from berth.runtime.cgroups import Cgroups
 from berth.runtime.errors import RuntimeFailure
@@ -31,7 +31,7 @@ def build_process(base: dict[str, Any], opts: dict[str, Any], args: list[str]) -
     """The OCI process for exec: --process P.json, or the container's process with the CLI's overrides."""
     if opts.get("process"):
         with open(opts["process"]) as f:
-            proc: dict[str, Any] = json.load(f)
+            proc: dict[str, Any] = jsonc.loads(f.read())
         return proc
     if not args:
         raise RuntimeFailure("exec args cannot be empty")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from berth.runtime import jsonc
 from berth.runtime.errors import RuntimeFailure
-from berth.util.atomic import write_json_atomic
+from berth.util.atomic import write_atomic
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
@@ -61,13 +61,13 @@ class Container:
     def load(self) -> Container:
         try:
             with open(self.state_path) as f:
-                self.data = json.load(f)
+                self.data = jsonc.loads(f.read())
         except FileNotFoundError:
             raise RuntimeFailure(f"container {self.id} does not exist") from None
         return self
 
     def save(self) -> None:
-        write_json_atomic(self.state_path, self.data, 0o600)
+        write_atomic(self.state_path, jsonc.dumps(self.data).encode(), 0o600)
 
     @property
     def pid(self) -> int:

@@ -14,8 +14,9 @@ Each message is one write of less than PIPE_BUF bytes, so lines from C1 and C2 n
 
 from __future__ import annotations
 
-import json
 import os
+
+from berth.runtime import jsonc
 
 __all__ = ["Channel", "pair"]
 
@@ -30,9 +31,9 @@ class Channel:
         self._buf = b""
 
     def send(self, **msg: object) -> None:
-        data = json.dumps(msg).encode()
+        data = jsonc.dumps(msg).encode()
         if len(data) > _MAX:
-            data = json.dumps({k: (str(v)[:1000] if k == "error" else v) for k, v in msg.items()}).encode()
+            data = jsonc.dumps({k: (str(v)[:1000] if k == "error" else v) for k, v in msg.items()}).encode()
         os.write(self.wfd, data + b"\n")
 
     def recv(self) -> dict[str, object] | None:
@@ -43,7 +44,7 @@ class Channel:
                 return None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
-        obj: dict[str, object] = json.loads(line)
+        obj: dict[str, object] = jsonc.loads(line)
         return obj
 
     def close(self) -> None:

@@ -145,3 +145,19 @@ def test_state_status_follows_the_process(tmp_path: Path) -> None:
 
 def test_created_time_is_rfc3339_utc() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", rfc3339_now())
+
+
+def test_c_json_codec_round_trips_like_json() -> None:
+    import json
+
+    from berth.runtime import jsonc
+
+    doc = {"a": [1, 2.5, None, True, 'é"x'], "b": {"c": -3, "d": 1e100}, "e": "", "f": 2**70}
+    text = jsonc.dumps(doc)
+    assert json.loads(text) == doc
+    assert jsonc.loads(text) == doc
+    assert jsonc.loads(b" [1]\n") == [1]
+    with pytest.raises(ValueError, match="Extra data"):
+        jsonc.loads('{"a": 1} x')
+    with pytest.raises(TypeError):
+        jsonc.dumps({"x": object()})
