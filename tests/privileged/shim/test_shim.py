@@ -410,3 +410,33 @@ def test_bad_requests_get_errors_and_the_shim_keeps_serving(harness: Harness) ->
     run(client.kill(signal.SIGKILL, all=True))
     assert run(client.wait())["exit_code"] == 137
     run(client.delete())
+
+
+def test_megabytes_through_stdin_and_stdout(harness: Harness) -> None:
+    cid, client, _ = harness.launch(["cat"], stdin=True)
+    line = b"0123456789" * 9 + b"abcdefghi\n"  # 100 bytes
+    count = 40_000  # 4 MB: more than every pipe and socket buffer on the way
+
+    async def scenario() -> tuple[bytes, bytes, int | None]:
+        import asyncio
+
+        stream = await client.attach(stdin=True, stdout=True, stderr=True)
+        await client.start()
+
+        async def feed() -> None:
+            await stream.write_stdin(line * count)
+            await stream.close_stdin()
+
+        feeder = asyncio.create_task(feed())
+        result = await collect(stream)
+        await feeder
+        return result
+
+    out, err, code = run(scenario(), timeout=120)
+    assert code == 0
+    assert err == b""
+    assert out == line * count
+    entries = harness.log_entries(cid)
+    assert len(entries) == count
+    assert {e["log"] for e in entries} == {line.decode()}
+    run(client.delete())
