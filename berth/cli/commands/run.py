@@ -189,7 +189,18 @@ def start(cli: Cli, argv: list[str]) -> int:
     ns = START.parse(argv)
     if not (ns.attach or ns.interactive):
         from berth.cli.commands.container import for_each
-        return for_each(cli, ns.args, lambda n: cli.client.post(f"/containers/{n}/start"))
+        failed: list[str] = []
+
+        def start_one(name: str) -> None:
+            try:
+                cli.client.post(f"/containers/{name}/start")
+            except APIError:
+                failed.append(name)
+                raise
+        for_each(cli, ns.args, start_one)
+        if failed:
+            raise StatusError(1, f"Error: failed to start containers: {', '.join(failed)}")
+        return 0
     if len(ns.args) > 1:
         raise StatusError(1, "you cannot start and attach multiple containers at once")
     info = cli.client.get(f"/containers/{ns.args[0]}/json")

@@ -39,7 +39,10 @@ def version(cli: Cli, argv: list[str]) -> int:
     error = None
     try:
         server = cli.client.get("/version")
-        client["ApiVersion"] = cli.client.api_version
+        negotiated = cli.client.api_version
+        if negotiated != client["ApiVersion"]:
+            negotiated += f" (downgraded from {client['ApiVersion']})"
+        client["ApiVersion"] = negotiated
     except Exception as exc:  # docker prints the client part, then the error
         error = exc
     if ns.format:
@@ -49,6 +52,18 @@ def version(cli: Cli, argv: list[str]) -> int:
     if error is not None:
         raise error
     return 0
+
+
+def _ansic(stamp: str) -> str:
+    """Go's time.ANSIC in local time, as docker shows build times."""
+    import time
+
+    from berth.util.timefmt import from_rfc3339
+    try:
+        ns = from_rfc3339(stamp)
+    except ValueError:
+        return stamp
+    return time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(ns / 1e9)) if ns else stamp
 
 
 def _version_text(c: dict[str, Any], s: dict[str, Any] | None) -> str:
@@ -64,7 +79,7 @@ def _version_text(c: dict[str, Any], s: dict[str, Any] | None) -> str:
                   f"(minimum version {s.get('MinAPIVersion', '')})",
                   f"  Go version:       {s.get('GoVersion', '')}",
                   f"  Git commit:       {s.get('GitCommit', '')}",
-                  f"  Built:            {s.get('BuildTime', '')}",
+                  f"  Built:            {_ansic(str(s.get('BuildTime', '')))}",
                   f"  OS/Arch:          {s.get('Os', '')}/{s.get('Arch', '')}",
                   f"  Experimental:     {str(s.get('Experimental', False)).lower()}"]
     return "\n".join(lines) + "\n"
