@@ -132,7 +132,8 @@ def test_export_then_import_with_change(berthd: Daemon) -> None:
     ok(berthd.docker("run", "--name", "exp", "busybox", "sh", "-c", "echo exported > /marker"))
     try:
         tar_bytes = berthd.docker("export", "exp").stdout
-        names = tarfile.open(fileobj=io.BytesIO(tar_bytes)).getnames()
+        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tf:
+            names = tf.getnames()
         assert "./marker" in names or "marker" in names
         assert any(n.endswith("bin/busybox") for n in names)
         ok(berthd.docker("import", "-c", "ENV IMPORTED=yes", "-c", 'CMD ["cat", "/marker"]', "-", "reimported:v1",

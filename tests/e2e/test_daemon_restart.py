@@ -1,0 +1,53 @@
+"""kill -9 of berthd: running containers keep running and stay manageable; exits meanwhile are recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.daemon_harness import Daemon, mounts_under, running_daemon
+
+pytestmark = pytest.mark.e2e
+
+
+def ok(res: subprocess.CompletedProcess[bytes]) -> str:
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    return res.stdout.decode()
+
+
+@pytest.fixture
+def daemon(busybox_tar: bytes) -> Iterator[Daemon]:
+    with running_daemon() as d:
+        d.import_busybox(busybox_tar)
+        yield d
+
+
+def test_containers_survive_kill_9_of_the_daemon(daemon: Daemon) -> None:
+    ok(daemon.docker("run", "-d", "--name", "survivor", "busybox", "sh", "-c",
+                     "i=0; while true; do echo beat$i; i=$((i+1)); sleep 0.2; done"))
+    ok(daemon.docker("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 42"))
+    pid_before = json.loads(ok(daemon.docker("inspect", "survivor")))[0]["State"]["Pid"]
+
+    daemon.kill9()
+    time.sleep(1.6)  # the quitter exits while no daemon runs
+    daemon.start()
+
+    st = json.loads(ok(daemon.docker("inspect", "survivor")))[0]["State"]
+    assert st["Running"] is True
+    assert st["Pid"] == pid_before
+    assert "survivor" in ok(daemon.docker("ps", "--format", "{{.Names}}"))
+    quitter = json.loads(ok(daemon.docker("inspect", "quitter")))[0]["State"]
+    assert quitter["Status"] == "exited"
+    assert quitter["ExitCode"] == 42
+    time.sleep(0.5)
+    logs = ok(daemon.docker("logs", "survivor")).split()
+    assert len(logs) >= 8  # logging went on while the daemon was away
+    assert ok(daemon.docker("exec", "survivor", "echo", "still here")) == "still here\n"
+    ok(daemon.docker("stop", "-t", "1", "survivor"))
+    assert json.loads(ok(daemon.docker("inspect", "survivor")))[0]["State"]["Status"] == "exited"
+    ok(daemon.docker("rm", "survivor", "quitter"))
+    assert mounts_under(daemon.data_root) == []
