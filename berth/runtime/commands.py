@@ -12,7 +12,6 @@ from berth.runtime.cgroups import Cgroups, resolve_path
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.state import Container, process_start_time, rfc3339_now
 from berth.runtime.waiting import become_subreaper, wait_for
-from berth.util.atomic import write_atomic
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
@@ -38,6 +37,8 @@ def load_spec(bundle: str) -> dict[str, Any]:
 
 def write_pid_file(path: str | None, pid: int) -> None:
     if path:
+        from berth.util.atomic import write_atomic
+
         write_atomic(os.path.abspath(path), str(pid).encode())
 
 
@@ -68,7 +69,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
             console = connect_console_socket(opts["console-socket"])
         from berth.runtime.process import spawn_init
 
-        pid = spawn_init(spec, os.path.realpath(rootfs), c.fifo, console, cgroups)
+        pid = spawn_init(spec, os.path.realpath(rootfs), c.fifo, console, cgroups, idle=Container.preload)
         if console is not None:
             console.close()
         from berth.runtime.warmup import reap_warmup

@@ -16,6 +16,7 @@ from berth.runtime.init import InitArgs, run_exec_process, run_init
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -77,6 +78,7 @@ def _ladder(
     then_factory: Any,
     until_eof: bool,
     late_cgroups: Cgroups | None = None,
+    idle: Callable[[], object] | None = None,
 ) -> tuple[int, sync.Channel]:
     """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness).
 
@@ -95,6 +97,8 @@ def _ladder(
         if cgroups is not None:
             cgroups.add(c1)
         parent.send(go=True)
+        if idle is not None:
+            idle()  # the runtime's own remaining work, done while the child builds the container
         while True:
             msg = parent.recv()
             if msg is None:
@@ -135,7 +139,14 @@ def _reap(pid: int) -> None:
         pass
 
 
-def spawn_init(spec: dict[str, Any], rootfs: str, fifo: str, console: socket.socket | None, cgroups: Cgroups) -> int:
+def spawn_init(
+    spec: dict[str, Any],
+    rootfs: str,
+    fifo: str,
+    console: socket.socket | None,
+    cgroups: Cgroups,
+    idle: Callable[[], object] | None = None,
+) -> int:
     """Start the container's init; returns its host pid once it waits on the exec fifo."""
     flags, joins = namespace_plan(spec)
     cgroupns = bool(flags & abi.CLONE_NEWCGROUP)
@@ -148,7 +159,7 @@ def spawn_init(spec: dict[str, Any], rootfs: str, fifo: str, console: socket.soc
     args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns)
     try:
         pid, chan = _ladder(
-            None, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False, late_cgroups=cgroups
+            None, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False, late_cgroups=cgroups, idle=idle
         )
     finally:
         os.close(fifo_fd)

@@ -7,7 +7,6 @@ import time
 
 from berth.runtime import jsonc
 from berth.runtime.errors import RuntimeFailure
-from berth.util.atomic import write_atomic
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
@@ -66,7 +65,14 @@ class Container:
             raise RuntimeFailure(f"container {self.id} does not exist") from None
         return self
 
+    @staticmethod
+    def preload() -> None:
+        """Import what save() needs (callable while the container is being built)."""
+        import berth.util.atomic  # noqa: F401
+
     def save(self) -> None:
+        from berth.util.atomic import write_atomic
+
         write_atomic(self.state_path, jsonc.dumps(self.data).encode(), 0o600)
 
     @property
