@@ -7,6 +7,7 @@ import sys
 from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, print_inspect
 from berth.cli.formatter import IMAGES_TABLE, ImageRow, ellipsis, render, trunc_id
 from berth.cli.pflag import Command, StatusError
+from berth.cli.progress import Progress
 from berth.cli.units import ago, human_size
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -202,27 +203,21 @@ def import_(cli: Cli, argv: list[str]) -> int:
             body = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise StatusError(1, f"open {source}: {exc.strerror.lower() if exc.strerror else exc}") from None
+    progress = _progress(cli)
     try:
         for msg in cli.client.json_stream("POST", "/images/create", query, body, headers):
-            show_message(cli, msg)
+            progress.show(msg)
     finally:
         if body is not None and body is not sys.stdin.buffer:
             body.close()
     return 0
 
 
-def show_message(cli: Cli, msg: dict[str, Any]) -> None:
-    """Render one jsonmessage line (status/progress/stream), raise on an in-band error."""
-    if msg.get("error") or msg.get("errorDetail"):
-        detail = msg.get("errorDetail") or {}
-        raise StatusError(int(detail.get("code") or 1), str(msg.get("error") or detail.get("message")))
-    if "stream" in msg:
-        cli.out(str(msg["stream"]))
-    elif msg.get("status"):
-        prefix = f"{msg['id']}: " if msg.get("id") else ""
-        progress = f" {msg['progress']}" if msg.get("progress") else ""
-        cli.out(f"{prefix}{msg['status']}{progress}\n")
-    sys.stdout.flush()
+def _progress(cli: Cli) -> Progress:
+    def write(text: str) -> None:
+        cli.out(text)
+        sys.stdout.flush()
+    return Progress(write, sys.stdout.isatty())
 
 
 PULL = (Command("pull", "berth pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
@@ -238,12 +233,10 @@ def pull_image(cli: Cli, ref: str, quiet: bool = False, platform: str | None = N
     query = {"fromImage": repo, "tag": tg or "latest", "platform": platform}
     if not tg and announce:
         cli.out("Using default tag: latest\n")
+    progress = _progress(cli)
     for msg in cli.client.json_stream("POST", "/images/create", query, headers={"X-Registry-Auth": "e30="}):
-        if quiet:
-            if msg.get("error"):
-                show_message(cli, msg)
-            continue
-        show_message(cli, msg)
+        if not quiet or msg.get("error") or msg.get("errorDetail"):
+            progress.show(msg)
 
 
 def pull(cli: Cli, argv: list[str]) -> int:

@@ -97,3 +97,31 @@ def test_render_table_and_json() -> None:
 def test_row_method_with_argument() -> None:
     row = ContainerRow({"Id": "a" * 64, "Labels": {"com.x": "1"}})
     assert Template('{{.Label "com.x"}}|{{.Label "nope"}}').execute(row) == "1|"
+
+
+def test_progress_plain_skips_bars_and_shows_statuses() -> None:
+    from berth.cli.progress import Progress
+    out: list[str] = []
+    p = Progress(out.append, terminal=False)
+    p.show({"status": "Pulling from library/busybox", "id": "latest"})
+    p.show({"status": "Pulling fs layer", "progressDetail": {}, "id": "abc"})
+    p.show({"status": "Downloading", "progressDetail": {"current": 5, "total": 10},
+            "progress": "[==>  ] 5B/10B", "id": "abc"})
+    p.show({"status": "Pull complete", "progressDetail": {}, "id": "abc"})
+    p.show({"stream": "Loaded image: x:1\n"})
+    assert "".join(out) == ("latest: Pulling from library/busybox\nabc: Pulling fs layer\n"
+                            "abc: Pull complete\nLoaded image: x:1\n")
+
+
+def test_progress_terminal_rewrites_the_layer_line() -> None:
+    from berth.cli.pflag import StatusError
+    from berth.cli.progress import Progress
+    out: list[str] = []
+    p = Progress(out.append, terminal=True)
+    p.show({"status": "Downloading", "progressDetail": {"current": 5, "total": 10},
+            "progress": "[==>  ]", "id": "abc"})
+    p.show({"status": "Download complete", "progressDetail": {}, "id": "abc"})
+    assert "".join(out) == ("\n\x1b[1A\x1b[2K\rabc: Downloading [==>  ]\r\x1b[1B"
+                            "\x1b[1A\x1b[2K\rabc: Download complete\r\n\x1b[1B")
+    with pytest.raises(StatusError, match="denied"):
+        p.show({"errorDetail": {"message": "denied"}, "error": "denied"})
