@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import Any, Protocol
 
 __all__ = ["ImagesBackend"]
@@ -22,3 +22,5 @@ class ImagesBackend(Protocol):
         self, ref_or_id: str, force: bool = False, prune: bool = True
     ) -> builtins.list[dict[str, str]]: ...
     def prune(self, filters: dict[str, builtins.list[str]] | None = None) -> dict[str, Any]: ...
+    def save(self, names: builtins.list[str]) -> Iterator[bytes]: ...
+    async def load_stream(self, chunks: AsyncIterable[bytes]) -> builtins.list[str]: ...

@@ -1,13 +1,14 @@
-"""Image routes: import (create?fromSrc), list, inspect, tag, rmi, history, prune; pulls answer 404."""
+"""Image routes: import, list, inspect, tag, rmi, history, prune, save/load; pulls answer 404."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from berth import errdefs
 from berth.api.http.request import Request
-from berth.api.http.responses import JSONResponse, RawResponse, Response
+from berth.api.http.responses import JSONResponse, RawResponse, Response, StreamResponse
 from berth.api.http.router import Route
 from berth.api.image_backends import ImagesBackend
 from berth.api.streams import json_message
@@ -36,6 +37,13 @@ def _pull_refused(from_image: str, tag: str) -> errdefs.NotFound:
         f"pull access denied for {name}, repository does not exist or may require 'docker login': "
         "denied: requested access to the resource is denied"
     )
+
+
+async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A blocking byte generator (file reads) consumed from worker threads."""
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        if chunk:
+            yield chunk
 
 
 def routes(backend: ImagesBackend) -> list[Route]:
@@ -84,7 +92,24 @@ def routes(backend: ImagesBackend) -> list[Route]:
     async def prune(req: Request) -> Response:
         return JSONResponse(await asyncio.to_thread(backend.prune, req.filters()))
 
+    async def save_names(names: list[str]) -> Response:
+        chunks = await asyncio.to_thread(backend.save, names)
+        return StreamResponse(_aiter(chunks), "application/x-tar")
+
+    async def get_many(req: Request) -> Response:
+        return await save_names(req.query.getall("names"))
+
+    async def get_one(req: Request) -> Response:
+        return await save_names([req.path_params["name"]])
+
+    async def load(req: Request) -> Response:
+        lines = await backend.load_stream(req.body_stream())
+        return RawResponse(b"".join(json_message({"stream": line + "\n"}) for line in lines), "application/json")
+
     return [
+        Route("GET", "/images/get", get_many),
+        Route("POST", "/images/load", load),
+        Route("GET", "/images/{name:.*}/get", get_one),
         Route("POST", "/images/create", create),
         Route("GET", "/images/json", list_),
         Route("POST", "/images/prune", prune),

@@ -10,7 +10,7 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from berth import errdefs
@@ -58,6 +58,7 @@ class ImagesService:
         self.container_running = container_running
         self.events = events
         self.lock = threading.RLock()
+        self.tmp_root = os.path.join(os.path.dirname(content.root), "tmp")
 
     @classmethod
     def open(cls, data_root: str, **kwargs: Any) -> ImagesService:
@@ -256,6 +257,32 @@ class ImagesService:
         return views.history(img, sizes)
 
     # -- tags -----------------------------------------------------------------------------------
+    def tag_id(self, ref: str, image_id: str) -> None:
+        """Point the fully qualified `ref` at `image_id` (no checks, no event)."""
+        self._set_tag(ref, image_id)
+
+    # -- save / load ----------------------------------------------------------------------------
+    def save(self, names: builtins.list[str]) -> Iterator[bytes]:
+        """`docker save`: names resolve now (NotFound early); the archive streams as it is read."""
+        from berth.daemon.images.save import save
+
+        return save(self, names)
+
+    def load(self, stream: Readable | Iterable[bytes]) -> builtins.list[str]:
+        """`docker load`: every image of the archive; the "Loaded image: x:t" lines (blocking)."""
+        from berth.daemon.images.load import load
+
+        return load(self, stream if hasattr(stream, "read") else IterReader(stream))  # type: ignore[arg-type]
+
+    async def load_stream(self, chunks: AsyncIterable[bytes]) -> builtins.list[str]:
+        reader = QueueReader()
+        work = asyncio.create_task(asyncio.to_thread(self.load, reader))
+        try:
+            await reader.feed(chunks, work)
+        finally:
+            reader.close()
+        return await work
+
     def _set_tag(self, ref: str, image_id: str) -> None:
         self.meta.set_tag(ref, image_id)
         self.meta.set_last_tag(image_id, now_ns())

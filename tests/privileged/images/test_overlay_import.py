@@ -161,3 +161,24 @@ def test_commit_makes_a_child_image_with_the_containers_changes(svc: ImagesServi
     assert (view / "etc" / "passwd").exists()
     with pytest.raises(errdefs.Conflict, match=r"\(cannot be forced\) - image has dependent child images"):
         svc.delete(base[7:19], force=True)
+
+
+def test_save_then_load_into_another_root_and_run(svc: ImagesService, tmp_path: Path, mounts: list[str]) -> None:
+    iid = svc.import_image(io.BytesIO(busybox_tar_bytes(str(tmp_path))), "bb", "", ['CMD ["sh"]'])
+    base_top = svc.get(iid).record.chain_id
+    assert base_top is not None
+    rootfs = tmp_path / "c1"
+    do_mount(svc.rootfs_mount("c1", iid), rootfs, mounts)
+    subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c", "echo layered > /etc/motd"], check=True)
+    child = svc.commit("c1", iid, svc.get(iid).config, repo="bb", tag="2")
+    archive = b"".join(svc.save(["bb:2"]))
+    other = ImagesService.open(str(tmp_path / "other"))
+    assert other.load(io.BytesIO(archive)) == ["Loaded image: bb:2"]
+    loaded = other.get("bb:2")
+    assert loaded.id == child
+    assert len(loaded.diff_ids) == 2
+    view = tmp_path / "view"
+    do_mount(other.rootfs_mount("v", child), view, mounts)
+    out = subprocess.run(["chroot", str(view), "/bin/cat", "/etc/motd"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout == "layered\n"

@@ -125,3 +125,28 @@ def test_bad_upload_is_a_400_and_leaves_nothing(client: RawClient, svc: ImagesSe
     assert json.loads(raw) == {"message": "RUN is not a valid change command"}
     assert svc.list() == []
     assert list(svc.content.walk()) == []
+
+
+def test_save_and_load_routes(client: RawClient, svc: ImagesService) -> None:
+    status, raw = upload(client, "fromSrc=-&repo=saved&tag=1", TAR)
+    image_id = json.loads(raw)["status"]
+    client.request("GET", "/v1.44/images/get?names=saved%3A1")
+    status, headers, archive = client.read_response()
+    assert status == 200
+    assert headers["content-type"] == "application/x-tar"
+    client.request("GET", "/v1.44/images/saved:1/get")
+    assert client.read_response()[2] == archive
+    assert call(client, "DELETE", "/v1.44/images/saved:1")[0] == 200
+    status, raw = upload_to(client, "/v1.44/images/load?quiet=1", archive)
+    assert status == 200
+    assert raw == b'{"stream":"Loaded image: saved:1\\n"}\r\n'
+    assert svc.get("saved:1").id == image_id
+    assert call(client, "GET", "/v1.44/images/get?names=nope")[0] == 404
+
+
+def upload_to(c: RawClient, target: str, data: bytes) -> tuple[int, bytes]:
+    head = f"POST {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-tar\r\n\r\n"
+    body = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 999]), data[i:i + 999]) for i in range(0, len(data), 999))
+    c.send(head.encode() + body + b"0\r\n\r\n")
+    status, _, raw = c.read_response()
+    return status, raw

@@ -1,0 +1,207 @@
+"""`docker load` (services layer): Docker archives (manifest.json; Docker 25 OCI-layout or legacy layout) and
+plain OCI layouts; member names and links are resolved inside the archive only; diff ids are verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import tarfile
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from berth import errdefs
+from berth.daemon.images import refs, remove
+from berth.oci import digest as dg
+from berth.oci import mediatypes
+from berth.store.compression import DecompressingReader, Readable
+from berth.store.metadata import ImageRecord
+from berth.util.timefmt import from_rfc3339, now_ns
+
+if TYPE_CHECKING:
+    from berth.daemon.images.service import ImagesService
+
+__all__ = ["load"]
+
+_INDEXES = (mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST)
+
+
+class _Archive:
+    """The archive's regular files spooled to disk, and its links kept as a name map."""
+
+    def __init__(self, tmp: str) -> None:
+        self.tmp = tmp
+        self.files: dict[str, str] = {}
+        self.links: dict[str, str] = {}
+
+    def spool(self, stream: Readable) -> None:
+        with tarfile.open(fileobj=DecompressingReader(stream), mode="r|") as tar:  # type: ignore[call-overload]
+            for m in tar:
+                name = _clean(m.name)
+                if m.isreg():
+                    path = os.path.join(self.tmp, str(len(self.files)))
+                    src = tar.extractfile(m)
+                    with open(path, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    self.files[name] = path
+                elif m.issym():
+                    base = "" if m.linkname.startswith("/") else posixpath.dirname(name)
+                    self.links[name] = _clean(posixpath.join(base, m.linkname))
+                elif m.islnk():
+                    self.links[name] = _clean(m.linkname)
+
+    def path(self, name: str) -> str:
+        name = _clean(name)
+        for _ in range(40):
+            if name in self.files:
+                return self.files[name]
+            if name not in self.links:
+                break
+            name = self.links[name]
+        raise errdefs.InvalidParameter(f"invalid archive: {name} not found in the archive")
+
+    def has(self, name: str) -> bool:
+        return name in self.files or name in self.links
+
+    def json(self, name: str) -> Any:
+        try:
+            with open(self.path(name), "rb") as f:
+                return json.load(f)
+        except ValueError as exc:
+            raise errdefs.InvalidParameter(f"invalid archive: {name}: {exc}") from None
+
+
+def _clean(name: str) -> str:
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise errdefs.InvalidParameter(f"invalid archive: {name!r} is outside of the archive")
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _blob(digest: str) -> str:
+    alg, _, hexpart = digest.partition(":")
+    return f"blobs/{alg}/{hexpart}"
+
+
+def _oci_images(ar: _Archive) -> list[dict[str, Any]]:
+    """manifest.json-shaped entries from an OCI layout's index.json (nested indexes followed)."""
+    out: list[dict[str, Any]] = []
+    pending = [(d, None) for d in ar.json("index.json").get("manifests") or []]
+    while pending:
+        desc, name = pending.pop(0)
+        name = (desc.get("annotations") or {}).get("io.containerd.image.name") or name
+        doc = ar.json(_blob(desc["digest"]))
+        if desc.get("mediaType") in _INDEXES or "manifests" in doc:
+            pending.extend((d, name) for d in doc.get("manifests") or [])
+            continue
+        out.append({"Config": _blob(doc["config"]["digest"]), "RepoTags": [name] if name else [],
+                    "Layers": [_blob(layer["digest"]) for layer in doc.get("layers") or []]})
+    return out
+
+
+def load(svc: ImagesService, stream: Readable) -> list[str]:
+    """Load every image of the archive; returns the lines Docker prints ("Loaded image: x:t")."""
+    os.makedirs(svc.tmp_root, mode=0o700, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="load-", dir=svc.tmp_root)
+    try:
+        ar = _Archive(tmp)
+        ar.spool(stream)
+        if ar.has("manifest.json"):
+            images = ar.json("manifest.json")
+        elif ar.has("index.json"):
+            images = _oci_images(ar)
+        else:
+            raise errdefs.InvalidParameter("invalid archive: it has neither manifest.json nor index.json")
+        lines: list[str] = []
+        for entry in images:
+            lines.extend(_load_image(svc, ar, entry))
+        return lines
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_image(svc: ImagesService, ar: _Archive, entry: dict[str, Any]) -> list[str]:
+    with open(ar.path(entry["Config"]), "rb") as f:
+        raw = f.read()
+    doc = json.loads(raw)
+    diff_ids = list((doc.get("rootfs") or {}).get("diff_ids") or [])
+    layers = list(entry.get("Layers") or [])
+    if len(diff_ids) != len(layers):
+        raise errdefs.InvalidParameter("invalid archive: the config's diff ids do not match the layers")
+    created: list[str] = []
+    try:
+        parent: str | None = None
+        for diff_id, layer in zip(diff_ids, layers, strict=True):
+            parent = _layer(svc, ar, parent, diff_id, layer, created)
+        return _record(svc, raw, doc, parent, entry.get("RepoTags") or [])
+    except BaseException:
+        with svc.lock:
+            for chain in reversed(created):
+                remove.release_chain(svc, chain)
+        raise
+
+
+def _layer(svc: ImagesService, ar: _Archive, parent: str | None, diff_id: str, name: str,
+           created: list[str]) -> str:
+    chain = dg.chain_id(parent, diff_id)
+    if svc.snapshots.exists(chain):
+        return chain
+    with open(ar.path(name), "rb") as f, svc.content.writer() as writer:
+        try:
+            applied = svc.snapshots.apply_layer(parent, DecompressingReader(f), tee=writer.write)
+        except (ValueError, EOFError, OSError) as exc:
+            raise errdefs.InvalidParameter(f"invalid layer {name}: {exc}") from None
+        if applied.new:
+            created.append(applied.chain_id)
+        if applied.diff_id != diff_id:
+            raise errdefs.InvalidParameter(
+                f"invalid diffID for layer {name}: calculated {applied.diff_id}, expected {diff_id}"
+            )
+        with svc.lock:
+            blob = writer.commit(diff_id, mediatypes.DOCKER_LAYER).digest
+            if applied.new:
+                svc.snapshots.set_blob(chain, blob)
+    return chain
+
+
+def _record(svc: ImagesService, raw: bytes, doc: dict[str, Any], chain: str | None, tags: list[str]) -> list[str]:
+    image_id = dg.sha256(raw)
+    size = 0
+    key = chain
+    while key is not None:
+        rec = svc.meta.get_snapshot(key)
+        assert rec is not None
+        size += rec.size
+        key = rec.parent
+    try:
+        created_ns = from_rfc3339(doc.get("created") or "")
+    except ValueError:
+        created_ns = now_ns()
+    lines: list[str] = []
+    with svc.lock:
+        svc.content.ingest_bytes(raw, image_id)
+        existing = svc.meta.get_image(image_id)
+        labels = (doc.get("config") or {}).get("Labels")
+        svc.meta.put_image(ImageRecord(image_id, chain, created_ns, size, existing.parent if existing else "",
+                                       existing.last_tag_ns if existing else 0, labels))
+        for tag in tags:
+            ref = refs.parse(tag).with_default_tag()
+            old = svc.meta.tag_target(str(ref))
+            if old and old != image_id:
+                lines.append(f"The image {ref.familiar()} already exists, renaming the old one with ID {old} "
+                             "to empty string")
+            svc.tag_id(str(ref), image_id)
+            lines.append(f"Loaded image: {ref.familiar()}")
+    if not tags:
+        lines.append(f"Loaded image ID: {image_id}")
+    svc.emit("load", image_id, image_id)
+    return lines
