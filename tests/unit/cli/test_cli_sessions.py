@@ -65,7 +65,7 @@ def test_detach_sequence_is_found_across_reads() -> None:
     assert (data, s.detached) == (b"", True)
 
 
-def test_run_it_under_a_pty_raw_mode_resize_detach(engine: Engine) -> None:
+def test_run_it_under_a_pty_raw_mode_resize_sigwinch_detach(engine: Engine) -> None:
     import fcntl
     import struct
     import subprocess
@@ -85,14 +85,19 @@ def test_run_it_under_a_pty_raw_mode_resize_detach(engine: Engine) -> None:
             deadline = time.monotonic() + 10
             while termios.tcgetattr(slave)[3] & termios.ICANON and time.monotonic() < deadline:
                 time.sleep(0.01)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 132, 0, 0))
+            proc.send_signal(signal.SIGWINCH)
+            while time.monotonic() < deadline and not [
+                    r for r in engine.daemon.requests if r.path.endswith("/resize") and r.q("h") == "50"]:
+                time.sleep(0.01)
             os.write(master, b"ls\r\x10\x11")
             assert proc.wait(10) == 0
         finally:
             proc.kill()
             proc.wait()
         assert termios.tcgetattr(slave) == before
-        resize = engine.last(f"POST /containers/{CID}/resize")
-        assert (resize.q("h"), resize.q("w")) == ("40", "120")
+        sizes = [(r.q("h"), r.q("w")) for r in engine.daemon.requests if r.path.endswith("/resize")]
+        assert sizes == [("40", "120"), ("50", "132")]
         assert engine.created[0]["HostConfig"]["ConsoleSize"] == [40, 120]
         assert engine.last(f"POST /containers/{CID}/attach").q("stdin") == "1"
     finally:
