@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import select
+import sys
 import time
 from collections.abc import Callable
 
@@ -107,15 +108,32 @@ class Loop:
         self._running = True
         while self._running:
             for fd, events in self._epoll.poll(self._next_timeout()):
-                interest = self._fds.get(fd)
-                if interest and events & _READ and interest.reader:
-                    interest.reader()
-                interest = self._fds.get(fd)
-                if interest and events & (_WRITE | select.EPOLLERR) and interest.writer:
-                    interest.writer()
+                try:
+                    self._dispatch(fd, events)
+                except Exception:  # a bug must not take the container's monitor down: drop that fd
+                    _report_bug(f"fd {fd}")
+                    self.forget(fd)
                 if not self._running:
                     break
-            self._run_timers()
+            try:
+                self._run_timers()
+            except Exception:
+                _report_bug("timer")
+
+    def _dispatch(self, fd: int, events: int) -> None:
+        interest = self._fds.get(fd)
+        if interest and events & _READ and interest.reader:
+            interest.reader()
+        interest = self._fds.get(fd)
+        if interest and events & (_WRITE | select.EPOLLERR) and interest.writer:
+            interest.writer()
 
     def close(self) -> None:
         self._epoll.close()
+
+
+def _report_bug(where: str) -> None:
+    import traceback  # only when something went wrong
+
+    traceback.print_exc()
+    print(f"shim loop: the callback of {where} failed; serving on", file=sys.stderr, flush=True)

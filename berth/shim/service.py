@@ -201,6 +201,9 @@ class Shim:
             client.fail(f"bad request: {exc!r}", "invalid")
         except OSError as exc:
             client.fail(str(exc), "system")
+        except Exception as exc:  # a bug: answer it, log it, keep serving
+            note(f"op {op!r} failed: {exc!r}")
+            client.fail(f"shim internal error: {exc!r}", "system")
         self.reap()  # orphans the runtime left to us, the subreaper
 
     def _init(self) -> Proc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 from pathlib import Path
@@ -129,4 +130,24 @@ def test_client_bad_json_gets_an_error_reply() -> None:
     assert "invalid JSON" in reply["error"]
     assert theirs.recv(10) == b""
     theirs.close()
+    loop.close()
+
+
+def test_loop_survives_a_failing_callback(capsys: pytest.CaptureFixture[str]) -> None:
+    loop = Loop()
+    r, w = os.pipe()
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("bug")
+
+    loop.set_reader(r, broken)
+    os.write(w, b"x")
+    loop.call_later(0.05, lambda: ran.append("timer"))
+    loop.call_later(0.1, loop.stop)
+    loop.run()
+    assert ran == ["timer"]
+    assert "RuntimeError: bug" in capsys.readouterr().err
+    os.close(r)
+    os.close(w)
     loop.close()
