@@ -13,7 +13,7 @@ from berth.util.timefmt import parse_since
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
 
-__all__ = ["delete", "prune", "release_chain"]
+__all__ = ["collect_garbage", "delete", "prune", "release_chain"]
 
 HARD, SOFT_REF, SOFT_STOPPED = 1, 2, 4
 PRUNE_FILTERS = ("dangling", "label", "label!", "until")
@@ -180,3 +180,19 @@ def _labels_match(img: views.Image, filters: dict[str, list[str]]) -> bool:
 
     wanted = all(has(s) for s in filters.get("label", []))
     return wanted and not any(has(s) for s in filters.get("label!", []))
+
+
+def collect_garbage(svc: ImagesService) -> tuple[list[str], list[str]]:
+    """Drop layers and blobs nothing refers to (what a crash between two steps can leave); at startup only.
+
+    Returns (removed layer chain ids, removed blob digests).
+    """
+    layers: list[str] = []
+    for rec in svc.meta.snapshots():
+        if rec.kind == "committed" and not svc.meta.snapshot_children(rec.key):
+            layers.extend(release_chain(svc, rec.key))
+    keep = {img.id for img in svc.meta.images()} | {r.blob for r in svc.meta.snapshots() if r.blob}
+    blobs = [d.digest for d in svc.content.walk() if d.digest not in keep]
+    for digest in blobs:
+        svc.content.delete(digest)
+    return layers, blobs

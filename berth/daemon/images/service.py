@@ -8,6 +8,7 @@ import json
 import lzma
 import os
 import re
+import shutil
 import threading
 import zlib
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
@@ -67,7 +68,10 @@ class ImagesService:
         meta = MetadataStore(os.path.join(data_root, "metadata.db"))
         content = ContentStore(os.path.join(data_root, "content"))
         content.clean_ingest()
-        return cls(content, meta, Snapshotter(os.path.join(data_root, "snapshots"), meta), **kwargs)
+        svc = cls(content, meta, Snapshotter(os.path.join(data_root, "snapshots"), meta), **kwargs)
+        shutil.rmtree(svc.tmp_root, ignore_errors=True)
+        remove.collect_garbage(svc)
+        return svc
 
     def emit(self, action: str, image_id: str, name: str = "") -> None:
         if self.events is not None:

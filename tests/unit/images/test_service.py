@@ -227,3 +227,20 @@ def test_container_rootfs_snapshot_lifecycle(svc: ImagesService) -> None:
     svc.release_rootfs("c1")
     svc.release_rootfs("c1")
     assert svc.meta.snapshots() == []
+
+
+def test_garbage_left_by_a_crash_is_collected(svc: ImagesService) -> None:
+    from berth.daemon.images.remove import collect_garbage
+    from berth.oci import digest as dg
+
+    keep = imp(svc, "kept")
+    # a layer and a blob whose image record was never written (crash between the steps)
+    layer = svc.snapshots.apply_layer(None, io.BytesIO(make_tar({"orphan": b"o"})))
+    stray = svc.content.ingest_bytes(b"stray blob")
+    layers, blobs = collect_garbage(svc)
+    assert layers == [layer.chain_id]
+    assert blobs == [stray]
+    assert svc.get("kept").id == keep
+    assert svc.content.has(keep)
+    assert svc.content.has(svc.get(keep).diff_ids[0])
+    assert dg.is_digest(stray)
