@@ -1,4 +1,4 @@
-"""System routes: /_ping, /version, /info, /events, /auth (plus the refusals of refused.py)."""
+"""System routes: /_ping, /version, /info, /events, /auth (refusals live in refused.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from berth.api.http.request import Request
 from berth.api.http.responses import JSONResponse, RawResponse, Response, StreamResponse
 from berth.api.http.router import Route
 from berth.api.middleware import API_VERSION, MIN_API
-from berth.api.routes import hostinfo, refused
+from berth.api.routes import hostinfo
 from berth.api.streams import json_line
 from berth.util.timefmt import now_ns, parse_since, rfc3339nano
 
@@ -233,5 +233,4 @@ def routes(backend: SystemBackend) -> list[Route]:
         Route("GET", "/info", info),
         Route("GET", "/events", events),
         Route("POST", "/auth", auth),
-        *refused.routes(),
     ]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from berth.api.routes import system
+from berth.api.routes import refused, system
 from tests.unit.api.harness import LoopThread, StubSystem, running_api
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 @pytest.fixture(scope="module")
 def api_socket() -> Iterator[tuple[str, StubSystem, LoopThread]]:
     backend = StubSystem()
-    with running_api([system.routes(backend)]) as (path, lt):
+    with running_api([system.routes(backend), refused.routes()]) as (path, lt):
         yield path, backend, lt
 
 

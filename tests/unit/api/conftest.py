@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.api.routes import system
+from berth.api.routes import refused, system
 from tests.unit.api.harness import LoopThread, RawClient, StubSystem, running_api
 
 
@@ -17,7 +17,7 @@ def stub_system() -> StubSystem:
 
 @pytest.fixture
 def system_api(stub_system: StubSystem) -> Iterator[tuple[str, LoopThread]]:
-    with running_api([system.routes(stub_system)]) as served:
+    with running_api([system.routes(stub_system), refused.routes()]) as served:
         yield served
 
 
