@@ -219,10 +219,7 @@ def _caps(names: list[str]) -> list[str] | None:
 
 def _restart(value: str | None) -> dict[str, Any]:
     name, _, count = (value or "no").partition(":")
-    policy: dict[str, Any] = {"Name": name}
-    if count:
-        policy["MaximumRetryCount"] = int(count)
-    return policy
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
 
 
 def _ulimit(spec: str) -> dict[str, Any]:
@@ -258,9 +255,11 @@ def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -
         "StdinOnce": ns.interactive and not detach and "stdin" in attach, "Env": env,
         "Cmd": cmd or None, "Image": image, "WorkingDir": ns.workdir or "",
         "Entrypoint": [ns.entrypoint] if ns.entrypoint is not None else None,
-        "Labels": _labels(ns.label, ns.label_file), "ExposedPorts": exposed or None,
+        "Labels": _labels(ns.label, ns.label_file),
         "Volumes": {v: {} for v in ns.volume if ":" not in v},
     }
+    if exposed:
+        body["ExposedPorts"] = exposed
     if ns.stop_signal:
         body["StopSignal"] = ns.stop_signal
     if ns.stop_timeout is not None:

@@ -27,8 +27,18 @@ def to_json(value: Any) -> str:
     if hasattr(value, "as_json"):
         text = json.dumps(value.as_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
+    return json.dumps(_go_order(value), separators=(",", ":"), ensure_ascii=False,
                       default=lambda o: getattr(o, "as_json", lambda: str(o))())
+
+
+def _go_order(value: Any) -> Any:
+    """Key order as Go marshals: struct-like objects keep field order, maps are sorted."""
+    if isinstance(value, Mapping):
+        keys = list(value) if _structlike(value) else sorted(value)
+        return {k: _go_order(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_go_order(v) for v in value]
+    return value
 
 
 def go_str(value: Any) -> str:

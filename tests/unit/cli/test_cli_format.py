@@ -32,7 +32,7 @@ DOC = {"Id": "abc", "State": {"Status": "running", "Pid": 12, "Running": True},
     ("{{join .Config.Env \",\"}}", "A=1,B=2"),
     ("{{len .Mounts}} {{printf \"%s-%d\" .Id .State.Pid}}", "2 abc-12"),
     ("{{- .Id -}}  \n", "abc"),
-    ("{{json (index .Mounts 0)}}", '{"Destination":"/d","Source":"/s"}'),
+    ("{{json (index .Mounts 0)}}", '{"Source":"/s","Destination":"/d"}'),
     ("{{$.Id}}", "abc"),
 ])
 def test_templates(text: str, want: str) -> None:

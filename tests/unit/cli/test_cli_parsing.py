@@ -86,7 +86,7 @@ def test_create_request_like_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (hc["Memory"], hc["NanoCpus"], hc["AutoRemove"], hc["Init"]) == (67108864, 1500000000, True, True)
     assert (hc["CapAdd"], hc["Privileged"], hc["NetworkMode"]) == (["CAP_NET_ADMIN"], True, "mynet")
     assert hc["ConsoleSize"] == [30, 100]
-    assert hc["RestartPolicy"] == {"Name": "no"}
+    assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
     assert body["NetworkingConfig"] == {"EndpointsConfig": {"mynet": {"Aliases": ["w"]}}}
 
 
