@@ -50,17 +50,22 @@ async def _copy_out(stream: ShimStream, writer: ClientWriter, tty: bool, want: f
         await writer.drain()
 
 
-async def _copy_in(reader: ClientReader, stream: ShimStream, scanner: DetachScanner, stdin_once: bool) -> bool:
-    """Client stdin -> shim; returns True when the user typed the detach keys."""
+async def _copy_in(reader: ClientReader, stream: ShimStream, scanner: DetachScanner, close_at_eof: bool) -> bool:
+    """Client stdin -> shim; True ends the attach (detach keys typed, or stdin ended and is not to be closed).
+
+    As moby: at the client's stdin EOF the container's stdin is closed only for StdinOnce without a TTY;
+    otherwise the attach ends and the container goes on (the docker CLI half-closes after its detach keys).
+    """
     while True:
         data = await reader.read(32768)
         if not data:
             rest = scanner.flush()
             if rest:
                 await stream.write_stdin(rest)
-            if stdin_once:
+            if close_at_eof:
                 await stream.close_stdin()
-            return False
+                return False
+            return True
         passed, detached = scanner.feed(data)
         if passed:
             await stream.write_stdin(passed)
@@ -85,7 +90,8 @@ async def pump(
     out_task = asyncio.ensure_future(_copy_out(stream, writer, tty, want))
     in_task: asyncio.Future[bool] | None = None
     if stdin:
-        in_task = asyncio.ensure_future(_copy_in(reader, stream, DetachScanner(detach_keys), stdin_once))
+        close_at_eof = stdin_once and not tty
+        in_task = asyncio.ensure_future(_copy_in(reader, stream, DetachScanner(detach_keys), close_at_eof))
     code: int | None = None
     try:
         while True:

@@ -82,11 +82,21 @@ def test_tty_output_is_raw_and_stderr_filtered_when_not_asked() -> None:
 def test_stdin_once_closes_container_stdin_at_client_eof() -> None:
     stream = FakeStream([], hold=True)
     w = Writer()
-    code = asyncio.run(pump(Reader([b"abc", b"def"]), w, stream, tty=True, stdin=True, stdout=True, stderr=True,
+    code = asyncio.run(pump(Reader([b"abc", b"def"]), w, stream, tty=False, stdin=True, stdout=True, stderr=True,
                             stdin_once=True, detach_keys=b"\x10\x11"))
     assert stream.stdin_closed
     assert code == 0
-    assert bytes(w.data) == b"abcdef"
+    assert bytes(w.data) == b"\x01\x00\x00\x00\x00\x00\x00\x06abcdef"
+
+
+def test_tty_stdin_eof_ends_the_attach_but_not_the_container() -> None:
+    stream = FakeStream([], hold=True)
+    w = Writer()
+    code = asyncio.run(pump(Reader([b"abc"]), w, stream, tty=True, stdin=True, stdout=True, stderr=True,
+                            stdin_once=True, detach_keys=b"\x10\x11"))
+    assert code is None
+    assert stream.stdin == [b"abc"]
+    assert not stream.stdin_closed
 
 
 def test_detach_keys_end_the_attach_only() -> None:
