@@ -1,5 +1,4 @@
-"""Container commands without a session: ps, stop, restart, kill, rm, logs, inspect, top, rename,
-export, wait, container prune."""
+"""Container commands that need no attached session (ps, stop, rm, logs, inspect, top, prune ...)."""
 
 from __future__ import annotations
 
