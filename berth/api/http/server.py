@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import logging
 import os
 import socket
@@ -48,6 +49,16 @@ def _has_body(event: h11.Request) -> bool:
         if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
             return True
     return False
+
+
+def _give_to_docker_group(path: str) -> None:
+    """Like dockerd: the socket belongs to group "docker" when that group exists (and we are root)."""
+    try:
+        gid = grp.getgrnam("docker").gr_gid
+    except KeyError:
+        return
+    if os.geteuid() == 0:
+        os.chown(path, 0, gid)
 
 
 def _http_date() -> str:
@@ -318,6 +329,7 @@ class HttpServer:
                 os.unlink(path)
             server = await asyncio.start_unix_server(self._client, path=path)
             os.chmod(path, 0o660)
+            _give_to_docker_group(path)
             self._unix_paths.append(path)
             return server
         if spec.startswith("tcp://"):

@@ -84,9 +84,7 @@ class RawClient:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def request(
-        self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> None:
+    def request(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         lines = [f"{method} {target} HTTP/1.1", "Host: api.moby.localhost"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body or method in ("POST", "PUT"):

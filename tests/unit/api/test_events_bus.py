@@ -11,9 +11,7 @@ from berth.daemon.events import EventBus, EventFilter, make_message
 
 
 def test_message_keeps_legacy_fields_for_containers_and_images_only() -> None:
-    c = make_message(
-        "container", "die", "cid", {"image": "busybox", "exitCode": "0"}, "local", 1_500_000_000_123
-    )
+    c = make_message("container", "die", "cid", {"image": "busybox", "exitCode": "0"}, "local", 1_500_000_000_123)
     assert (c["status"], c["id"], c["from"]) == ("die", "cid", "busybox")
     assert (c["time"], c["timeNano"]) == (1500, 1_500_000_000_123)
     i = make_message("image", "tag", "sha256:x", {"name": "a:b"}, "local", 1)

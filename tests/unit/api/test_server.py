@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -80,6 +80,19 @@ def _test_routes(gate: Gate) -> list[Route]:
     async def nothing(req: Request) -> Response:
         return EmptyResponse()
 
+    async def pull(req: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            if req.query_bool("missing"):
+                raise errdefs.NotFound("manifest for x not found: manifest unknown")
+            yield b'{"status":"Pulling"}\r\n'
+            raise errdefs.System("late failure")
+
+        return StreamResponse(body(), wait_first=True)
+
+    async def hijack_then_fail(req: Request) -> Response:
+        await req.hijack(MUX)
+        raise errdefs.Conflict("container stopped meanwhile")
+
     return [
         Route("GET", "/echo", echo_version),
         Route("GET", "/images/{name:.*}/json", echo_version),
@@ -90,6 +103,8 @@ def _test_routes(gate: Gate) -> list[Route]:
         Route("POST", "/attach", hijack),
         Route("GET", "/fail/{kind}", fail),
         Route("POST", "/nothing", nothing),
+        Route("POST", "/images/create", pull),
+        Route("POST", "/exec/{id}/start", hijack_then_fail),
     ]
 
 
@@ -226,9 +241,7 @@ def test_hijack_without_upgrade_header_answers_200_raw(served: tuple[RawClient, 
         ("bug", 500, "division by zero"),
     ],
 )
-def test_error_kinds_map_to_statuses(
-    served: tuple[RawClient, Gate], kind: str, status: int, message: str
-) -> None:
+def test_error_kinds_map_to_statuses(served: tuple[RawClient, Gate], kind: str, status: int, message: str) -> None:
     c, _ = served
     c.request("GET", f"/fail/{kind}")
     got_status, headers, body = c.read_response()
@@ -263,3 +276,44 @@ def test_malformed_request_gets_400_and_server_lives_on(served: tuple[RawClient,
         assert c2.read_response()[0] == 200
     finally:
         c2.close()
+
+
+def test_wait_first_stream_turns_an_early_error_into_http_status(served: tuple[RawClient, Gate]) -> None:
+    c, _ = served
+    c.request("POST", "/images/create?missing=1")
+    status, _, body = c.read_response()
+    assert (status, body) == (404, b'{"message":"manifest for x not found: manifest unknown"}\n')
+    c.request("POST", "/images/create")
+    status, _, body = c.read_response()
+    assert (status, body) == (200, b'{"status":"Pulling"}\r\n')  # a late error never becomes an HTTP error
+
+
+def test_error_after_hijack_is_reported_in_band(served: tuple[RawClient, Gate]) -> None:
+    c, _ = served
+    c.request("POST", "/exec/e1/start", b'{"Detach":false}', {"Connection": "Upgrade", "Upgrade": "tcp"})
+    assert c.read_head()[0] == 101
+    assert c.read_all() == stdcopy_frame(3, b"container stopped meanwhile\r\n")
+
+
+def test_tcp_listener() -> None:
+    from berth.api.app import build_router, start_server
+    from tests.unit.api.harness import LoopThread
+
+    async def hello(req: Request) -> Response:
+        return JSONResponse({"hello": req.path})
+
+    lt = LoopThread()
+    try:
+        server = lt.call(start_server(build_router([[Route("GET", "/hi", hello)]]), ["tcp://127.0.0.1:0"]))
+        port = server.addresses()[0][1]  # type: ignore[attr-defined]
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /v1.40/hi HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while not reply.endswith(b"}\n"):
+            reply += sock.recv(4096)
+        sock.close()
+        assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert reply.endswith(b'{"hello":"/hi"}\n')
+        lt.call(server.close())  # type: ignore[attr-defined]
+    finally:
+        lt.stop()

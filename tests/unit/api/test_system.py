@@ -96,9 +96,7 @@ def test_events_follow_streams_new_events(
     assert (msg["Action"], msg["Actor"]["ID"]) == ("start", "c2")
 
 
-def test_events_listener_goes_away_when_the_client_hangs_up(
-    client: RawClient, stub_system: StubSystem
-) -> None:
+def test_events_listener_goes_away_when_the_client_hangs_up(client: RawClient, stub_system: StubSystem) -> None:
     client.request("GET", "/events")
     client.read_head()
     assert stub_system.events.listener_count() == 1
