@@ -38,6 +38,8 @@ COMMANDS: dict[str, dict[str, str]] = {
     "create": _CREATE,
     "run": {**_CREATE, "detach": "flag", "d": "=detach", "keep": "flag"},
     "start": {},
+    "pause": {},
+    "resume": {},
     "state": {},
     "kill": {"all": "flag", "a": "=all"},
     "delete": {"force": "flag", "f": "=force"},

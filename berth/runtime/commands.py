@@ -118,6 +118,9 @@ def start(c: Container) -> None:
 
 def destroy(c: Container) -> None:
     cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
+    if cgroups.frozen():
+        cgroups.signal_all(signal.SIGKILL)
+        cgroups.freeze(False)
     if c.alive():
         try:
             os.kill(c.pid, signal.SIGKILL)
@@ -171,6 +174,15 @@ def kill(c: Container, sig: int, all_procs: bool) -> None:
             raise RuntimeFailure("container not running") from None
 
 
+def pause(c: Container, on: bool) -> None:
+    status = c.status()
+    if on and status != "running":
+        raise RuntimeFailure("container not running")
+    if not on and status != "paused":
+        raise RuntimeFailure("container not paused")
+    Cgroups.from_state(c.data.get("cgroups") or {}).freeze(on)
+
+
 def delete(root: str, cid: str, force: bool) -> None:
     c = Container(root, cid)
     if not c.exists():
@@ -180,7 +192,7 @@ def delete(root: str, cid: str, force: bool) -> None:
         raise RuntimeFailure(f"container {cid} does not exist")
     c.load()
     status = c.status()
-    if status == "running" and not force:
+    if status in ("running", "paused") and not force:
         raise RuntimeFailure(f"cannot delete container {cid} that is not stopped: {status}")
     destroy(c)
 
@@ -226,6 +238,8 @@ def dispatch(root: str, cmd: str, opts: dict[str, Any], args: list[str]) -> int:
             parse_signal(args[1] if len(args) > 1 else "TERM"),
             bool(opts.get("all")),
         )
+    elif cmd in ("pause", "resume"):
+        pause(Container(root, cid).load(), cmd == "pause")
     elif cmd == "delete":
         delete(root, cid, bool(opts.get("force")))
     elif cmd == "exec":

@@ -89,7 +89,11 @@ class Container:
     def status(self) -> str:
         if not self.alive():
             return "stopped"
-        return "created" if os.path.exists(self.fifo) else "running"
+        if os.path.exists(self.fifo):
+            return "created"
+        from berth.runtime.cgroups import Cgroups
+
+        return "paused" if Cgroups.from_state(self.data.get("cgroups") or {}).frozen() else "running"
 
     def oci_state(self) -> dict[str, Any]:
         status = self.status()

@@ -131,6 +131,41 @@ class Cgroups:
             except ProcessLookupError:
                 pass
 
+    def _freezer(self) -> tuple[str, str, str, str] | None:
+        """(file, frozen value, thawed value, file to poll) of the freezer this host offers."""
+        for d in self.dirs:
+            if d != self.v2_dir and os.path.exists(os.path.join(d, "freezer.state")):
+                state = os.path.join(d, "freezer.state")
+                return state, "FROZEN", "THAWED", state
+        if self.v2_dir and os.path.exists(os.path.join(self.v2_dir, "cgroup.freeze")):
+            return os.path.join(self.v2_dir, "cgroup.freeze"), "1", "0", os.path.join(self.v2_dir, "cgroup.events")
+        return None
+
+    def frozen(self) -> bool:
+        """True when the container's processes are frozen (paused)."""
+        fz = self._freezer()
+        if fz is None:
+            return False
+        try:
+            with open(fz[3]) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return False
+        return text.strip() == "FROZEN" if fz[1] == "FROZEN" else "frozen 1" in text
+
+    def freeze(self, on: bool, timeout: float = 10.0) -> None:
+        """Freeze (pause) or thaw (resume) every process, and wait until the kernel has done it."""
+        fz = self._freezer()
+        if fz is None:
+            raise OSError(errno.ENOTSUP, "no freezer cgroup on this host")
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(fz[0], "w") as f:
+                f.write(fz[1] if on else fz[2])
+            if self.frozen() == on or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
     def kill_and_wait(self, timeout: float = 10.0) -> None:
         """SIGKILL every process in the cgroup and wait until it is empty."""
         deadline = time.monotonic() + timeout

@@ -240,3 +240,23 @@ def test_sysctl_is_applied_before_proc_sys_turns_read_only(make_bundle: Any, run
     assert runtime("exec", "c1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout == "1\n"
     assert b.cfg["linux"]["sysctl"] == {"net.ipv4.ip_forward": "1"}
     runtime("delete", "--force", "c1")
+
+
+def test_pause_resume_and_force_delete_while_paused(make_bundle: Any, runtime: Any) -> None:
+    b = created(make_bundle, runtime, ["sh", "-c", "while true; do echo tick >> /tmp/ticks; sleep 0.05; done"])
+    runtime("start", "c1")
+    ticks = b.path / "upper" / "tmp" / "ticks"
+    assert wait_until(ticks.exists)
+    runtime("pause", "c1")
+    assert runtime.state("c1")["status"] == "paused"
+    assert runtime("pause", "c1", check=False).returncode == 1
+    size = ticks.stat().st_size
+    time.sleep(0.3)
+    assert ticks.stat().st_size == size
+    runtime("resume", "c1")
+    assert runtime.state("c1")["status"] == "running"
+    assert wait_until(lambda: ticks.stat().st_size > size)
+    runtime("pause", "c1")
+    assert runtime("delete", "c1", check=False).returncode == 1
+    runtime("delete", "--force", "c1")
+    assert runtime("state", "c1", check=False).returncode == 1
