@@ -26,17 +26,20 @@ COMMANDS = {
     "export": "container:export",
     "images": "image:images", "tag": "image:tag", "rmi": "image:rmi", "history": "image:history",
     "import": "image:import_", "pull": "image:pull",
+    "pause": "extra:pause", "unpause": "extra:unpause", "port": "extra:port", "diff": "extra:diff",
+    "commit": "extra:commit", "save": "extra:save", "load": "extra:load", "events": "extra:events",
 }
 GROUPS = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "prune": "container:prune",
                   "inspect": "container:inspect_container", "run": "run", "create": "create",
                   "start": "start", "attach": "attach", "exec": "exec", "wait": "wait", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "logs": "logs",
-                  "top": "top", "rename": "rename", "export": "export"},
+                  "top": "top", "rename": "rename", "export": "export", "pause": "pause",
+                  "unpause": "unpause", "port": "port", "diff": "diff", "commit": "commit"},
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
               "history": "history", "import": "import", "pull": "pull",
-              "inspect": "image:inspect_image", "prune": "image:prune"},
-    "system": {"info": "info"},
+              "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
+    "system": {"info": "info", "events": "events"},
 }
 
 GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",
@@ -164,6 +167,9 @@ def _report(exc: Exception) -> int:
     from berth.client import APIError, DaemonUnreachable
     if isinstance(exc, APIError | DaemonUnreachable):
         sys.stderr.write(f"{exc}\n")
+        return 1
+    if isinstance(exc, OSError) and exc.filename:
+        sys.stderr.write(f"open {exc.filename}: {(exc.strerror or str(exc)).lower()}\n")
         return 1
     if isinstance(exc, TemplateError):
         sys.stderr.write(f"template parsing error: template: :1: {exc}\n")

@@ -34,7 +34,7 @@ def to_json(value: Any) -> str:
 def _go_order(value: Any) -> Any:
     """Key order as Go marshals: struct-like objects keep field order, maps are sorted."""
     if isinstance(value, Mapping):
-        keys = list(value) if _structlike(value) else sorted(value)
+        keys = list(value) if any(str(k)[:1].isupper() for k in value) else sorted(value)
         return {k: _go_order(value[k]) for k in keys}
     if isinstance(value, list):
         return [_go_order(v) for v in value]

@@ -119,3 +119,47 @@ def test_image_inspect_type_and_info(engine: Engine, berth: Berth) -> None:
     assert " Containers: 2\n  Running: 1\n" in out
     assert " Total Memory: 1.863GiB\n" in out
     assert berth("info", "--format", "{{.ServerVersion}}")[1] == "0.1.0\n"
+
+
+def test_port_diff_commit(engine: Engine, berth: Berth) -> None:
+    from tests.unit.cli.conftest import INSPECT
+    ports = {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
+             "53/udp": None}
+    engine.daemon.route("GET", "/containers/([^/]+)/json")(
+        lambda req, n: {**INSPECT, "NetworkSettings": {"Ports": ports}})
+    assert berth("port", "web") == (0, "80/tcp -> 0.0.0.0:8080\n80/tcp -> [::]:8080\n", "")
+    assert berth("port", "web", "80") == (0, "0.0.0.0:8080\n[::]:8080\n", "")
+    assert berth("port", "web", "81") == (1, "", "Error: No public port '81' published for web\n")
+    engine.daemon.route("GET", "/containers/([^/]+)/changes")(lambda req, n: [
+        {"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/f", "Kind": 1}, {"Path": "/etc/x", "Kind": 2}])
+    assert berth("diff", "web")[1] == "C /tmp\nA /tmp/f\nD /etc/x\n"
+    engine.daemon.route("POST", "/commit")(lambda req: ({"Id": "sha256:" + "7" * 64}, 201))
+    assert berth("commit", "-c", "ENV X=1", "web", "snap:1")[1] == "sha256:" + "7" * 64 + "\n"
+    q = engine.last("POST /commit").query
+    assert (q["container"], q["repo"], q["tag"], q["changes"], q["pause"]) == (
+        ["web"], ["snap"], ["1"], ["ENV X=1"], ["1"])
+
+
+def test_save_load_events(engine: Engine, berth: Berth, tmp_path: Path) -> None:
+    engine.daemon.route("GET", "/images/get")(
+        lambda req: send_chunks(req, [b"TAR", b"BALL"], "application/x-tar"))
+    target = tmp_path / "img.tar"
+    assert berth("save", "-o", str(target), "nginx", "busybox")[0] == 0
+    assert target.read_bytes() == b"TARBALL"
+    assert engine.last("GET /images/get").query["names"] == ["nginx", "busybox"]
+
+    def load(req: Req) -> None:
+        send_chunks(req, [b'{"stream":"Loaded image: nginx:latest\\n"}\r\n'])
+    engine.daemon.route("POST", "/images/load")(load)
+    assert berth("load", "-i", str(target)) == (0, "Loaded image: nginx:latest\n", "")
+    assert engine.last("POST /images/load").body == b"TARBALL"
+    missing = tmp_path / "none.tar"
+    assert berth("load", "-i", str(missing))[2] == f"open {missing}: no such file or directory\n"
+    event = {"status": "start", "id": "c1", "from": "busybox", "Type": "container", "Action": "start",
+             "Actor": {"ID": "c1", "Attributes": {"name": "web", "image": "busybox"}}, "scope": "local",
+             "time": 1700000000, "timeNano": 1700000000123456789}
+    engine.daemon.route("GET", "/events")(lambda req: send_chunks(req, [json.dumps(event).encode() + b"\r\n"]))
+    out = berth("events", "--since", "1700000000", "--until", "1700000001")[1]
+    assert out.endswith(".123456789Z container start c1 (image=busybox, name=web)\n") or "+" in out
+    assert berth("events", "--format", "{{.Actor.Attributes.name}} {{.Action}}")[1] == "web start\n"
+    assert json.loads(berth("events", "--format", "json")[1])["Action"] == "start"
