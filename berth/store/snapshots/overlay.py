@@ -48,6 +48,7 @@ class Snapshotter:
         self.links = os.path.join(root, "l")
         self.meta = meta
         self.python = python
+        self.index_off = os.path.exists("/sys/module/overlay/parameters/index")
         os.makedirs(self.links, mode=0o700, exist_ok=True)
         self._clean_orphans()
 
@@ -195,6 +196,8 @@ class Snapshotter:
         d = self._dir(rec)
         lower = ":".join(self._lower_links(rec.parent))
         opts = [f"lowerdir={lower}", f"upperdir={d}/fs", f"workdir={d}/work"]
+        if self.index_off:  # layers are shared by many mounts: no overlay index (moby does the same)
+            opts.insert(0, "index=off")
         if len(",".join(opts)) >= PAGE:
             raise errdefs.System(f"too many layers to mount snapshot {key}: mount data exceeds one page")
         return opts
