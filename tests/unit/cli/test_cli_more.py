@@ -140,7 +140,7 @@ def test_port_diff_commit(engine: Engine, berth: Berth) -> None:
         ["web"], ["snap"], ["1"], ["ENV X=1"], ["1"])
 
 
-def test_save_load_events(engine: Engine, berth: Berth, tmp_path: Path) -> None:
+def test_save_load_events(engine: Engine, berth: Berth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine.daemon.route("GET", "/images/get")(
         lambda req: send_chunks(req, [b"TAR", b"BALL"], "application/x-tar"))
     target = tmp_path / "img.tar"
@@ -159,7 +159,14 @@ def test_save_load_events(engine: Engine, berth: Berth, tmp_path: Path) -> None:
              "Actor": {"ID": "c1", "Attributes": {"name": "web", "image": "busybox"}}, "scope": "local",
              "time": 1700000000, "timeNano": 1700000000123456789}
     engine.daemon.route("GET", "/events")(lambda req: send_chunks(req, [json.dumps(event).encode() + b"\r\n"]))
-    out = berth("events", "--since", "1700000000", "--until", "1700000001")[1]
-    assert out.endswith(".123456789Z container start c1 (image=busybox, name=web)\n") or "+" in out
+    import time
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        out = berth("events", "--since", "1700000000", "--until", "1700000001")[1]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert out == "2023-11-14T22:13:20.123456789Z container start c1 (image=busybox, name=web)\n"
     assert berth("events", "--format", "{{.Actor.Attributes.name}} {{.Action}}")[1] == "web start\n"
     assert json.loads(berth("events", "--format", "json")[1])["Action"] == "start"
