@@ -78,7 +78,10 @@ class Client:
             elif not self._got_request:
                 self._feed_request(data)
         except ProtocolError as exc:
-            self.fail(str(exc))
+            if self._decoder is not None:
+                self.close()  # a broken frame stream cannot carry an error reply
+            else:
+                self.fail(str(exc))
 
     def _feed_request(self, data: bytes) -> None:
         self._rbuf += data

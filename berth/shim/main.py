@@ -115,7 +115,8 @@ def _shrink() -> None:
 
 def _serve(opts: dict[str, object], report: int) -> int:
     from berth.shim.loop import Loop
-    from berth.shim.service import Config, Shim, note
+    from berth.shim.service import Config, Shim
+    from berth.shim.sysutil import note
 
     loop = Loop()
     cfg = Config(str(opts["id"]), str(opts["bundle"]), str(opts["dir"]), list(opts["runtime"]),  # type: ignore[call-overload]

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import _socket
 import os
-import select
 import time
 from collections.abc import Callable
 
 from berth.kernel.prctl import set_child_subreaper
 from berth.shim import minijson
 from berth.shim.clients import Client
-from berth.shim.jsonlog import JsonLog, rfc3339nano
+from berth.shim.jsonlog import JsonLog
 from berth.shim.loop import Loop
 from berth.shim.procs import Proc
 from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
 from berth.shim.runtime import Runtime, RuntimeError_
 from berth.shim.stdio import ProcIO
+from berth.shim.sysutil import note, read_pid, remove_tree, unlink, wait_exit
 
-__all__ = ["Config", "OpError", "Shim", "note"]
+__all__ = ["Config", "OpError", "Shim"]
 
 _EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 DELETE_WAIT = 10.0
-
-
-def note(msg: str) -> None:
-    """A line in the shim's own log (its stderr is SHIMDIR/shim.log)."""
-    try:
-        os.write(2, f"{rfc3339nano(time.time_ns())} {msg}\n".encode())
-    except OSError:
-        pass
 
 
 class OpError(Exception):
@@ -85,7 +77,7 @@ class Shim:
                     self.cfg.id]
             self.runtime.run(args, io.child, io.err_reader)
             io.after_spawn()
-            pid = _read_pid(pid_file)
+            pid = read_pid(pid_file)
         except BaseException:
             io.close()
             self._runtime_quiet(["delete", "--force", self.cfg.id])
@@ -310,13 +302,13 @@ class Shim:
                     self.cfg.id]
             self.runtime.run(args, io.child, io.err_reader)
             io.after_spawn()
-            pid = _read_pid(pid_file)
+            pid = read_pid(pid_file)
         except BaseException:
             io.close()
             raise
         finally:
             for path in (spec, pid_file):
-                _unlink(path)
+                unlink(path)
         self._watch(pid)
         return Proc(self.loop, pid, io, None, self._exec_done)
 
@@ -330,7 +322,7 @@ class Shim:
         self.runtime.run(["delete", "--force", self.cfg.id])
         for proc in [self._init(), *self.execs.values()]:
             if proc.running:
-                _wait_exit(proc, DELETE_WAIT)
+                wait_exit(proc, DELETE_WAIT)
             if proc.running:
                 note(f"process {proc.pid} outlived runtime delete")
             proc.finish()
@@ -344,7 +336,7 @@ class Shim:
             self._listener.close()
             self._listener = None
         self.log.close()
-        _remove_tree(self.cfg.dir)
+        remove_tree(self.cfg.dir)
         last_words()
         for c in list(self.clients):
             c.flush_blocking(1.0)
@@ -361,48 +353,3 @@ def _int(req: dict[str, object], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise OpError(f"{key} must be an integer")
     return value
-
-
-def _read_pid(path: str) -> int:
-    with open(path) as f:
-        return int(f.read().strip())
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _wait_exit(proc: Proc, timeout: float) -> None:
-    """Block until `proc` (our child) exits or `timeout` passes; record its status."""
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except ProcessLookupError:
-        return
-    try:
-        select.select([pidfd], [], [], timeout)
-        pid, status = os.waitpid(proc.pid, os.WNOHANG)
-        if pid:
-            proc.exited(status)
-    except ChildProcessError:
-        pass
-    finally:
-        os.close(pidfd)
-
-
-def _remove_tree(path: str) -> None:
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            _remove_tree(entry.path)
-        else:
-            _unlink(entry.path)
-    try:
-        os.rmdir(path)
-    except OSError as exc:
-        note(f"cannot remove {path}: {exc}")
