@@ -252,7 +252,7 @@ def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -
         "Hostname": ns.hostname or "", "Domainname": "", "User": ns.user or "",
         "AttachStdin": not detach and "stdin" in attach, "AttachStdout": not detach and "stdout" in attach,
         "AttachStderr": not detach and "stderr" in attach, "Tty": ns.tty, "OpenStdin": ns.interactive,
-        "StdinOnce": ns.interactive and not detach and "stdin" in attach, "Env": env,
+        "StdinOnce": ns.interactive and not detach and "stdin" in attach, "Env": env or None,
         "Cmd": cmd or None, "Image": image, "WorkingDir": ns.workdir or "",
         "Entrypoint": [ns.entrypoint] if ns.entrypoint is not None else None,
         "Labels": _labels(ns.label, ns.label_file),
