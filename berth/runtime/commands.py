@@ -69,7 +69,15 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
             console = connect_console_socket(opts["console-socket"])
         from berth.runtime.process import spawn_init
 
-        pid = spawn_init(spec, os.path.realpath(rootfs), c.fifo, console, cgroups, idle=Container.preload)
+        pid = spawn_init(
+            spec,
+            os.path.realpath(rootfs),
+            c.fifo,
+            console,
+            cgroups,
+            idle=Container.preload,
+            preserve_fds=int(opts.get("preserve-fds") or 0),
+        )
         if console is not None:
             console.close()
         from berth.runtime.warmup import reap_warmup

@@ -72,7 +72,8 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     if not detach:
         become_subreaper()
     cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
-    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None)
+    preserve = int(opts.get("preserve-fds") or 0)
+    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve)
     if console is not None:
         console.close()
     if opts.get("pid-file"):

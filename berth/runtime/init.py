@@ -32,7 +32,17 @@ __all__ = ["InitArgs", "run_exec_process", "run_init"]
 class InitArgs:
     """What the init process needs, gathered by the parent before forking."""
 
-    __slots__ = ("cgroup_dirs", "cgroupns", "console", "fifo_fd", "last_cap", "netns", "rootfs", "spec")
+    __slots__ = (
+        "cgroup_dirs",
+        "cgroupns",
+        "console",
+        "fifo_fd",
+        "last_cap",
+        "netns",
+        "preserve_fds",
+        "rootfs",
+        "spec",
+    )
 
     def __init__(
         self,
@@ -44,9 +54,11 @@ class InitArgs:
         last_cap: int,
         netns: bool,
         cgroupns: bool,
+        preserve_fds: int = 0,
     ) -> None:
         self.spec, self.rootfs, self.fifo_fd, self.console = spec, rootfs, fifo_fd, console
         self.cgroup_dirs, self.last_cap, self.netns, self.cgroupns = cgroup_dirs, last_cap, netns, cgroupns
+        self.preserve_fds = preserve_fds
 
 
 def lo_up() -> None:
@@ -99,8 +111,20 @@ def _env_map(env: list[str]) -> dict[str, str]:
     return out
 
 
-def finalize_process(process: dict[str, Any], last_cap: int) -> tuple[str, list[str], list[str]]:
+def _cloexec_from(first: int) -> None:
+    """Every fd from `first` up closes on exec: nothing the runtime inherited leaks into the container."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
+def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int = 0) -> tuple[str, list[str], list[str]]:
     """rlimits, no_new_privs, caps and user, cwd, umask; returns (path, args, env) for execve."""
+    _cloexec_from(3 + preserve_fds)
     apply_rlimits(list(process.get("rlimits") or []))
     _oom_score_adj(process.get("oomScoreAdj"))
     if process.get("noNewPrivileges"):
@@ -153,7 +177,7 @@ def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
         rootfs_mod.readonly_path(path)
     for path in linux.get("maskedPaths") or []:
         rootfs_mod.mask_path(path)
-    result = finalize_process(process, a.last_cap)
+    result = finalize_process(process, a.last_cap, a.preserve_fds)
     if not a.cgroupns:
         _await_cgroups(ch, False)
     return result
@@ -181,7 +205,9 @@ def run_init(ch: Channel, a: InitArgs) -> None:
     os._exit(1)
 
 
-def run_exec_process(ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int) -> None:
+def run_exec_process(
+    ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0
+) -> None:
     """An exec'd process, already in the container's namespaces; never returns."""
     try:
         os.setsid()
@@ -189,7 +215,7 @@ def run_exec_process(ch: Channel, process: dict[str, Any], console: socket.socke
             from berth.runtime.console import setup_console  # loaded by the parent before the fork
 
             setup_console(console, process.get("consoleSize"), mount_console=False)
-        path, args, env = finalize_process(process, last_cap)
+        path, args, env = finalize_process(process, last_cap, preserve_fds)
         os.execve(path, args, _env_map(env))
     except BaseException as e:
         _report(ch, e)

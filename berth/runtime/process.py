@@ -146,6 +146,7 @@ def spawn_init(
     console: socket.socket | None,
     cgroups: Cgroups,
     idle: Callable[[], object] | None = None,
+    preserve_fds: int = 0,
 ) -> int:
     """Start the container's init; returns its host pid once it waits on the exec fifo."""
     flags, joins = namespace_plan(spec)
@@ -156,7 +157,7 @@ def spawn_init(
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in joins]
     has_netns = bool(flags & abi.CLONE_NEWNET)
-    args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns)
+    args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns, preserve_fds)
     try:
         pid, chan = _ladder(
             None, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False, late_cgroups=cgroups, idle=idle
@@ -169,7 +170,13 @@ def spawn_init(
     return pid
 
 
-def spawn_exec(init_pid: int, process: dict[str, Any], console: socket.socket | None, cgroups: Cgroups | None) -> int:
+def spawn_exec(
+    init_pid: int,
+    process: dict[str, Any],
+    console: socket.socket | None,
+    cgroups: Cgroups | None,
+    preserve_fds: int = 0,
+) -> int:
     """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd."""
     fds: list[tuple[int, int]] = []
     try:
@@ -183,7 +190,10 @@ def spawn_exec(init_pid: int, process: dict[str, Any], console: socket.socket | 
                 continue
         cap = last_cap()
         pid, chan = _ladder(
-            cgroups, (0, fds), lambda ch: lambda: run_exec_process(ch, process, console, cap), until_eof=True
+            cgroups,
+            (0, fds),
+            lambda ch: lambda: run_exec_process(ch, process, console, cap, preserve_fds),
+            until_eof=True,
         )
     finally:
         for fd, _ in fds:

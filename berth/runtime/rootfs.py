@@ -87,10 +87,19 @@ def _mount_one(rootfs: str, m: dict[str, Any], cgroup_dirs: list[str], cgroupns:
         mount(None, dest, None, p)
 
 
+def _make_parent_private(path: str) -> None:
+    while not os.path.ismount(path) and path != "/":
+        path = os.path.dirname(path)
+    mount(None, path, None, abi.MS_PRIVATE)
+
+
 def prepare(spec: dict[str, Any], rootfs: str, cgroup_dirs: list[str], cgroupns: bool) -> None:
     """Everything up to and including pivot_root; afterwards the cwd is the new `/`."""
     linux = spec.get("linux") or {}
-    mount(None, "/", None, parse_rootfs_propagation(linux.get("rootfsPropagation")))
+    propagation = parse_rootfs_propagation(linux.get("rootfsPropagation"))
+    mount(None, "/", None, propagation)
+    if propagation & (abi.MS_SHARED | abi.MS_SLAVE):
+        _make_parent_private(rootfs)  # pivot_root refuses a new root whose parent mount is shared
     mount(rootfs, rootfs, "bind", abi.MS_BIND | abi.MS_REC)
     mounts = list(spec.get("mounts") or [])
     for m in mounts:
@@ -106,6 +115,8 @@ def prepare(spec: dict[str, Any], rootfs: str, cgroup_dirs: list[str], cgroupns:
     mount(None, ".", None, abi.MS_SLAVE | abi.MS_REC)
     umount2(".", abi.MNT_DETACH)
     os.chdir("/")
+    if propagation & (abi.MS_SHARED | abi.MS_SLAVE):
+        mount(None, "/", None, propagation)
 
 
 def finalize(spec: dict[str, Any]) -> None:

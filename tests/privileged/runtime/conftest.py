@@ -132,7 +132,15 @@ def docker_config(args: list[str], cid: str, **over: Any) -> dict[str, Any]:
             "noNewPrivileges",
         ):
             cfg["process"][key] = value
-        elif key in ("namespaces", "maskedPaths", "readonlyPaths", "devices", "sysctl", "resources"):
+        elif key in (
+            "namespaces",
+            "maskedPaths",
+            "readonlyPaths",
+            "devices",
+            "sysctl",
+            "resources",
+            "rootfsPropagation",
+        ):
             cfg["linux"][key] = value
         else:
             cfg[key] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,33 @@ def test_config_devices_are_created_with_their_mode(make_bundle: Any, runtime: A
     assert code == 0, err
     fields = out.split()
     assert (fields[0], fields[2], fields[3], fields[4], fields[5]) == ("crw--w----", "0", "5", "1,", "3")
+
+
+def test_inherited_fds_do_not_leak_unless_preserved(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    b = make_bundle("c1")
+    b.write_config(["sh", "-c", "ls /proc/self/fd | xargs; cat <&3"])
+    runtime.ids.append("c1")
+    extra = tmp_path / "extra"
+    extra.write_text("from-fd-3\n")
+    outputs = []
+    for preserve in ([], ["--preserve-fds", "1"]):
+        # the caller holds fd 3 open without close-on-exec, as a careless caller might
+        cmd = [
+            "sh",
+            "-c",
+            'exec 3<"$0"; exec "$@"',
+            str(extra),
+            *runtime.cmd("run", *preserve, "--bundle", str(b.path), "c1"),
+        ]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        outputs.append(res.stdout.splitlines())
+    assert outputs[0] == ["0 1 2 3"]  # 3 is ls's own directory fd; `cat <&3` finds nothing
+    assert outputs[1] == ["0 1 2 3 4", "from-fd-3"]
+
+
+def test_shared_rootfs_propagation(make_bundle: Any, runtime: Any) -> None:
+    code, out, err = run(
+        make_bundle, runtime, "awk '$5 == \"/\" {print $7}' /proc/self/mountinfo", rootfsPropagation="rshared"
+    )
+    assert code == 0, err
+    assert out.startswith("shared:")
