@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import grp
+import json
 import logging
 import os
 import socket
@@ -282,7 +283,7 @@ class _Connection:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         status = exc.error_status_hint or 400
-        body = f'{{"message":"bad request: {exc}"}}\n'.replace("\\", "").encode()
+        body = json.dumps({"message": f"bad request: {exc}"}, separators=(",", ":")).encode() + b"\n"
         resp = RawResponse(body, "application/json", status, [("Connection", "close")])
         with contextlib.suppress(Exception):
             extra = [("Content-Type", resp.content_type), ("Content-Length", str(len(body)))]
