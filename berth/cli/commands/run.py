@@ -271,7 +271,7 @@ def exec_(cli: Cli, argv: list[str]) -> int:
         "User": ns.user or "", "Privileged": ns.privileged, "Tty": ns.tty,
         "AttachStdin": ns.interactive and not ns.detach, "AttachStdout": not ns.detach,
         "AttachStderr": not ns.detach, "Detach": ns.detach, "DetachKeys": ns.detach_keys or "",
-        "Env": [line for f in ns.env_file for line in parse_env_file(f)] + ns.env,
+        "Env": [line for f in ns.env_file for line in parse_env_file(f)] + ns.env or None,
         "WorkingDir": ns.workdir or "", "Cmd": cmd}
     if console:
         body["ConsoleSize"] = list(console)

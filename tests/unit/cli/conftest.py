@@ -147,6 +147,28 @@ def _install(e: Engine) -> None:
             e.killed.set()
         return None, 204
 
+    @d.route("POST", "/containers/([^/]+)/exec")
+    def exec_create(req: Req, cid: str) -> Any:
+        return {"Id": "e" * 64}, 201
+
+    @d.route("POST", "/exec/([^/]+)/start")
+    def exec_start(req: Req, eid: str) -> None:
+        assert req.sock is not None
+        tty = bool((req.json() or {}).get("Tty"))
+        kind = "raw-stream" if tty else "multiplexed-stream"
+        head(req.sock, 101, {"Content-Type": f"application/vnd.docker.{kind}", "Connection": "Upgrade",
+                             "Upgrade": "tcp"})
+        req.sock.sendall(b"exec out\n" if tty else frame(1, b"exec out\n"))
+        finish(req)
+
+    @d.route("POST", "/exec/([^/]+)/resize")
+    def exec_resize(req: Req, eid: str) -> Any:
+        return None, 204
+
+    @d.route("GET", "/exec/([^/]+)/json")
+    def exec_inspect(req: Req, eid: str) -> Any:
+        return {"ID": eid, "Running": False, "ExitCode": e.exit_code}
+
     @d.route("DELETE", "/containers/([^/]+)")
     def remove(req: Req, cid: str) -> Any:
         if cid not in names:
