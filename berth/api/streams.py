@@ -93,9 +93,7 @@ def progress_message(
     return msg
 
 
-async def json_stream(
-    source: AsyncIterable[dict[str, Any]], raise_before_first: bool = False
-) -> AsyncIterator[bytes]:
+async def json_stream(source: AsyncIterable[dict[str, Any]], raise_before_first: bool = False) -> AsyncIterator[bytes]:
     """Encode message objects as a JSON message stream; an exception becomes a final in-band error.
 
     With `raise_before_first`, an exception before the first object propagates, so that a

@@ -58,9 +58,7 @@ def exec_socket() -> Iterator[str]:
 
 def test_docker_exec_i_streams_after_stdin_eof(exec_socket: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env.update(
-        DOCKER_HOST=f"unix://{exec_socket}", DOCKER_CONFIG=os.path.join(os.path.dirname(exec_socket), "c")
-    )
+    env.update(DOCKER_HOST=f"unix://{exec_socket}", DOCKER_CONFIG=os.path.join(os.path.dirname(exec_socket), "c"))
     r = subprocess.run(
         [DOCKER, "exec", "-i", "foo", "cat"],
         input="abc def\nsecond line\n",

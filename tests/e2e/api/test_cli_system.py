@@ -64,9 +64,7 @@ def test_docker_events_replays_a_past_window(api_socket: tuple[str, StubSystem, 
     path, backend, lt = api_socket
     lt.loop.call_soon_threadsafe(backend.events.publish, "container", "start", "c" * 64, {"name": "web"})
     until = str(int(time.time()) + 2)  # the CLI sends whole seconds: end the window after the event
-    r = _docker(
-        path, "events", "--since", "5m", "--until", until, "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}"
-    )
+    r = _docker(path, "events", "--since", "5m", "--until", until, "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}")
     assert r.returncode == 0, r.stderr
     assert f"container start {'c' * 64}" in r.stdout.splitlines()
 
