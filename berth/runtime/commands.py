@@ -191,6 +191,34 @@ def pause(c: Container, on: bool) -> None:
     Cgroups.from_state(c.data.get("cgroups") or {}).freeze(on)
 
 
+_UPDATE_FLAGS = {
+    "memory": ("memory", "limit"), "memory-swap": ("memory", "swap"),
+    "memory-reservation": ("memory", "reservation"), "cpu-shares": ("cpu", "shares"),
+    "cpu-quota": ("cpu", "quota"), "cpu-period": ("cpu", "period"), "cpuset-cpus": ("cpu", "cpus"),
+    "cpuset-mems": ("cpu", "mems"), "pids-limit": ("pids", "limit"),
+}  # fmt: skip
+
+
+def update(c: Container, opts: dict[str, Any]) -> None:
+    """New resource limits from -r FILE (OCI linux.resources JSON, `-` = stdin) and/or runc's flags."""
+    res: dict[str, Any] = {}
+    if opts.get("resources"):
+        path = opts["resources"]
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path) as f:
+                text = f.read()
+        res = jsonc.loads(text)
+    for flag, (group, key) in _UPDATE_FLAGS.items():
+        if opts.get(flag) is not None:
+            value = opts[flag]
+            res.setdefault(group, {})[key] = value if key in ("cpus", "mems") else int(value)
+    if c.status() == "stopped":
+        raise RuntimeFailure("container not running")
+    Cgroups.from_state(c.data.get("cgroups") or {}).apply(res)
+
+
 def delete(root: str, cid: str, force: bool) -> None:
     c = Container(root, cid)
     if not c.exists():
@@ -246,6 +274,11 @@ def dispatch(root: str, cmd: str, opts: dict[str, Any], args: list[str]) -> int:
             parse_signal(args[1] if len(args) > 1 else "TERM"),
             bool(opts.get("all")),
         )
+    elif cmd == "ps":
+        pids = Cgroups.from_state(Container(root, cid).load().data.get("cgroups") or {}).pids()
+        print(jsonc.dumps(pids) if opts.get("format") == "json" else "\n".join(["PID", *map(str, pids)]))
+    elif cmd == "update":
+        update(Container(root, cid).load(), opts)
     elif cmd in ("pause", "resume"):
         pause(Container(root, cid).load(), cmd == "pause")
     elif cmd == "delete":

@@ -260,3 +260,21 @@ def test_pause_resume_and_force_delete_while_paused(make_bundle: Any, runtime: A
     assert runtime("delete", "c1", check=False).returncode == 1
     runtime("delete", "--force", "c1")
     assert runtime("state", "c1", check=False).returncode == 1
+
+
+def test_update_resources_and_ps(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    b = created(make_bundle, runtime, ["sh", "-c", "sleep 1000 & exec sleep 1001"])
+    runtime("start", "c1")
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    assert wait_until(lambda: len(json.loads(runtime("ps", "--format", "json", "c1").stdout)) == 2)
+    (tmp_path / "res.json").write_text(json.dumps({"memory": {"limit": 32 * 1024 * 1024}}))
+    runtime("update", "-r", str(tmp_path / "res.json"), "--pids-limit", "20", "c1")
+    values = {}
+    for d in dirs:
+        for name in ("memory.limit_in_bytes", "pids.max", "memory.max"):
+            if os.path.exists(os.path.join(d, name)):
+                with open(os.path.join(d, name)) as f:
+                    values[name] = f.read().strip()
+    assert values.get("memory.limit_in_bytes", values.get("memory.max")) == str(32 * 1024 * 1024)
+    assert values["pids.max"] == "20"
+    runtime("delete", "--force", "c1")
