@@ -1,4 +1,4 @@
-"""Image routes: import, list, inspect, tag, rmi, history, prune, save/load; pulls answer 404."""
+"""Image routes: import, list, inspect, tag, rmi, history, prune, save/load, commit; pulls answer 404."""
 
 from __future__ import annotations
 
@@ -106,7 +106,20 @@ def routes(backend: ImagesBackend) -> list[Route]:
         lines = await backend.load_stream(req.body_stream())
         return RawResponse(b"".join(json_message({"stream": line + "\n"}) for line in lines), "application/json")
 
+    async def commit(req: Request) -> Response:
+        container = req.query.get("container") or ""
+        if not container:
+            raise errdefs.InvalidParameter("container is required")
+        body = await req.json()
+        image_id = await backend.commit_container(
+            container, repo=req.query.get("repo") or "", tag=req.query.get("tag") or "",
+            changes=req.query.getall("changes"), comment=req.query.get("comment") or "",
+            author=req.query.get("author") or "", config=body if isinstance(body, dict) and body else None,
+        )
+        return JSONResponse({"Id": image_id}, status=201)
+
     return [
+        Route("POST", "/commit", commit),
         Route("GET", "/images/get", get_many),
         Route("POST", "/images/load", load),
         Route("GET", "/images/{name:.*}/get", get_one),

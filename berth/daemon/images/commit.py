@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from berth import errdefs
 from berth.daemon.images.changes import apply_changes
 from berth.daemon.images.export import tar_diff
+from berth.daemon.images.feed import IterReader
 from berth.oci.image import image_config
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
 
-__all__ = ["commit"]
+__all__ = ["commit", "commit_container"]
 
 
 def commit(svc: ImagesService, cid: str, image_id: str, container_config: dict[str, Any], *, repo: str = "",
            tag: str = "", changes: Iterable[str] = (), comment: str = "", author: str = "") -> str:
     """Make an image of container `cid` (its rootfs on `image_id`); returns the new image id."""
-    from berth.daemon.images.service import DOCKER_VERSION, IterReader
+    from berth.daemon.images.service import DOCKER_VERSION
 
     ref = svc.commit_ref(repo, tag)
     parent = svc.get(image_id)
@@ -49,3 +52,17 @@ def commit(svc: ImagesService, cid: str, image_id: str, container_config: dict[s
 
     return svc.new_image(IterReader(tar_diff(upper)), parent.record.chain_id, build, ref,
                          parent_id=parent.id, base_size=parent.record.size)
+
+
+async def commit_container(svc: ImagesService, container: str, *, repo: str, tag: str, changes: list[str],
+                           comment: str, author: str, config: dict[str, Any] | None) -> str:
+    """`docker commit`: look the container up, lay the request's non-empty Config fields over its own."""
+    if svc.container_info is None:
+        raise errdefs.NotImplementedErr("commit is not available: the daemon did not connect containers")
+    cid, image_id, own = svc.container_info(container)
+    merged = copy.deepcopy(own)
+    for key, value in (config or {}).items():
+        if value not in (None, "", [], {}, False):
+            merged[key] = value
+    return await asyncio.to_thread(commit, svc, cid, image_id, merged, repo=repo, tag=tag, changes=changes,
+                                   comment=comment, author=author)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import queue
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
-__all__ = ["QueueReader", "StreamAborted"]
+__all__ = ["IterReader", "QueueReader", "StreamAborted"]
 
 _EOF = b""
 
@@ -70,6 +70,26 @@ class QueueReader:
                 self._eof = True
                 break
             self._buf += item
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+class IterReader:
+    """`read(n)` over an iterable of byte chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def read(self, n: int = -1, /) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            chunk = next(self._it, None)
+            if chunk is None:
+                break
+            self._buf += chunk
         if n < 0:
             out, self._buf = self._buf, b""
         else:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from berth import errdefs
 from berth.daemon.images import refs, remove, views
 from berth.daemon.images.changes import apply_changes
-from berth.daemon.images.feed import QueueReader
+from berth.daemon.images.feed import IterReader, QueueReader
 from berth.daemon.images.views import Image
 from berth.oci import digest as dg
 from berth.oci import mediatypes
@@ -28,9 +28,11 @@ from berth.store.metadata import ImageRecord, MetadataStore
 from berth.store.snapshots.overlay import Snapshotter
 from berth.util.timefmt import now_ns, rfc3339nano
 
-__all__ = ["DOCKER_VERSION", "DocBuilder", "EventSink", "Image", "ImagesService", "IterReader"]
+__all__ = ["DOCKER_VERSION", "ContainerInfo", "DocBuilder", "EventSink", "Image", "ImagesService", "IterReader"]
 
 DocBuilder = Callable[[str, str], dict[str, Any]]  # (diff id, created) -> image config document
+# a container reference -> (container id, image id, container config); NotFound when there is none
+ContainerInfo = Callable[[str], tuple[str, str, dict[str, Any]]]
 
 DOCKER_VERSION = "25.0.0-berth"
 _HEX = re.compile(r"^[a-f0-9]{1,64}$")
@@ -51,6 +53,7 @@ class ImagesService:
         containers_using: Callable[[str], builtins.list[str]] = lambda _id: [],
         container_running: Callable[[str], bool] = lambda _cid: False,
         events: EventSink | None = None,
+        container_info: ContainerInfo | None = None,
     ) -> None:
         self.content = content
         self.meta = meta
@@ -58,6 +61,7 @@ class ImagesService:
         self.containers_using = containers_using
         self.container_running = container_running
         self.events = events
+        self.container_info = container_info
         self.lock = threading.RLock()
         self.tmp_root = os.path.join(os.path.dirname(content.root), "tmp")
 
@@ -148,6 +152,15 @@ class ImagesService:
 
         return commit(self, cid, image_id, container_config, repo=repo, tag=tag, changes=changes,
                       comment=comment, author=author)
+
+    async def commit_container(self, container: str, *, repo: str = "", tag: str = "",
+                               changes: Iterable[str] = (), comment: str = "", author: str = "",
+                               config: dict[str, Any] | None = None) -> str:
+        """POST /commit: the named container as an image (needs `container_info` from the wiring)."""
+        from berth.daemon.images.commit import commit_container
+
+        return await commit_container(self, container, repo=repo, tag=tag, changes=[*changes],
+                                      comment=comment, author=author, config=config)
 
     @staticmethod
     def commit_ref(repo: str, tag: str) -> refs.Reference | None:
@@ -358,23 +371,3 @@ class ImagesService:
                 remove.release_chain(self, rec.parent)
 
     release = release_rootfs
-
-
-class IterReader:
-    """`read(n)` over an iterable of byte chunks."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._it = iter(chunks)
-        self._buf = b""
-
-    def read(self, n: int = -1, /) -> bytes:
-        while n < 0 or len(self._buf) < n:
-            chunk = next(self._it, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out

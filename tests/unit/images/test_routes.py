@@ -150,3 +150,28 @@ def upload_to(c: RawClient, target: str, data: bytes) -> tuple[int, bytes]:
     c.send(head.encode() + body + b"0\r\n\r\n")
     status, _, raw = c.read_response()
     return status, raw
+
+
+def test_commit_route(client: RawClient, svc: ImagesService) -> None:
+    status, raw = upload(client, "fromSrc=-&repo=base", TAR)
+    base = json.loads(raw)["status"]
+    assert call(client, "POST", "/v1.44/commit?container=c1&repo=x")[0] == 501
+    svc.container_info = lambda ref: ("c" * 64, base, {"Cmd": ["sh"], "Env": ["A=1"]})
+    upper = svc.layer_dirs("c" * 64, base)[0]
+    with open(f"{upper}/added", "w") as f:
+        f.write("new")
+    target = "/v1.44/commit?container=c1&repo=committed&tag=v2&comment=snap&author=me&changes=" + quote("ENV B=2")
+    client.request("POST", target, json.dumps({"Labels": {"k": "v"}, "Cmd": None}).encode(),
+                   {"Content-Type": "application/json"})
+    status, _, body = client.read_response()
+    assert status == 201
+    image_id = json.loads(body)["Id"]
+    doc = svc.inspect("committed:v2")
+    assert doc["Id"] == image_id
+    assert doc["Parent"] == base
+    assert doc["Config"]["Env"] == ["A=1", "B=2"]
+    assert doc["Config"]["Labels"] == {"k": "v"}
+    assert doc["Config"]["Cmd"] == ["sh"]
+    assert doc["Author"] == "me"
+    assert len(doc["RootFS"]["Layers"]) == 2
+    assert svc.history("committed:v2")[0]["Comment"] == "snap"
