@@ -145,3 +145,25 @@ def test_load_refuses_paths_outside_the_archive(other: ImagesService) -> None:
     with pytest.raises(errdefs.InvalidParameter, match="outside of the archive"):
         other.load(io.BytesIO(buf.getvalue()))
     assert other.list() == []
+
+
+def test_load_of_a_legacy_archive_with_linked_layers(other: ImagesService) -> None:
+    diff = dg.sha256(TAR)
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [diff, diff]}, "created": "2020-01-01T00:00:00Z",
+                         "config": {"Cmd": ["sh"]}}).encode()
+    manifest = json.dumps([{"Config": f"{dg.sha256(config)[7:]}.json", "RepoTags": ["legacy:old"],
+                            "Layers": ["aaa/layer.tar", "bbb/layer.tar"]}]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for arc, blob in ((f"{dg.sha256(config)[7:]}.json", config), ("aaa/layer.tar", TAR),
+                          ("aaa/VERSION", b"1.0"), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(arc)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+        link = tarfile.TarInfo("bbb/layer.tar")
+        link.type, link.linkname = tarfile.SYMTYPE, "../aaa/layer.tar"
+        tar.addfile(link)
+    assert other.load(io.BytesIO(buf.getvalue())) == ["Loaded image: legacy:old"]
+    img = other.get("legacy:old")
+    assert img.diff_ids == [diff, diff]
+    assert len(other.meta.snapshots()) == 2
