@@ -137,7 +137,7 @@ def run(cli: Cli, argv: list[str]) -> int:
     stdin = ns.interactive and (not ns.attach or "stdin" in attach)
     if ns.detach:
         _start(cli, cid, None, cli.client.stream("POST", f"/containers/{cid}/wait",
-                                                   {"condition": "next-exit"}))
+                                                   {"condition": "removed" if ns.rm else "next-exit"}))
         cli.out(cid + "\n")
         return 0
     try:
