@@ -77,6 +77,8 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
             cgroups,
             idle=Container.preload,
             preserve_fds=int(opts.get("preserve-fds") or 0),
+            hook_info=(cid, bundle),
+            on_hooks=lambda pid: _hooks(spec, ("prestart", "createRuntime"), cid, bundle, pid, "creating"),
         )
         if console is not None:
             console.close()
@@ -106,6 +108,14 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
     return c
 
 
+def _hooks(spec: dict[str, Any], stages: tuple[str, ...], cid: str, bundle: str, pid: int, status: str,
+           strict: bool = True) -> None:  # fmt: skip
+    from berth.runtime.hooks import has_hooks, hook_state, run_hooks
+
+    if has_hooks(spec, *stages):
+        run_hooks(spec, stages, hook_state(spec, cid, bundle, pid, status), strict)
+
+
 def start(c: Container) -> None:
     status = c.status()
     if status != "created":
@@ -122,6 +132,8 @@ def start(c: Container) -> None:
     finally:
         os.close(fd)
     os.unlink(c.fifo)
+    spec = c.data.get("config") or {}
+    _hooks(spec, ("poststart",), c.id, c.data.get("bundle", ""), c.pid, "running", strict=False)
 
 
 def destroy(c: Container) -> None:
@@ -153,6 +165,8 @@ def run(root: str, cid: str, opts: dict[str, Any]) -> int:
     code = wait_for(c.pid)
     if not opts.get("keep"):
         destroy(c)
+        spec = c.data.get("config") or {}
+        _hooks(spec, ("poststop",), cid, c.data.get("bundle", ""), c.pid, "stopped", strict=False)
     return code
 
 
@@ -231,6 +245,8 @@ def delete(root: str, cid: str, force: bool) -> None:
     if status in ("running", "paused") and not force:
         raise RuntimeFailure(f"cannot delete container {cid} that is not stopped: {status}")
     destroy(c)
+    spec = c.data.get("config") or {}
+    _hooks(spec, ("poststop",), cid, c.data.get("bundle", ""), c.pid, "stopped", strict=False)
 
 
 def list_containers(root: str, opts: dict[str, Any]) -> None:

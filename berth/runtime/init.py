@@ -17,6 +17,7 @@ from berth.kernel.libc import LIBC, check
 from berth.kernel.ns import unshare
 from berth.runtime import rootfs as rootfs_mod
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
+from berth.runtime.hooks import has_hooks, hook_state, run_hooks
 from berth.runtime.sync import Channel
 from berth.runtime.user import apply_rlimits, find_executable, home_for, switch_user
 
@@ -37,6 +38,8 @@ class InitArgs:
         "cgroupns",
         "console",
         "fifo_fd",
+        "hook_info",
+        "host_pid",
         "last_cap",
         "netns",
         "preserve_fds",
@@ -55,10 +58,13 @@ class InitArgs:
         netns: bool,
         cgroupns: bool,
         preserve_fds: int = 0,
+        hook_info: tuple[str, str] = ("", ""),
     ) -> None:
         self.spec, self.rootfs, self.fifo_fd, self.console = spec, rootfs, fifo_fd, console
         self.cgroup_dirs, self.last_cap, self.netns, self.cgroupns = cgroup_dirs, last_cap, netns, cgroupns
         self.preserve_fds = preserve_fds
+        self.hook_info = hook_info  # (container id, bundle) for the hooks' state
+        self.host_pid = 0
 
 
 def lo_up() -> None:
@@ -150,11 +156,18 @@ def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int =
 
 def _await_cgroups(ch: Channel, cgroupns: bool) -> None:
     """Wait until the parent has moved us into the container's cgroups; then make the cgroup namespace."""
-    msg = ch.recv()
-    if msg is None or not msg.get("cgroups"):
-        raise RuntimeError("parent went away before placing init in its cgroups")
+    ch.wait_for("cgroups")
     if cgroupns:
         unshare(abi.CLONE_NEWCGROUP)
+
+
+def _before_pivot(ch: Channel, a: InitArgs) -> None:
+    """Runtime-side hooks (the parent runs them while we wait), then createContainer hooks in here."""
+    if has_hooks(a.spec, "prestart", "createRuntime"):
+        ch.send(hooks=True)
+        ch.wait_for("hooks_done")
+    if has_hooks(a.spec, "createContainer"):
+        run_hooks(a.spec, ("createContainer",), hook_state(a.spec, *a.hook_info, a.host_pid, "created"))
 
 
 def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
@@ -165,7 +178,8 @@ def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
         _await_cgroups(ch, True)
     if a.netns:
         lo_up()
-    rootfs_mod.prepare(spec, a.rootfs, a.cgroup_dirs, a.cgroupns)
+    a.host_pid = int(os.readlink("/proc/self"))  # the host's /proc, until pivot_root
+    rootfs_mod.prepare(spec, a.rootfs, a.cgroup_dirs, a.cgroupns, lambda: _before_pivot(ch, a))
     if process.get("terminal") and a.console is not None:
         from berth.runtime.console import setup_console  # loaded by the parent before the fork
 
@@ -199,6 +213,8 @@ def run_init(ch: Channel, a: InitArgs) -> None:
         fd = os.open(f"/proc/self/fd/{a.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(fd, b"0")
         os.close(fd)
+        if has_hooks(a.spec, "startContainer"):
+            run_hooks(a.spec, ("startContainer",), hook_state(a.spec, *a.hook_info, a.host_pid, "running"))
         os.execve(path, args, _env_map(env))
     except BaseException as e:
         _report(ch, e)

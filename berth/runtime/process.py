@@ -79,6 +79,7 @@ def _ladder(
     until_eof: bool,
     late_cgroups: Cgroups | None = None,
     idle: Callable[[], object] | None = None,
+    on_hooks: Callable[[int], object] | None = None,
 ) -> tuple[int, sync.Channel]:
     """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness).
 
@@ -117,6 +118,9 @@ def _ladder(
                         parent.send(cgroups=True)
                     except OSError as e:
                         failure = e  # the process may have failed already: its message comes next
+            if msg.get("hooks") and on_hooks is not None:
+                on_hooks(pid)
+                parent.send(hooks_done=True)
             if msg.get("ready") and not until_eof:
                 break
     except BaseException:
@@ -147,6 +151,8 @@ def spawn_init(
     cgroups: Cgroups,
     idle: Callable[[], object] | None = None,
     preserve_fds: int = 0,
+    hook_info: tuple[str, str] = ("", ""),
+    on_hooks: Callable[[int], object] | None = None,
 ) -> int:
     """Start the container's init; returns its host pid once it waits on the exec fifo."""
     flags, joins = namespace_plan(spec)
@@ -157,10 +163,18 @@ def spawn_init(
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in joins]
     has_netns = bool(flags & abi.CLONE_NEWNET)
-    args = InitArgs(spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns, preserve_fds)
+    args = InitArgs(
+        spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns, preserve_fds, hook_info
+    )
     try:
         pid, chan = _ladder(
-            None, (flags, fds), lambda ch: lambda: run_init(ch, args), until_eof=False, late_cgroups=cgroups, idle=idle
+            None,
+            (flags, fds),
+            lambda ch: lambda: run_init(ch, args),
+            until_eof=False,
+            late_cgroups=cgroups,
+            idle=idle,
+            on_hooks=on_hooks,
         )
     finally:
         os.close(fifo_fd)

@@ -18,6 +18,7 @@ from berth.runtime.paths import ensure_dir, ensure_file, secure_join
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["finalize", "mask_path", "prepare", "readonly_path"]
@@ -93,7 +94,13 @@ def _make_parent_private(path: str) -> None:
     mount(None, path, None, abi.MS_PRIVATE)
 
 
-def prepare(spec: dict[str, Any], rootfs: str, cgroup_dirs: list[str], cgroupns: bool) -> None:
+def prepare(
+    spec: dict[str, Any],
+    rootfs: str,
+    cgroup_dirs: list[str],
+    cgroupns: bool,
+    before_pivot: Callable[[], None] | None = None,
+) -> None:
     """Everything up to and including pivot_root; afterwards the cwd is the new `/`."""
     linux = spec.get("linux") or {}
     propagation = parse_rootfs_propagation(linux.get("rootfsPropagation"))
@@ -110,6 +117,8 @@ def prepare(spec: dict[str, Any], rootfs: str, cgroup_dirs: list[str], cgroupns:
         devices.setup_symlinks(rootfs, os.path.exists("/proc/kcore"))
     cwd = (spec.get("process") or {}).get("cwd") or "/"
     ensure_dir(secure_join(rootfs, cwd))
+    if before_pivot is not None:
+        before_pivot()
     os.chdir(rootfs)
     pivot_root(".", ".")
     mount(None, ".", None, abi.MS_SLAVE | abi.MS_REC)

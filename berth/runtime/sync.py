@@ -29,6 +29,7 @@ class Channel:
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
         self._buf = b""
+        self._seen: set[str] = set()
 
     def send(self, **msg: object) -> None:
         data = jsonc.dumps(msg).encode()
@@ -46,6 +47,16 @@ class Channel:
         line, _, self._buf = self._buf.partition(b"\n")
         obj: dict[str, object] = jsonc.loads(line)
         return obj
+
+    def wait_for(self, key: str) -> None:
+        """Read messages until one carries `key` (others' flags are remembered); an error message raises."""
+        while key not in self._seen:
+            msg = self.recv()
+            if msg is None:
+                raise RuntimeError(f"parent went away before sending {key!r}")
+            if "error" in msg:
+                raise RuntimeError(str(msg["error"]))
+            self._seen.update(k for k, v in msg.items() if v)
 
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):

@@ -278,3 +278,39 @@ def test_update_resources_and_ps(make_bundle: Any, runtime: Any, tmp_path: Path)
     assert values.get("memory.limit_in_bytes", values.get("memory.max")) == str(32 * 1024 * 1024)
     assert values["pids.max"] == "20"
     runtime("delete", "--force", "c1")
+
+
+def test_hooks_run_at_their_stages_with_the_state(make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    log = tmp_path / "hooks"
+    log.mkdir()
+
+    def hook(stage: str, where: str) -> dict[str, Any]:
+        return {"path": "/bin/sh", "args": ["sh", "-c", f"cat > {where}/{stage}.json"], "timeout": 10}
+
+    hooks = {
+        stage: [hook(stage, str(log))]
+        for stage in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+    }
+    hooks["startContainer"] = [hook("startContainer", "/tmp")]  # runs inside the container
+    b = created(make_bundle, runtime, ["sleep", "1000"], hooks=hooks)
+    pid = int((b.path / "init.pid").read_text())
+    created_stages = sorted(p.stem for p in log.iterdir())
+    assert created_stages == ["createContainer", "createRuntime", "prestart"]
+    state = json.loads((log / "createRuntime.json").read_text())
+    assert (state["id"], state["pid"], state["bundle"], state["status"]) == ("c1", pid, str(b.path), "creating")
+    assert json.loads((log / "createContainer.json").read_text())["pid"] == pid
+    runtime("start", "c1")
+    assert json.loads((log / "poststart.json").read_text())["status"] == "running"
+    assert wait_until((b.path / "upper" / "tmp" / "startContainer.json").exists)
+    runtime("delete", "--force", "c1")
+    assert json.loads((log / "poststop.json").read_text())["status"] == "stopped"
+
+
+def test_failing_create_runtime_hook_fails_create(make_bundle: Any, runtime: Any) -> None:
+    b = make_bundle("c1")
+    b.write_config(["sleep", "1000"], hooks={"createRuntime": [{"path": "/bin/false"}]})
+    runtime.ids.append("c1")
+    res = runtime("create", "--bundle", str(b.path), "c1", check=False, stdin=subprocess.DEVNULL)
+    assert res.returncode == 1
+    assert "/bin/false" in res.stderr
+    assert not (runtime.root / "c1").exists()
