@@ -149,7 +149,7 @@ class Session:
                 if not data:
                     break
                 if self.keys:
-                    data, matched = self._scan(matched + data, matched)
+                    data, matched = self._scan(matched + data)
                     if self.detached:
                         conn.send(data)
                         conn.sock.shutdown(2)
@@ -160,7 +160,7 @@ class Session:
             return
         conn.close_write()
 
-    def _scan(self, data: bytes, pending: bytes) -> tuple[bytes, bytes]:
+    def _scan(self, data: bytes) -> tuple[bytes, bytes]:
         """Find the detach sequence; hold back a partial match at the end."""
         if self.keys in data:
             self.detached = True
@@ -172,6 +172,7 @@ class Session:
 
     def run(self) -> bool:
         """Stream until the daemon closes the output; True when the user detached."""
+        sys.stdout.flush()
         with raw_terminal(self.tty and self.stdin):
             if self.stdin:
                 threading.Thread(target=self._pump, daemon=True).start()

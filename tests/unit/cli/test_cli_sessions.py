@@ -59,9 +59,9 @@ def test_detach_keys() -> None:
 def test_detach_sequence_is_found_across_reads() -> None:
     s = Session.__new__(Session)
     s.keys, s.detached = b"\x10\x11", False
-    data, pending = s._scan(b"abc\x10", b"")
+    data, pending = s._scan(b"abc\x10")
     assert (data, pending, s.detached) == (b"abc", b"\x10", False)
-    data, pending = s._scan(pending + b"\x11rest", pending)
+    data, pending = s._scan(pending + b"\x11rest")
     assert (data, s.detached) == (b"", True)
 
 
