@@ -121,8 +121,11 @@ class Snapshotter:
             if proc.returncode is None:
                 proc.kill()
                 proc.wait()
-            for f in (proc.stdout, proc.stderr):
-                f.close()
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    f.close()
+                except BrokenPipeError:
+                    pass
         if rc != 0:
             msg = err.decode(errors="replace").strip().splitlines()
             reason = msg[-1] if msg else f"exit status {rc}"
