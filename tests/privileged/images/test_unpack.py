@@ -150,3 +150,23 @@ def test_whiteouts_of_dot_names_are_refused(snapshotter: Snapshotter, name: str)
     with pytest.raises(errdefs.InvalidParameter, match="invalid whiteout"):
         apply(snapshotter, data)
     _assert_left_nothing(snapshotter)
+
+
+class _Breaks:
+    """A stream that fails after `limit` bytes, like an upload cut short."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self.buf = io.BytesIO(data)
+        self.limit = limit
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self.buf.tell() >= self.limit:
+            raise ConnectionResetError("client went away")
+        return self.buf.read(min(n if n >= 0 else self.limit, 4096))
+
+
+def test_a_stream_cut_short_leaves_nothing(snapshotter: Snapshotter, tmp_path: Path) -> None:
+    data = busybox_tar_bytes(str(tmp_path))
+    with pytest.raises(ConnectionResetError):
+        snapshotter.apply_layer(None, _Breaks(data, len(data) // 2))
+    _assert_left_nothing(snapshotter)
