@@ -84,7 +84,7 @@ def _runtime_argv(cfg: DaemonConfig) -> list[str]:
     """The OCI runtime the shims drive: ours (the same interpreter) unless --runtime names another."""
     if cfg.runtime:
         return list(cfg.runtime)
-    return [sys.executable, "-S", "-m", "berth.runtime", "--root", cfg.runtime_root]
+    return [sys.executable, "-S", "-m", "berth.runtime"]
 
 
 class TaskOwner:
