@@ -119,8 +119,11 @@ def _env_map(env: list[str]) -> dict[str, str]:
 
 def _cloexec_from(first: int) -> None:
     """Every fd from `first` up closes on exec: nothing the runtime inherited leaks into the container."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc in this container
+        fds = list(range(first, 1024))
+    for fd in fds:
         if fd >= first:
             try:
                 os.set_inheritable(fd, False)
