@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Collection
+from typing import Any
 
 from berth import __version__
 from berth.api.backends import ContainerCounts, EngineFacts, EventSource
@@ -129,8 +130,13 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         c = holder["c"].containers.get(cid) if "c" in holder else None
         return c is not None and c.state == State.RUNNING
 
+    def container_info(ref: str) -> tuple[str, str, dict[str, Any]]:
+        c = holder["c"].get(ref)
+        return c.id, c.image_id, c.config
+
     images = ImagesService.open(cfg.data_root, containers_using=containers_using,
-                                container_running=container_running, events=events)
+                                container_running=container_running, events=events,
+                                container_info=container_info)
     shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root)
     containers = ContainersService(
         store=ContainerStore(os.path.join(cfg.data_root, "containers")), images=images, shims=shims,
