@@ -62,11 +62,14 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         cgroups.apply(linux.get("resources"))
         console = None
         if (spec.get("process") or {}).get("terminal"):
-            if not opts.get("console-socket"):
+            if opts.get("tty-proxy") is not None:
+                console = opts["tty-proxy"].console_socket()
+            elif not opts.get("console-socket"):
                 raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
-            from berth.runtime.console import connect_console_socket
+            else:
+                from berth.runtime.console import connect_console_socket
 
-            console = connect_console_socket(opts["console-socket"])
+                console = connect_console_socket(opts["console-socket"])
         from berth.runtime.process import spawn_init
 
         pid = spawn_init(
@@ -154,6 +157,10 @@ def destroy(c: Container) -> None:
 def run(root: str, cid: str, opts: dict[str, Any]) -> int:
     if not opts.get("detach"):
         become_subreaper()
+        if not opts.get("console-socket") and _wants_tty(opts):
+            from berth.runtime.ttyproxy import TtyProxy
+
+            opts["tty-proxy"] = TtyProxy()
     c = create(root, cid, opts)
     try:
         start(c)
@@ -162,12 +169,19 @@ def run(root: str, cid: str, opts: dict[str, Any]) -> int:
         raise
     if opts.get("detach"):
         return 0
+    if opts.get("tty-proxy") is not None:
+        opts["tty-proxy"].serve()
     code = wait_for(c.pid)
     if not opts.get("keep"):
         destroy(c)
         spec = c.data.get("config") or {}
         _hooks(spec, ("poststop",), cid, c.data.get("bundle", ""), c.pid, "stopped", strict=False)
     return code
+
+
+def _wants_tty(opts: dict[str, Any]) -> bool:
+    spec = load_spec(os.path.abspath(opts.get("bundle") or "."))
+    return bool((spec.get("process") or {}).get("terminal"))
 
 
 def parse_signal(text: str) -> int:

@@ -62,12 +62,19 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
         raise RuntimeFailure("cannot exec in a stopped container")
     proc = build_process((c.data.get("config") or {}).get("process") or {}, opts, args)
     console = None
+    proxy = None
     if proc.get("terminal"):
-        if not opts.get("console-socket"):
-            raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
-        from berth.runtime.console import connect_console_socket
+        if opts.get("console-socket"):
+            from berth.runtime.console import connect_console_socket
 
-        console = connect_console_socket(opts["console-socket"])
+            console = connect_console_socket(opts["console-socket"])
+        elif opts.get("detach"):
+            raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+        else:
+            from berth.runtime.ttyproxy import TtyProxy
+
+            proxy = TtyProxy()
+            console = proxy.console_socket()
     detach = bool(opts.get("detach"))
     if not detach:
         become_subreaper()
@@ -80,4 +87,6 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
         write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode())
     if detach:
         return 0
+    if proxy is not None:
+        proxy.serve()
     return wait_for(pid)

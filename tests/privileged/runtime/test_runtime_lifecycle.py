@@ -314,3 +314,13 @@ def test_failing_create_runtime_hook_fails_create(make_bundle: Any, runtime: Any
     assert res.returncode == 1
     assert "/bin/false" in res.stderr
     assert not (runtime.root / "c1").exists()
+
+
+def test_foreground_tty_without_console_socket_is_relayed(make_bundle: Any, runtime: Any) -> None:
+    b = make_bundle("c1")
+    b.write_config(["sh", "-c", "tty; read x; echo got-$x; exit 5"], terminal=True)
+    runtime.ids.append("c1")
+    res = runtime("run", "--bundle", str(b.path), "c1", check=False, input="hello\n")
+    assert res.returncode == 5, res.stderr
+    assert "/dev/pts/0" in res.stdout
+    assert "got-hello" in res.stdout
