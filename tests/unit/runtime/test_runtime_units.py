@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -161,3 +162,27 @@ def test_c_json_codec_round_trips_like_json() -> None:
         jsonc.loads('{"a": 1} x')
     with pytest.raises(TypeError):
         jsonc.dumps({"x": object()})
+
+
+def test_hooks_get_the_state_on_stdin_and_failures_count(tmp_path: Path) -> None:
+    from berth.runtime.hooks import hook_state, run_hooks
+
+    out = tmp_path / "state.json"
+    spec = {
+        "annotations": {"a": "b"},
+        "hooks": {
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {out}"], "env": ["X=1"]}],
+            "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}],
+            "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1}],
+        },
+    }
+    state = hook_state(spec, "id1", "/b", 42, "running")
+    run_hooks(spec, ("poststart",), state)
+    assert json.loads(out.read_text()) == {
+        "ociVersion": "1.0.2", "id": "id1", "status": "running", "pid": 42, "bundle": "/b", "annotations": {"a": "b"},
+    }  # fmt: skip
+    with pytest.raises(RuntimeFailure, match="exit status 3"):
+        run_hooks(spec, ("poststop",), state)
+    run_hooks(spec, ("poststop",), state, strict=False)
+    with pytest.raises(RuntimeFailure, match="timed out"):
+        run_hooks(spec, ("createRuntime",), state)
