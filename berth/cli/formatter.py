@@ -57,9 +57,12 @@ def render(fmt: str, rows: Iterable[Any], headers: Mapping[str, str], default: s
         fmt = "{{json .}}"
     fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
     table = fmt.startswith("table")
+    offset = 0
     if table:
-        fmt = fmt[5:].lstrip(" ") or default[6:]
-    tmpl = Template(fmt)
+        rest = fmt[5:].lstrip(" ")
+        offset = len(fmt) - len(rest) if rest else 6
+        fmt = rest or default[6:]
+    tmpl = Template(fmt, offset=offset)
     parts = []
     if table:
         parts.append(tmpl.execute(dict(headers)) + "\n")
@@ -106,6 +109,8 @@ def displayable_ports(ports: Iterable[Mapping[str, Any]]) -> str:
 
 class ContainerRow:
     """`docker ps` fields of one container summary."""
+
+    GO_TYPE = "*formatter.ContainerContext"
 
     HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                "RunningFor": "CREATED", "Ports": "PORTS", "Status": "STATUS", "Size": "SIZE",
@@ -194,6 +199,8 @@ class ContainerRow:
 
 class ImageRow:
     """`docker images` fields of one (image, tag) pair."""
+
+    GO_TYPE = "*formatter.imageContext"
 
     HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
                "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",

@@ -172,7 +172,7 @@ def _report(exc: Exception) -> int:
         sys.stderr.write(f"open {exc.filename}: {(exc.strerror or str(exc)).lower()}\n")
         return 1
     if isinstance(exc, TemplateError):
-        sys.stderr.write(f"template parsing error: template: :1: {exc}\n")
+        sys.stderr.write(f"{exc.prefix}: template: {exc}\n")
         return 1
     raise exc
 

@@ -18,7 +18,20 @@ _MISSING = object()
 
 
 class TemplateError(Exception):
-    """The template cannot be parsed or executed."""
+    """The template cannot be parsed or executed; str() starts with Go's ":line:col:" position."""
+
+    executing = False  # set for errors raised while running a parsed template
+    prefix = "template parsing error"  # what docker's command prints before "template: ..."
+
+
+class _FieldError(TemplateError):
+    """A field lookup failed; the caller adds the position and the field chain."""
+
+
+class _Tok(str):
+    """A pipeline token that remembers its offset in the template text."""
+
+    pos = 0
 
 
 def to_json(value: Any) -> str:
@@ -113,25 +126,27 @@ FUNCS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _lex_actions(text: str) -> list[tuple[str, str]]:
-    """Split into ("text", s) and ("action", inner) honouring {{- and -}} trimming."""
-    out: list[tuple[str, str]] = []
+def _lex_actions(text: str) -> list[tuple[str, str, int]]:
+    """Split into ("text", s, offset) and ("action", inner, offset) honouring {{- and -}} trimming."""
+    out: list[tuple[str, str, int]] = []
     pos = 0
     while (start := text.find("{{", pos)) >= 0:
         end = text.find("}}", start)
         if end < 0:
-            raise TemplateError("unclosed action")
+            raise TemplateError(f":{text.count(chr(10), 0, start) + 1}: unclosed action")
         inner = text[start + 2:end]
         lit = text[pos:start]
+        offset = start + 2
         if inner.startswith("- "):
-            lit, inner = lit.rstrip(), inner[1:]
+            lit, inner, offset = lit.rstrip(), inner[1:], offset + 1
         pos = end + 2
         if inner.endswith(" -"):
             inner = inner[:-1]
             while pos < len(text) and text[pos].isspace():
                 pos += 1
-        out += [("text", lit), ("action", inner.strip())]
-    out.append(("text", text[pos:]))
+        offset += len(inner) - len(inner.lstrip())
+        out += [("text", lit, 0), ("action", inner.strip(), offset)]
+    out.append(("text", text[pos:], 0))
     return out
 
 
@@ -139,20 +154,22 @@ class Template:
     """A parsed template; execute(data) returns the output text."""
 
     def __init__(self, text: str, funcs: Mapping[str, Callable[..., Any]] | None = None,
-                 strict: bool = False) -> None:
+                 strict: bool = False, offset: int = 0) -> None:
         self.funcs = {**FUNCS, **(funcs or {})}
+        self._offset = offset  # where `text` starts in what the user typed (after "table ")
         self.strict = strict  # docker inspect: a key missing from a struct-like object is an error
+        self._text = text
         self._items = _lex_actions(text)
         self._pos = 0
         self.root, stop = self._parse_list()
         if stop is not None:
-            raise TemplateError(f"unexpected {{{{{stop}}}}}")
+            raise TemplateError(f":1: unexpected {{{{{stop}}}}}")
 
     # -- parsing -----------------------------------------------------------------------------
     def _parse_list(self) -> tuple[list[Any], str | None]:
         nodes: list[Any] = []
         while self._pos < len(self._items):
-            kind, val = self._items[self._pos]
+            kind, val, offset = self._items[self._pos]
             self._pos += 1
             if kind == "text":
                 if val:
@@ -162,32 +179,37 @@ class Template:
             if word in ("end", "else"):
                 return nodes, val
             if word in ("range", "if", "with"):
-                nodes.append(self._parse_block(word, val[len(word):].strip()))
+                rest = val[len(word):].strip()
+                nodes.append(self._parse_block(word, rest, offset + val.find(rest, len(word))))
             elif not val.startswith("/*"):
-                nodes.append(("action", self._pipeline(val)))
+                nodes.append(("action", self._pipeline(val, offset)))
         return nodes, None
 
-    def _parse_block(self, word: str, rest: str) -> tuple[Any, ...]:
+    def _parse_block(self, word: str, rest: str, base: int) -> tuple[Any, ...]:
         names: list[str] = []
         m = re.match(r"^(\$\w*)\s*(?:,\s*(\$\w*)\s*)?:=(.*)$", rest)
         if m:
             names = [n for n in (m.group(1), m.group(2)) if n]
-            rest = m.group(3)
+            rest, base = m.group(3), base + m.start(3)
         body, stop = self._parse_list()
         orelse: list[Any] = []
         if stop is not None and stop.startswith("else"):
             tail = stop[4:].strip()
             if tail.startswith("if "):
-                orelse = [self._parse_block("if", tail[3:].strip())]
+                orelse = [self._parse_block("if", tail[3:].strip(), base)]
                 stop = "end"
             else:
                 orelse, stop = self._parse_list()
         if stop != "end":
-            raise TemplateError(f"missing {{{{end}}}} for {word}")
-        return (word, names, self._pipeline(rest), body, orelse)
+            raise TemplateError(":1: unexpected EOF")
+        return (word, names, self._pipeline(rest, base), body, orelse)
 
-    def _pipeline(self, text: str) -> list[list[Any]]:
-        tokens = [t for t in _TOKEN.findall(text) if t.strip()]
+    def _pipeline(self, text: str, base: int = 0) -> list[list[Any]]:
+        tokens = []
+        for m in _TOKEN.finditer(text):
+            tok = _Tok(m.group(1))
+            tok.pos = base + m.start(1)
+            tokens.append(tok)
         cmds: list[list[Any]] = [[]]
         stack = [cmds]
         for tok in tokens:
@@ -202,13 +224,17 @@ class Template:
             elif tok != ",":
                 stack[-1][-1].append(tok)
         if any(not c for c in cmds):
-            raise TemplateError(f"missing value in pipeline {text!r}")
+            raise TemplateError(f":1: missing value for command in {text!r}")
         return cmds
 
     # -- execution ---------------------------------------------------------------------------
     def execute(self, data: Any) -> str:
         out: list[str] = []
-        self._run(self.root, data, {"$": data}, out)
+        try:
+            self._run(self.root, data, {"$": data}, out)
+        except TemplateError as exc:
+            exc.executing = True
+            raise
         return "".join(out)
 
     def _run(self, nodes: list[Any], dot: Any, env: dict[str, Any], out: list[str]) -> None:
@@ -259,11 +285,11 @@ class Template:
             except TemplateError:
                 raise
             except Exception as exc:
-                raise TemplateError(f"error calling {head}: {exc}") from None
+                raise TemplateError(f":1: error calling {head}: {exc}") from None
         if (len(cmd) > 1 or piped) and isinstance(head, str) and head.startswith(".") and head != ".":
             return self._method(head, cmd[1:], dot, env, piped or [])
         if len(cmd) > 1 or piped:
-            raise TemplateError(f"can't give argument to non-function {head}")
+            raise TemplateError(f":1: can't give argument to non-function {head}")
         return self._operand(head, dot, env)
 
     def _method(self, head: str, args: list[Any], dot: Any, env: dict[str, Any], piped: list[Any]) -> Any:
@@ -272,7 +298,7 @@ class Template:
         target = _fields(dot, owner[1:].split(".") if owner else [], self.strict)
         fn = getattr(target, name, None)
         if not callable(fn):
-            raise TemplateError(f"can't give argument to non-function {head}")
+            raise TemplateError(f":1: can't give argument to non-function {head}")
         return fn(*[self._operand(t, dot, env) for t in args], *piped)
 
     def _operand(self, tok: Any, dot: Any, env: dict[str, Any]) -> Any:
@@ -280,13 +306,16 @@ class Template:
             return self._eval_pipe(tok[1], dot, env)
         if tok[0] in "\"`":
             return json.loads(tok) if tok[0] == '"' else tok[1:-1]
-        if tok[0] == ".":
-            return _fields(dot, tok[1:].split(".") if tok != "." else [], self.strict)
-        if tok[0] == "$":
-            var, _, path = tok.partition(".")
-            if var not in env:
-                raise TemplateError(f"undefined variable: {var}")
-            return _fields(env[var], path.split(".") if path else [], self.strict)
+        if tok[0] in ".$":
+            try:
+                if tok[0] == ".":
+                    return _fields(dot, tok[1:].split(".") if tok != "." else [], self.strict)
+                var, _, path = tok.partition(".")
+                if var not in env:
+                    raise TemplateError(f':1: undefined variable "{var}"')
+                return _fields(env[var], path.split(".") if path else [], self.strict)
+            except _FieldError as exc:
+                raise TemplateError(f'{self._where(tok)} executing "" at <{tok}>: {exc}') from None
         if tok in ("true", "false"):
             return tok == "true"
         if tok == "nil":
@@ -295,21 +324,31 @@ class Template:
             return int(tok)
         if re.fullmatch(r"-?\d*\.\d+", tok):
             return float(tok)
-        raise TemplateError(f'function "{tok}" not defined')
+        raise TemplateError(f':1: function "{tok}" not defined')
+
+    def _where(self, tok: str) -> str:
+        """Go's ":line:col:" of a field chain: a chain is placed at its second element."""
+        pos = getattr(tok, "pos", 0)
+        second = tok.find(".", 1)
+        if second > 0:
+            pos += second
+        line_start = self._text.rfind("\n", 0, pos) + 1
+        col = pos - line_start + (self._offset if line_start == 0 else 0)
+        return f":{self._text.count(chr(10), 0, pos) + 1}:{col}:"
 
 
 def _fields(value: Any, names: list[str], strict: bool = False) -> Any:
-    for i, name in enumerate(names):
+    for name in names:
         if value is _MISSING or value is None:
             return _MISSING if value is _MISSING else None
         if isinstance(value, Mapping):
             if strict and name not in value and _structlike(value):
-                path = ".".join(names[:i + 1])
-                raise TemplateError(f'executing "" at <.{path}>: map has no entry for key "{name}"')
+                raise _FieldError(f'map has no entry for key "{name}"')
             value = value.get(name, _MISSING)
         else:
             attr = getattr(value, name, _MISSING)
             if attr is _MISSING:
-                raise TemplateError(f"can't evaluate field {name} in type {type(value).__name__}")
+                kind = getattr(value, "GO_TYPE", type(value).__name__)
+                raise _FieldError(f"can't evaluate field {name} in type {kind}")
             value = attr() if callable(attr) else attr
     return value

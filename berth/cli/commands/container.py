@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from berth.cli.formatter import PS_TABLE, ContainerRow, render, tabwrite
 from berth.cli.pflag import Command, StatusError
-from berth.cli.templates import Template
+from berth.cli.templates import Template, TemplateError
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -55,7 +55,11 @@ def ps(cli: Cli, argv: list[str]) -> int:
     elif not fmt and ns.size:
         fmt = PS_TABLE + "\t{{.Size}}"
     rows = [ContainerRow(c, trunc=not ns.no_trunc) for c in containers]
-    cli.out(render(fmt, rows, ContainerRow.HEADERS, PS_TABLE))
+    try:
+        cli.out(render(fmt, rows, ContainerRow.HEADERS, PS_TABLE))
+    except TemplateError as exc:
+        exc.prefix = "failed to execute template" if exc.executing else "failed to parse template"
+        raise
     return 0
 
 

@@ -234,3 +234,16 @@ def test_version_output(engine: Engine, berth: Berth) -> None:
     assert "  API version:      1.44 (minimum version 1.40)\n" in out
     assert berth("version", "--format", "{{.Server.Version}}")[1] == "0.1.0\n"
     assert berth("--version")[1].startswith("Berth version ")
+
+
+def test_template_error_texts_like_docker(engine: Engine, berth: Berth) -> None:
+    assert berth("inspect", "-f", "{{.Foo}}", "web")[2] == (
+        'template parsing error: template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"\n')
+    assert berth("inspect", "-f", "{{.Config.Nope}}", "web")[2] == (
+        'template parsing error: template: :1:9: executing "" at <.Config.Nope>: map has no entry for key "Nope"\n')
+    assert berth("inspect", "-f", "{{.Config.Labels.nope}}", "web")[1] == "<no value>\n"
+    code, _, err = berth("ps", "--format", "table {{.ID}} {{.Bar}}")
+    assert (code, err) == (1, 'failed to execute template: template: :1:16: executing "" at <.Bar>: '
+                              "can't evaluate field Bar in type *formatter.ContainerContext\n")
+    assert berth("ps", "--format", "{{.ID")[2] == "failed to parse template: template: :1: unclosed action\n"
+    assert berth("images", "--format", "{{range .X}}")[2] == "template parsing error: template: :1: unexpected EOF\n"
