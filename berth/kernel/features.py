@@ -41,9 +41,7 @@ def parse_mountinfo_cgroups(text: str) -> list[CgroupMount]:
             version = 2
         else:
             known = {"rw", "ro", "clone_children", "noprefix", "xattr", "cpuset_v2_mode", "nsdelegate"}
-            ctrls = tuple(
-                o for o in tail[2].split(",") if o not in known and not o.startswith("release_agent=")
-            )
+            ctrls = tuple(o for o in tail[2].split(",") if o not in known and not o.startswith("release_agent="))
             key, version = ctrls, 1
         if key in seen:
             continue

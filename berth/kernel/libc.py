@@ -23,11 +23,7 @@ def check(rc: int, what: str, path: str | None = None) -> int:
     """Raise OSError with errno and a note naming the call when `rc` is negative."""
     if rc < 0:
         err = ctypes.get_errno()
-        exc = (
-            OSError(err, f"{what}: {os.strerror(err)}", path)
-            if path
-            else OSError(err, f"{what}: {os.strerror(err)}")
-        )
+        exc = OSError(err, f"{what}: {os.strerror(err)}", path) if path else OSError(err, f"{what}: {os.strerror(err)}")
         raise exc
     return rc
 

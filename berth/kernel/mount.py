@@ -14,9 +14,7 @@ def _b(value: str | None) -> bytes | None:
     return None if value is None else os.fsencode(value)
 
 
-def mount(
-    source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
-) -> None:
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     """mount(2); `data` is the filesystem-specific option string."""
     rc = LIBC.mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None)
     check(rc, f"mount {source} on {target} ({fstype}, {flags:#x}, {data})", target)
