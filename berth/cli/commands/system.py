@@ -46,12 +46,22 @@ def version(cli: Cli, argv: list[str]) -> int:
     except Exception as exc:  # docker prints the client part, then the error
         error = exc
     if ns.format:
-        cli.out(Template(ns.format).execute({"Client": client, "Server": server}) + "\n")
+        cli.out(Template(ns.format).execute({"Client": _go_fields(client), "Server": _go_fields(server)}) + "\n")
     else:
         cli.out(_version_text(client, server))
     if error is not None:
         raise error
     return 0
+
+
+def _go_fields(doc: dict[str, object] | None) -> dict[str, object] | None:
+    """docker's templates see Go field names: ApiVersion is APIVersion, MinAPIVersion stays."""
+    if doc is None:
+        return None
+    out = dict(doc)
+    if "ApiVersion" in doc:
+        out["APIVersion"] = doc["ApiVersion"]
+    return out
 
 
 def _ansic(stamp: str) -> str:
