@@ -11,7 +11,6 @@ from berth.runtime.cgroups import Cgroups
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.process import spawn_exec
 from berth.runtime.waiting import become_subreaper, wait_for
-from berth.util.atomic import write_atomic
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
@@ -81,9 +80,14 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
     preserve = int(opts.get("preserve-fds") or 0)
     pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve)
+    from berth.runtime.warmup import reap_warmup
+
+    reap_warmup(opts.get("warmup-pid", 0))
     if console is not None:
         console.close()
     if opts.get("pid-file"):
+        from berth.util.atomic import write_atomic
+
         write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode())
     if detach:
         return 0

@@ -15,7 +15,6 @@ import struct
 from berth.kernel import abi, prctl
 from berth.kernel.libc import LIBC, check
 from berth.kernel.ns import unshare
-from berth.runtime import rootfs as rootfs_mod
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
 from berth.runtime.hooks import has_hooks, hook_state, run_hooks
 from berth.runtime.sync import Channel
@@ -174,6 +173,8 @@ def _before_pivot(ch: Channel, a: InitArgs) -> None:
 
 
 def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
+    from berth.runtime import rootfs as rootfs_mod  # init only (not exec); loaded before pivot_root
+
     spec = a.spec
     process, linux = spec.get("process") or {}, spec.get("linux") or {}
     os.setsid()
