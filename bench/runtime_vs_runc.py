@@ -47,6 +47,41 @@ def run_once(argv: list[str], i: int, env: dict[str, str] | None) -> tuple[float
     return elapsed, (res.stderr.decode(errors="replace").strip()[-200:] if res.returncode else None)
 
 
+def set_config(bundle: str, args: list[str], cgroup: str) -> None:
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["process"]["args"] = args
+    cfg["linux"]["cgroupsPath"] = f"/berthbench-{os.getpid()}/{cgroup}"
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+
+
+def bench_exec(bundle: str, state: str, n: int, ours: list[str], env: dict[str, str]) -> None:
+    """`exec true` into a running container: ours against runc's."""
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    runtimes = {
+        "berth-runtime exec (python -S)": [*ours, "--root", f"{state}/e1"],
+        "runc exec": ["runc", "--root", f"{state}/e2"],
+    }
+    try:
+        for i, argv in enumerate(runtimes.values()):
+            set_config(bundle, ["sleep", "1000"], f"exec{i}")
+            subprocess.run([*argv, "run", "-d", "-b", bundle, "sleeper"], check=True, env=env, **quiet)
+        times: dict[str, list[float]] = {name: [] for name in runtimes}
+        for _ in range(n):
+            for name, argv in runtimes.items():
+                t0 = time.perf_counter()
+                subprocess.run([*argv, "exec", "sleeper", "true"], check=True, env=env, capture_output=True)
+                times[name].append((time.perf_counter() - t0) * 1000)
+        print(f"median of {n} interleaved `exec sleeper true` into a running container:")
+        for name, t in times.items():
+            print(f"  {name:45s} {statistics.median(t):6.1f} ms  (min {min(t):.1f}, max {max(t):.1f})")
+    finally:
+        for argv in runtimes.values():
+            subprocess.run([*argv, "delete", "-f", "sleeper"], env=env, capture_output=True)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     # byte-compile first, as an installed package is (this environment sets PYTHONDONTWRITEBYTECODE)
@@ -95,6 +130,7 @@ def main() -> None:
                 continue
             t = times[name]
             print(f"  {name:45s} {statistics.median(t):6.1f} ms  (min {min(t):.1f}, max {max(t):.1f})")
+        bench_exec(bundle, state, n, [py, "-S", "-m", "berth.runtime"], nosite)
     finally:
         umount2(os.path.join(bundle, "rootfs"), 2)
         for d in sorted({f"/sys/fs/cgroup/{c}/berthbench-{os.getpid()}" for c in os.listdir("/sys/fs/cgroup")}):
