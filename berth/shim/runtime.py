@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from berth.shim import inproc
+
 __all__ = ["Runtime", "RuntimeError_"]
 
 # Python ignores SIGPIPE and SIGXFSZ; the runtime and the container must start with the defaults.
@@ -21,16 +23,24 @@ class RuntimeError_(Exception):
 
 
 class Runtime:
-    """`argv` is the runtime command with its global options, e.g. ["runc", "--root", "/run/x"]."""
+    """`argv` is the runtime command with its global options, e.g. ["runc", "--root", "/run/x"].
 
-    __slots__ = ("argv", "errfile")
+    Berth's own runtime (`PYTHON -m berth.runtime ...`) runs in a forked child instead of a new interpreter.
+    """
+
+    __slots__ = ("argv", "errfile", "own_args")
 
     def __init__(self, argv: list[str], errfile: str) -> None:
         self.argv = argv
         self.errfile = errfile
+        self.own_args = inproc.own_runtime_args(argv)
+        if self.own_args is not None:
+            inproc.preload()
 
     def spawn(self, args: list[str], stdio: tuple[int, int, int]) -> int:
         """Start `runtime args...` with the given stdin/stdout/stderr fds; returns its pid."""
+        if self.own_args is not None:
+            return inproc.fork_runtime([*self.own_args, *args], stdio)
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
         argv = [*self.argv, *args]
         return os.posix_spawnp(

@@ -1,0 +1,77 @@
+"""Berth's own runtime run in a forked child of the shim (shim layer): a runtime command without a new interpreter.
+
+The shim is single-threaded, so a fork is a clean copy; the child takes the given stdio as fds 0-2, closes
+every other fd (a spawned runtime inherits nothing else either), runs `berth.runtime.cli.main(argv)` and
+`os._exit`s with its code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["fork_runtime", "own_runtime_args", "preload"]
+
+_MODULE = "berth.runtime"
+_PRELOADED = (
+    "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
+    "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks", "berth.runtime.waiting",
+    "berth.util.atomic",
+)  # fmt: skip
+
+
+def own_runtime_args(argv: list[str]) -> list[str] | None:
+    """The runtime's own arguments when `argv` runs Berth's runtime (`PYTHON [-opts] -m berth.runtime ...`)."""
+    for i in range(1, len(argv) - 1):
+        if argv[i] == "-m":
+            return argv[i + 2:] if argv[i + 1] == _MODULE else None
+        if not argv[i].startswith("-") or argv[i] in ("-c", "-W", "-X"):
+            return None  # a script, or an option with a value: not our plain module launch
+    return None
+
+
+def preload() -> None:
+    """Import what the runtime's commands need, once, before any fork."""
+    for name in _PRELOADED:
+        __import__(name)
+
+
+def fork_runtime(argv: list[str], stdio: tuple[int, int, int]) -> int:
+    """Fork a child that runs the runtime with `argv` on `stdio`; returns its pid (reap it with waitpid)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(_child(argv, stdio))
+    return pid
+
+
+def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
+    code = 1
+    try:
+        import gc
+
+        gc.disable()  # short-lived: no collections, fewer copied pages
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        os.closerange(3, 1 << 20)
+        from berth.runtime.cli import main
+
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # a bug in the runtime: say it where its errors go
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            pass
+    return code
