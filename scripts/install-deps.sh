@@ -33,3 +33,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# Byte-compile once: runtimes and shims start often, and may run where PYTHONDONTWRITEBYTECODE is set.
+.venv/bin/python -m compileall -q -j 0 berth >/dev/null

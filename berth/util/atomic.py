@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 __all__ = ["write_atomic", "write_json_atomic"]
 
@@ -33,6 +31,8 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
         os.close(dfd)
 
 
-def write_json_atomic(path: str, obj: Any, mode: int = 0o644) -> None:
+def write_json_atomic(path: str, obj: object, mode: int = 0o644) -> None:
     """Write `obj` as JSON atomically."""
+    import json  # imported here: the runtime and the shim use write_atomic on their start-up path
+
     write_atomic(path, json.dumps(obj, separators=(",", ":")).encode(), mode)
