@@ -68,17 +68,23 @@ class Engine:
         return [r for r in self.daemon.requests if f"{r.method} {r.path}" == method_path][-1]
 
 
+def _as_of_now(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with Created shifted so that their ages are the same however long the session has run."""
+    shift = int(time.time()) - int(NOW)
+    return [{**r, "Created": r["Created"] + shift} for r in rows]
+
+
 def _install(e: Engine) -> None:
     d = e.daemon
     names = {"web": CID, CID: CID, CID[:12]: CID}
 
     @d.route("GET", "/containers/json")
     def ps(req: Req) -> Any:
-        return CONTAINERS
+        return _as_of_now(CONTAINERS)
 
     @d.route("GET", "/images/json")
     def images(req: Req) -> Any:
-        return IMAGES
+        return _as_of_now(IMAGES)
 
     @d.route("GET", "/containers/([^/]+)/json")
     def inspect(req: Req, name: str) -> Any:
