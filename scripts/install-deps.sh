@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 packages=(busybox-static tini runc iproute2 nftables procps git make python3 python3-venv python3-pip)
 if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
-  packages+=(hyperfine)
+  # oracles and peers the tests compare with: Debian's registry, skopeo, htpasswd; hyperfine for bench/
+  packages+=(hyperfine skopeo docker-registry apache2-utils)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -33,5 +34,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# The end-to-end tests drive berthd with the real docker CLI. Where none is installed, unpack the CLI
+# alone from Debian's docker.io package (never install that package: it would start dockerd).
+if [ "${BERTH_TEST_DEPS:-0}" = 1 ] && [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then
+  if [ ! -x .test-tools/docker/usr/bin/docker ]; then
+    mkdir -p .test-tools/docker
+    (cd .test-tools && apt-get download docker.io >/dev/null && dpkg -x docker.io_*.deb docker && rm -f docker.io_*.deb)
+  fi
+fi
+
 # Byte-compile once: runtimes and shims start often, and may run where PYTHONDONTWRITEBYTECODE is set.
 .venv/bin/python -m compileall -q -j 0 berth >/dev/null

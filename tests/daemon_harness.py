@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCKER = shutil.which("docker", path="/usr/local/bin:/usr/bin") or "/usr/local/bin/docker"
+DOCKER = (os.environ.get("BERTH_TEST_DOCKER") or shutil.which("docker", path="/usr/local/bin:/usr/bin")
+          or os.path.join(REPO, ".test-tools", "docker", "usr", "bin", "docker"))
 
 
 def _unix_get(sock: str, path: str, timeout: float = 2.0) -> int:
