@@ -34,9 +34,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
-# The end-to-end tests drive berthd with the real docker CLI. Where none is installed, unpack the CLI
-# alone from Debian's docker.io package (never install that package: it would start dockerd).
-if [ "${BERTH_TEST_DEPS:-0}" = 1 ] && [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then
+# The end-to-end tests drive berthd with the real docker CLI (28.x where installed), and also with Debian's
+# 20.10 CLI (API 1.41, the old side of our version range): unpack that CLI alone from the docker.io package
+# (never install the package: it would start dockerd). It stands in for the 28.x CLI where none is installed.
+if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
   if [ ! -x .test-tools/docker/usr/bin/docker ]; then
     mkdir -p .test-tools/docker
     (cd .test-tools && apt-get download docker.io >/dev/null && dpkg -x docker.io_*.deb docker && rm -f docker.io_*.deb)

@@ -29,7 +29,10 @@ def _int_query(req: Request, key: str) -> int | None:
 
 
 def stream_type(req: Request, tty: bool) -> str:
-    """Raw for TTY or API < 1.42; multiplexed otherwise (API-SCOPE §1)."""
+    """The Content-Type: raw for TTY or API < 1.42, multiplexed otherwise (API-SCOPE §1).
+
+    Only the label depends on the version: without a TTY the bytes are always stdcopy frames.
+    """
     if tty or req.api_version < (1, 42):
         return RAW
     return MUX
@@ -120,13 +123,11 @@ def routes(backend: ContainersBackend) -> list[Route]:
             until=req.query.get("until") or "",
             timestamps=req.query_bool("timestamps"),
         )
-        muxed = stream_type(req, tty) == MUX
-
         async def body() -> AsyncIterator[bytes]:
             async for kind, data in source:
-                yield stdcopy_frame(kind, data) if muxed else data
+                yield data if tty else stdcopy_frame(kind, data)
 
-        return StreamResponse(body(), content_type=MUX if muxed else RAW)
+        return StreamResponse(body(), content_type=stream_type(req, tty))
 
     async def top(req: Request) -> Response:
         return JSONResponse(await backend.top(req.path_params["name"], req.query.get("ps_args") or ""))
