@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import socket
@@ -26,17 +27,28 @@ from berth.shim.protocol import (
     encode_message,
     short_socket_path,
 )
+from berth.zygote.client import Zygote, ZygoteUnavailable, read_to_eof
 
-__all__ = ["LAUNCH_TIMEOUT", "open_connection", "ShimClient", "ShimError", "ShimLauncher", "ShimStream"]
+__all__ = [
+    "LAUNCH_TIMEOUT", "open_connection", "python_env", "ShimClient", "ShimError", "ShimLauncher", "ShimStream",
+]
 
 LAUNCH_TIMEOUT = 120.0
 _STDIN_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(berth.__file__)))
 _KINDS: dict[str, type[errdefs.BerthError]] = {
     "not_found": errdefs.NotFound,
     "conflict": errdefs.Conflict,
     "invalid": errdefs.InvalidParameter,
 }
+
+
+def python_env() -> dict[str, str]:
+    """The environment of the shim (and zygote) interpreter: ours, with this very package on its path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _PACKAGE_PARENT
+    return env
 
 
 class ShimError(Exception):
@@ -170,40 +182,42 @@ class ShimClient:
 
 
 class ShimLauncher:
-    """Starts shims under `shims_root/<id>/` and reconnects to the ones that survived a daemon restart."""
+    """Starts shims under `shims_root/<id>/` and reconnects to the ones that survived a daemon restart.
+
+    With a `zygote` the shim is forked from it (no new interpreter); when the zygote cannot take the
+    request the shim is started directly, as `python -S -m berth.shim`.
+    """
 
     def __init__(self, shims_root: str, runtime_argv: list[str], python: str = sys.executable,
-                 runtime_root: str | None = None) -> None:
+                 runtime_root: str | None = None, zygote: Zygote | None = None) -> None:
         self.shims_root = shims_root
         self.runtime_argv = list(runtime_argv)
         self.python = python
         self.runtime_root = runtime_root
+        self.zygote = zygote
 
     def shim_dir(self, cid: str) -> str:
         return os.path.join(self.shims_root, cid)
 
+    def _shim_args(self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool) -> list[str]:
+        args = ["--id", cid, "--bundle", bundle, "--dir", self.shim_dir(cid), "--runtime",
+                json.dumps(self.runtime_argv), "--log-path", log_path]
+        if self.runtime_root:
+            args += ["--runtime-root", self.runtime_root]
+        return args + (["--stdin"] if stdin else []) + (["--tty"] if tty else [])
+
     def _argv(self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool) -> list[str]:
         # -S: no site import (faster, smaller shim); PYTHONPATH points at this very package instead
-        argv = [self.python, "-S", "-m", "berth.shim", "--id", cid, "--bundle", bundle, "--dir",
-                self.shim_dir(cid), "--runtime", json.dumps(self.runtime_argv), "--log-path", log_path]
-        if self.runtime_root:
-            argv += ["--runtime-root", self.runtime_root]
-        return argv + (["--stdin"] if stdin else []) + (["--tty"] if tty else [])
+        return [self.python, "-S", "-m", "berth.shim", *self._shim_args(cid, bundle, log_path, stdin, tty)]
 
     async def launch(
         self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool
     ) -> tuple[ShimClient, int]:
         """Start the shim (which runs `runtime create`); returns its client and init's pid."""
         os.makedirs(self.shim_dir(cid), mode=0o711, exist_ok=True)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = _PACKAGE_PARENT
-        proc = await asyncio.create_subprocess_exec(
-            *self._argv(cid, bundle, log_path, stdin, tty), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, close_fds=True,
-        )
         try:
             async with asyncio.timeout(LAUNCH_TIMEOUT):
-                out, err = await proc.communicate()
+                out, err = await self._run_shim(cid, bundle, log_path, stdin, tty)
         except TimeoutError:
             raise ShimError(f"shim for {cid} did not report within {LAUNCH_TIMEOUT:.0f}s") from None
         line = out.split(b"\n", 1)[0]
@@ -215,6 +229,22 @@ class ShimLauncher:
         if not result.get("ok"):
             raise ShimError(f"OCI runtime create failed: {result.get('error')}")
         return ShimClient(os.path.join(self.shim_dir(cid), "shim.sock")), int(str(result["pid"]))
+
+    async def _run_shim(self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool) -> tuple[bytes, bytes]:
+        """The shim's stdout and stderr, up to EOF (its result line is on stdout)."""
+        if self.zygote is not None:
+            try:
+                out_fd, err_fd = await self.zygote.spawn(self._shim_args(cid, bundle, log_path, stdin, tty))
+            except ZygoteUnavailable as exc:
+                log.debug("zygote unavailable (%s): launching the shim directly", exc)
+            else:
+                out, err = await asyncio.gather(read_to_eof(out_fd), read_to_eof(err_fd))
+                return out, err
+        proc = await asyncio.create_subprocess_exec(
+            *self._argv(cid, bundle, log_path, stdin, tty), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=python_env(), close_fds=True,
+        )
+        return await proc.communicate()
 
     async def connect(self, cid: str) -> ShimClient | None:
         """The client of a shim that still serves, or None."""

@@ -30,9 +30,10 @@ from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
 from berth.daemon.images.service import ImagesService
-from berth.daemon.shimclient import ShimLauncher
+from berth.daemon.shimclient import ShimLauncher, python_env
 from berth.util.atomic import write_atomic
 from berth.util.ids import generate_id
+from berth.zygote.client import Zygote
 
 __all__ = ["run_daemon"]
 
@@ -137,7 +138,9 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     images = ImagesService.open(cfg.data_root, containers_using=containers_using,
                                 container_running=container_running, events=events,
                                 container_info=container_info)
-    shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root)
+    zygote = Zygote(cfg.exec_root, sys.executable, python_env())
+    await zygote.start()  # it loads while we restore; launches go direct until it serves
+    shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
     containers = ContainersService(
         store=ContainerStore(os.path.join(cfg.data_root, "containers")), images=images, shims=shims,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
@@ -173,5 +176,6 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         log.info("shutting down: containers keep running under their shims")
         await server.close()
         await owner.cancel_all()
+        await zygote.stop()
         images.meta.close()
 

@@ -1,0 +1,1 @@
+"""The zygote: a preloaded single-threaded process that forks shims on the daemon's request."""

@@ -1,0 +1,99 @@
+"""Shims are forked from the daemon's preloaded zygote; without a zygote the daemon starts them directly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.daemon_harness import Daemon, running_daemon
+
+pytestmark = pytest.mark.e2e
+
+
+def ok(res: subprocess.CompletedProcess[bytes]) -> str:
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    return res.stdout.decode()
+
+
+@pytest.fixture
+def daemon(busybox_tar: bytes) -> Iterator[Daemon]:
+    with running_daemon() as d:
+        d.import_busybox(busybox_tar)
+        yield d
+
+
+def _zygote_pid(d: Daemon, not_pid: int = 0) -> int:
+    deadline = time.monotonic() + 20
+    path = os.path.join(d.exec_root, "zygote.pid")
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and os.path.exists(os.path.join(d.exec_root, "zygote.sock")):
+            with open(path) as f:
+                pid = int(f.read().split()[0])
+            if pid != not_pid:
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("the zygote never served")
+
+
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _shims_of(d: Daemon) -> dict[int, tuple[bytes, int]]:
+    """pid -> (comm, ppid) of this daemon's shims."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index(b"(") + 1 : stat.rindex(b")")]
+        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+        if d.base.encode() in cmd and (comm == b"berth-shim" or b"berth.shim" in cmd):
+            out[int(entry)] = (comm, ppid)
+    return out
+
+
+def test_shims_come_from_the_zygote_and_survive_it(daemon: Daemon) -> None:
+    zpid = _zygote_pid(daemon)
+    cid = ok(daemon.docker("run", "-d", "busybox", "sleep", "1000")).strip()
+    shims = _shims_of(daemon)
+    assert len(shims) == 1
+    (comm, ppid), = shims.values()
+    assert comm == b"berth-shim"
+    assert ppid not in (zpid, daemon.proc.pid if daemon.proc else -1)  # daemonized: nobody's child but init's
+
+    os.kill(zpid, signal.SIGKILL)
+    # the container's shim lives on, and new containers still start (the daemon launches shims directly)
+    assert ok(daemon.docker("exec", cid, "echo", "still")).strip() == "still"
+    assert ok(daemon.docker("run", "--rm", "busybox", "echo", "direct")).strip() == "direct"
+    ok(daemon.docker("rm", "-f", cid))
+    assert _shims_of(daemon) == {}
+
+
+def test_a_daemon_restart_replaces_the_zygote(daemon: Daemon) -> None:
+    first = _zygote_pid(daemon)
+    daemon.kill9()
+    daemon.start()
+    _zygote_pid(daemon, not_pid=first)
+    assert _gone(first)  # the stale zygote was stopped
+    assert ok(daemon.docker("run", "--rm", "busybox", "echo", "hi")).strip() == "hi"
