@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["spawn_exec", "spawn_init"]
 
-# setns order: the mount namespace last, so /proc paths of the target stay reachable until then
-_JOIN_ORDER = ("ipc", "uts", "net", "pid", "cgroup", "time", "mnt")
+# setns order: the mount namespace late, so /proc paths of the target stay reachable until then; the user
+# namespace last, because joining it first would cost the host privileges needed to enter namespaces the host
+# owns (a container's network namespace made by the daemon, for one)
+_JOIN_ORDER = ("ipc", "uts", "net", "pid", "cgroup", "time", "mnt", "user")
 
 
 def namespace_plan(spec: dict[str, Any]) -> tuple[int, list[tuple[str, int]]]:
@@ -34,14 +36,42 @@ def namespace_plan(spec: dict[str, Any]) -> tuple[int, list[tuple[str, int]]]:
         kind = ns.get("type")
         if kind not in abi.NAMESPACES:
             raise RuntimeFailure(f"unknown namespace type {kind!r}")
-        if kind == "user":
-            raise RuntimeFailure("user namespaces are not supported yet")
         flag = abi.NAMESPACES[kind][0]
         if ns.get("path"):
             joins.append((ns["path"], flag))
         else:
             flags |= flag
+    joins.sort(key=lambda j: j[1] == abi.CLONE_NEWUSER)  # the user namespace last, as for exec
     return flags, joins
+
+
+def id_maps(spec: dict[str, Any]) -> tuple[str, str] | None:
+    """uid_map and gid_map texts for a new user namespace, or None when the config makes none."""
+    linux = spec.get("linux") or {}
+    if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces") or []):
+        return None
+    texts = []
+    for key in ("uidMappings", "gidMappings"):
+        lines = [f"{int(m['containerID'])} {int(m['hostID'])} {int(m['size'])}\n" for m in linux.get(key) or []]
+        if not lines:
+            raise RuntimeFailure(f"a new user namespace needs linux.{key}")
+        texts.append("".join(lines))
+    return texts[0], texts[1]
+
+
+def _write_id_maps(pid: int, maps: tuple[str, str]) -> None:
+    for name, text in zip(("uid_map", "gid_map"), maps, strict=True):
+        with open(f"/proc/{pid}/{name}", "w") as f:
+            f.write(text)
+
+
+def _become_root_in_userns(child: sync.Channel) -> None:
+    """After unsharing a user namespace: have the parent write our id maps, then take uid/gid 0 in it."""
+    child.send(map_me=True)
+    child.wait_for("mapped")
+    os.setresgid(0, 0, 0)
+    os.setgroups([])
+    os.setresuid(0, 0, 0)
 
 
 def _join(joins: list[tuple[int, int]]) -> None:
@@ -59,6 +89,8 @@ def _intermediate(child: sync.Channel, plan: tuple[int, list[tuple[int, int]]], 
         _join(joins)
         if flags:
             unshare(flags)
+        if flags & abi.CLONE_NEWUSER:
+            _become_root_in_userns(child)
         pid = os.fork()
         if pid == 0:
             then()
@@ -80,6 +112,7 @@ def _ladder(
     late_cgroups: Cgroups | None = None,
     idle: Callable[[], object] | None = None,
     on_hooks: Callable[[int], object] | None = None,
+    maps: tuple[str, str] | None = None,
 ) -> tuple[int, sync.Channel]:
     """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness).
 
@@ -110,6 +143,9 @@ def _ladder(
                 raise RuntimeFailure("container process exited before it was ready")
             if "error" in msg:
                 raise RuntimeFailure(str(msg["error"]))
+            if msg.get("map_me") and maps is not None:
+                _write_id_maps(c1, maps)
+                parent.send(mapped=True)
             if "pid" in msg:
                 pid = int(str(msg["pid"]))
                 if late_cgroups is not None:
@@ -175,6 +211,7 @@ def spawn_init(
             late_cgroups=cgroups,
             idle=idle,
             on_hooks=on_hooks,
+            maps=id_maps(spec),
         )
     finally:
         os.close(fifo_fd)

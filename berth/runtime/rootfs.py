@@ -26,6 +26,9 @@ __all__ = ["finalize", "mask_path", "prepare", "readonly_path"]
 _PRESERVED = abi.MS_NOSUID | abi.MS_NODEV | abi.MS_NOEXEC | abi.MS_NOATIME | abi.MS_NODIRATIME | abi.MS_RELATIME
 
 
+_BIND_INSTEAD = {"sysfs": "/sys", "mqueue": "/dev/mqueue"}
+
+
 def _is_bind(m: dict[str, Any]) -> bool:
     opts = m.get("options") or []
     return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
@@ -81,9 +84,11 @@ def _mount_one(rootfs: str, m: dict[str, Any], cgroup_dirs: list[str], cgroupns:
     try:
         mount(m.get("source") or mtype, dest, mtype, opts.flags, opts.data)
     except OSError as e:
-        if mtype != "mqueue" or e.errno not in (errno.EPERM, errno.EINVAL):
+        if e.errno not in (errno.EPERM, errno.EINVAL) or mtype not in _BIND_INSTEAD:
             raise
-        _bind("/dev/mqueue", dest, abi.MS_BIND | abi.MS_REC, ())
+        # a user namespace that does not own the network (or ipc) namespace may not mount a fresh
+        # sysfs (or mqueue): bind the host's, as runc does
+        _bind(_BIND_INSTEAD[mtype], dest, abi.MS_BIND | abi.MS_REC | (opts.flags & ~abi.MS_REMOUNT), ())
     for p in opts.propagation:
         mount(None, dest, None, p)
 

@@ -140,6 +140,8 @@ def docker_config(args: list[str], cid: str, **over: Any) -> dict[str, Any]:
             "sysctl",
             "resources",
             "rootfsPropagation",
+            "uidMappings",
+            "gidMappings",
         ):
             cfg["linux"][key] = value
         else:
