@@ -27,6 +27,7 @@ class EngineFacts:
     insecure_registries: tuple[str, ...] = ("127.0.0.0/8",)
     registry_mirrors: tuple[str, ...] = ()
     live_restore: bool = False
+    userns: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from berth.api.routes import exec as exec_routes
 from berth.api.routes import images as images_routes
 from berth.api.routes import refused as refused_routes
 from berth.api.routes import system as system_routes
+from berth.daemon import userns
 from berth.daemon.config import DaemonConfig
 from berth.daemon.containers.execs import ExecService
 from berth.daemon.containers.facade import ContainersFacade
@@ -58,7 +60,7 @@ class SystemFacade:
     def engine_facts(self) -> EngineFacts:
         return EngineFacts(
             id=self.engine_id, name=os.uname().nodename, data_root=self.cfg.data_root, labels=self.cfg.labels,
-            debug=self.cfg.debug,
+            debug=self.cfg.debug, userns=bool(self.cfg.userns_remap),
         )
 
     def container_counts(self) -> ContainerCounts:
@@ -120,6 +122,9 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     """Start everything, serve until SIGTERM/SIGINT, then stop listening (containers keep running)."""
     for d in (cfg.data_root, cfg.exec_root, cfg.shims_root, cfg.runtime_root):
         os.makedirs(d, mode=0o711, exist_ok=True)
+    idmap = userns.resolve(cfg.userns_remap) if cfg.userns_remap else None
+    if idmap is not None:  # dockerd's layout: everything of a remapped daemon under <data-root>/<uid>.<gid>
+        cfg = dataclasses.replace(cfg, data_root=userns.prepare_remapped_root(cfg.data_root, idmap))
     events = EventBus()
     owner = TaskOwner()
     holder: dict[str, ContainersService] = {}
@@ -135,14 +140,17 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         c = holder["c"].get(ref)
         return c.id, c.image_id, c.config
 
-    images = ImagesService.open(cfg.data_root, containers_using=containers_using,
+    images = ImagesService.open(cfg.data_root, idmap=idmap, containers_using=containers_using,
                                 container_running=container_running, events=events,
                                 container_info=container_info)
     zygote = Zygote(cfg.exec_root, sys.executable, python_env())
     await zygote.start()  # it loads while we restore; launches go direct until it serves
     shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
+    container_store = ContainerStore(os.path.join(cfg.data_root, "containers"))
+    if idmap is not None:
+        os.chown(container_store.root, 0, idmap.root_gid)
     containers = ContainersService(
-        store=ContainerStore(os.path.join(cfg.data_root, "containers")), images=images, shims=shims,
+        store=container_store, images=images, shims=shims, idmap=idmap,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
         init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None,
     )

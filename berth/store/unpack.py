@@ -1,5 +1,6 @@
-"""Layer unpack helper (stores layer, own process): `python -m berth.store.unpack DIR` chroots into DIR and
-extracts the tar on stdin there, converting image-spec whiteouts for overlayfs.
+"""Layer unpack helper (stores layer, own process): `python -m berth.store.unpack DIR [IDMAP]` chroots into DIR
+and extracts the tar on stdin there, converting image-spec whiteouts for overlayfs (and, with an IdMap text
+from berth.util.idmap, shifting owners to the host ids of a remapped daemon).
 
     snapshotter (daemon thread)              helper (fresh interpreter, root)
       spawn `-m berth.store.unpack DIR` ---> chroot(DIR), chdir("/")
@@ -21,6 +22,8 @@ import stat
 import sys
 import tarfile
 from typing import BinaryIO
+
+from berth.util.idmap import IdMap, UnmappableId
 
 __all__ = ["LayerError", "clean_name", "extract", "main"]
 
@@ -66,7 +69,16 @@ def _ensure_parent(path: str) -> None:
         os.makedirs(parent, mode=0o755, exist_ok=True)
 
 
-def _whiteout(parent: str, base: str, member: tarfile.TarInfo) -> None:
+def _owner(member: tarfile.TarInfo, idmap: IdMap | None) -> tuple[int, int]:
+    if idmap is None:
+        return member.uid, member.gid
+    try:
+        return idmap.host_uid(member.uid), idmap.host_gid(member.gid)
+    except UnmappableId as exc:
+        raise LayerError(f"{exc} (file {member.name!r})") from None
+
+
+def _whiteout(parent: str, base: str, member: tarfile.TarInfo, idmap: IdMap | None) -> None:
     # image-spec layer.md: opaque whiteout .wh..wh..opq, file whiteout .wh.<name>; overlayfs equivalents
     if parent:
         os.makedirs(parent, mode=0o755, exist_ok=True)
@@ -80,7 +92,7 @@ def _whiteout(parent: str, base: str, member: tarfile.TarInfo) -> None:
     victim = os.path.join(target_dir, name)
     _remove(victim)
     os.mknod(victim, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-    os.lchown(victim, member.uid, member.gid)
+    os.lchown(victim, *_owner(member, idmap))
 
 
 def _create(path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
@@ -112,10 +124,10 @@ def _create(path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         raise LayerError(f"unsupported tar member type {member.type!r} for {member.name!r}")
 
 
-def _apply_meta(path: str, member: tarfile.TarInfo) -> None:
+def _apply_meta(path: str, member: tarfile.TarInfo, idmap: IdMap | None) -> None:
     if member.islnk():  # a hardlink shares its target's inode, which already carries the metadata
         return
-    os.lchown(path, member.uid, member.gid)
+    os.lchown(path, *_owner(member, idmap))
     if not member.issym():
         os.chmod(path, member.mode & 0o7777)
     for key, value in member.pax_headers.items():
@@ -130,7 +142,7 @@ def _apply_meta(path: str, member: tarfile.TarInfo) -> None:
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
 
 
-def extract(stream: BinaryIO, root: str = "/") -> int:
+def extract(stream: BinaryIO, root: str = "/", idmap: IdMap | None = None) -> int:
     """Extract a layer tar from `stream` under `root`; returns the bytes of regular files written."""
     size = 0
     dirs: list[tuple[str, float]] = []
@@ -139,7 +151,7 @@ def extract(stream: BinaryIO, root: str = "/") -> int:
             rel = clean_name(member.name)
             parent, base = os.path.split(rel)
             if base.startswith(WHITEOUT_PREFIX):
-                _whiteout(os.path.join(root, parent) if parent else root, base, member)
+                _whiteout(os.path.join(root, parent) if parent else root, base, member, idmap)
                 continue
             path = os.path.join(root, rel) if rel else root
             if rel:
@@ -147,7 +159,7 @@ def extract(stream: BinaryIO, root: str = "/") -> int:
                 _create(path, member, tar)
             elif not member.isdir():
                 raise LayerError(f"invalid tar member {member.name!r}: the layer root must be a directory")
-            _apply_meta(path, member)
+            _apply_meta(path, member, idmap)
             if member.isdir():
                 dirs.append((path, member.mtime))
             elif member.isreg():
@@ -159,18 +171,19 @@ def extract(stream: BinaryIO, root: str = "/") -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.stderr.write("usage: python -m berth.store.unpack DIR < layer.tar\n")
+    if len(args) not in (1, 2):
+        sys.stderr.write("usage: python -m berth.store.unpack DIR [IDMAP] < layer.tar\n")
         return 2
     stdin = sys.stdin.buffer
     try:
+        idmap = IdMap.decode(args[1]) if len(args) == 2 else None
         os.chroot(args[0])
         os.chdir("/")
         os.umask(0)
-        size = extract(stdin)
+        size = extract(stdin, "/", idmap)
         while stdin.read(1 << 16):
             pass
-    except (LayerError, tarfile.TarError, OSError, EOFError) as exc:
+    except (LayerError, tarfile.TarError, OSError, EOFError, ValueError) as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
     sys.stdout.write(json.dumps({"size": size}) + "\n")

@@ -67,8 +67,10 @@ def _driver_status(facts: EngineFacts) -> list[list[str]]:
     ]
 
 
-def _security_options(cgroup_version: str) -> list[str]:
+def _security_options(cgroup_version: str, userns: bool) -> list[str]:
     opts = ["name=seccomp,profile=builtin"]
+    if userns:
+        opts.append("name=userns")
     if cgroup_version == "2":
         opts.append("name=cgroupns")
     return opts
@@ -161,7 +163,7 @@ def info_body(backend: SystemBackend) -> dict[str, Any]:
         "ContainerdCommit": commit,
         "RuncCommit": commit,
         "InitCommit": commit,
-        "SecurityOptions": _security_options(cgv),
+        "SecurityOptions": _security_options(cgv, facts.userns),
         "Warnings": None,
     }
 

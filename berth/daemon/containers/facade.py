@@ -250,8 +250,9 @@ class ContainersFacade:
         return self._tar(rootfs, mounted_here)
 
     async def _tar(self, rootfs: str, unmount: bool) -> AsyncIterator[bytes]:
+        maps = await asyncio.to_thread(self._owner_maps, rootfs) if self.containers.idmap else []
         proc = await asyncio.create_subprocess_exec(
-            "tar", "--numeric-owner", "--xattrs", "--xattrs-include=security.capability", "-C", rootfs,
+            "tar", "--numeric-owner", "--xattrs", "--xattrs-include=security.capability", *maps, "-C", rootfs,
             "-cf", "-", ".", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )
         assert proc.stdout is not None
@@ -265,6 +266,19 @@ class ContainersFacade:
                 await proc.wait()
             if unmount:
                 await asyncio.to_thread(self.containers.mounter.unmount, rootfs)
+
+    def _owner_maps(self, rootfs: str) -> list[str]:
+        """GNU tar --owner-map/--group-map files turning a remapped daemon's host ids back into the container's."""
+        idmap = self.containers.idmap
+        assert idmap is not None
+        args = []
+        for flag, ranges in (("--owner-map", idmap.uids), ("--group-map", idmap.gids)):
+            path = os.path.join(os.path.dirname(rootfs), flag.strip("-") + ".txt")
+            lines = (f"+{r.host + i} +{r.container + i}\n" for r in ranges for i in range(r.size))
+            with open(path, "w") as f:
+                f.writelines(lines)
+            args.append(f"{flag}={path}")
+        return args
 
     async def changes(self, ref: str) -> list[dict[str, Any]]:
         c = self.containers.get(ref)

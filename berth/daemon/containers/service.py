@@ -18,6 +18,7 @@ from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.runstate import RunState, Waiter
 from berth.daemon.containers.signals import parse_signal
 from berth.daemon.containers.store import ContainerStore
+from berth.util.idmap import IdMap
 from berth.util.ids import generate_id, random_name
 from berth.util.timefmt import now_ns
 
@@ -41,6 +42,7 @@ class ContainersService:
         spawn: Spawner,
         cgroup_parent: str,
         init_path: str | None = None,
+        idmap: IdMap | None = None,
     ) -> None:
         self.store = store
         self.images = images
@@ -50,6 +52,7 @@ class ContainersService:
         self.spawn = spawn
         self.cgroup_parent = cgroup_parent
         self.init_path = init_path
+        self.idmap = idmap  # --userns-remap
         self.names = NameIndex()
         self.containers: dict[str, Container] = {}
         self.run: dict[str, RunState] = {}
@@ -93,9 +96,10 @@ class ContainersService:
                 host_config=host_config,
                 root=self.store.dir_of(cid),
             )
-            spec.validate(c.config, c.host_config)
+            spec.validate(c.config, c.host_config, self.idmap)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
             etcfiles.write_all(c.root, c.config, c.host_config)
+            self._hand_to_remapped_root(c)
             self.images.rootfs_mount(cid, image.id)
             self.store.save(c)
         except BaseException:
@@ -106,6 +110,18 @@ class ContainersService:
         self.containers[cid] = c
         self.emit(c, "create")
         return cid, []
+
+    def _hand_to_remapped_root(self, c: Container) -> None:
+        """Under --userns-remap (as dockerd): the remapped root may walk the container's directory and owns
+        its /etc/hosts, /etc/hostname and /etc/resolv.conf."""
+        if self.idmap is None:
+            return
+        os.chown(c.root, 0, self.idmap.root_gid)
+        if spec.remapped(c.host_config, self.idmap) is None:
+            return
+        for path in (c.hosts_path, c.hostname_path, c.resolv_conf_path):
+            if os.path.exists(path):
+                os.chown(path, self.idmap.root_uid, self.idmap.root_gid)
 
     def _reserve_name(self, name: str | None, cid: str) -> str:
         if name:
@@ -137,7 +153,7 @@ class ContainersService:
             user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
                                  c.host_config.get("GroupAdd") or [])
             oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
-                             init_path=self.init_path)
+                             init_path=self.init_path, idmap=self.idmap)
             spec.write(bundle, oci)
             shim, pid = await self.shims.launch(
                 c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))

@@ -14,6 +14,7 @@ from berth.daemon.containers.spec_linux import all_capabilities
 from berth.daemon.containers.users import ResolvedUser
 from berth.kernel.caps import CAP_NAMES
 from berth.util.atomic import write_json_atomic
+from berth.util.idmap import IdMap
 
 if TYPE_CHECKING:
     from berth.daemon.containers.model import Container
@@ -134,6 +135,9 @@ def _validate_modes(hc: Mapping[str, Any]) -> None:
     uts = str(hc.get("UTSMode") or "")
     if uts not in ("", "host"):
         raise errdefs.InvalidParameter(f"invalid UTS mode: {uts}")
+    userns = str(hc.get("UsernsMode") or "")
+    if userns not in ("", "host"):
+        raise errdefs.InvalidParameter(f"invalid USER mode: {userns}")
     if hc.get("NetworkMode") == "host" and hc.get("Dns"):
         raise errdefs.InvalidParameter("conflicting options: dns and the network mode")
     policy = (hc.get("RestartPolicy") or {}).get("Name") or ""
@@ -166,8 +170,17 @@ def _validate_resources(hc: Mapping[str, Any]) -> None:
         raise errdefs.InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
 
 
-def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
+def remapped(host_config: Mapping[str, Any], idmap: IdMap | None) -> IdMap | None:
+    """The daemon's --userns-remap map, unless the container opts out with --userns=host."""
+    return None if idmap is None or host_config.get("UsernsMode") == "host" else idmap
+
+
+def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: IdMap | None = None) -> None:
     """Docker's create-time checks, with docker's texts (InvalidParameter)."""
+    if host_config.get("Privileged") and remapped(host_config, idmap) is not None:
+        raise errdefs.InvalidParameter(
+            "privileged mode is incompatible with user namespaces.  You must run the container in the host "
+            "namespace when running privileged mode")
     if not (config.get("Entrypoint") or config.get("Cmd")):
         raise errdefs.InvalidParameter("No command specified")
     workdir = config.get("WorkingDir") or ""
@@ -274,13 +287,15 @@ def build_spec(
     volume_paths: Mapping[str, str] | None = None,
     stat_device: Callable[[str], lx.DeviceStat] = lx.stat_device,
     net_sysctls: Mapping[str, str] | None = None,
+    idmap: IdMap | None = None,
 ) -> dict[str, Any]:
     """The OCI runtime config for a container; pure given its inputs.
 
     `etc_files` maps /etc/hostname, /etc/hosts, /etc/resolv.conf to host files; `thermal_paths` are the
     host's /sys/devices/system/cpu/cpu*/thermal_throttle (masked); `host_devices` are OCI device entries
     given to privileged containers; `net_sysctls` are set in a container's own network namespace
-    (default: docker's unprivileged ping and low ports).
+    (default: docker's unprivileged ping and low ports); `idmap` (--userns-remap) puts the container in a user
+    namespace of its own unless it asked for --userns=host.
     """
     hc = host_config
     privileged = bool(hc.get("Privileged"))
@@ -298,12 +313,19 @@ def build_spec(
     else:
         linux["devices"] = nodes
         resources["devices"] = [dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+    userns = remapped(hc, idmap)
+    if userns is not None:
+        linux["namespaces"].append({"type": "user"})
+        linux.update(userns.spec())
     linux["cgroupsPath"] = cgroups_path
     linux["resources"] = resources
     sysctls = dict(hc.get("Sysctls") or {})
     net_mode = str(hc.get("NetworkMode") or "")
     if net_mode != "host" and not net_mode.startswith("container:"):
-        sysctls = {**(DOCKER_NET_SYSCTLS if net_sysctls is None else net_sysctls), **sysctls}
+        defaults = dict(DOCKER_NET_SYSCTLS if net_sysctls is None else net_sysctls)
+        if userns is not None:  # its gid range is wider than what the namespace maps
+            defaults.pop("net.ipv4.ping_group_range", None)
+        sysctls = {**defaults, **sysctls}
     if sysctls:
         linux["sysctl"] = sysctls
     linux["maskedPaths"] = [] if privileged else [*MASKED_PATHS, *thermal_paths]
@@ -344,7 +366,7 @@ def _host_thermal_paths() -> list[str]:
 
 def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, init_path: str | None = None,
           seccomp: Mapping[str, Any] | None = None, ns_paths: Mapping[str, str] | None = None,
-          volume_paths: Mapping[str, str] | None = None) -> dict[str, Any]:
+          volume_paths: Mapping[str, str] | None = None, idmap: IdMap | None = None) -> dict[str, Any]:
     """build_spec for a container record, with this host's capabilities and masked thermal paths."""
     etc = {"/etc/resolv.conf": c.resolv_conf_path, "/etc/hostname": c.hostname_path,
            "/etc/hosts": c.hosts_path}
@@ -353,7 +375,7 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
         init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
         thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
         host_devices=lx.host_devices() if c.host_config.get("Privileged") else (),
-        net_sysctls=_host_net_sysctls(),
+        net_sysctls=_host_net_sysctls(), idmap=idmap,
     )
 
 

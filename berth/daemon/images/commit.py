@@ -50,7 +50,7 @@ def commit(svc: ImagesService, cid: str, image_id: str, container_config: dict[s
         doc["container_config"] = container_config
         return doc
 
-    return svc.new_image(IterReader(tar_diff(upper)), parent.record.chain_id, build, ref,
+    return svc.new_image(IterReader(tar_diff(upper, svc.snapshots.idmap)), parent.record.chain_id, build, ref,
                          parent_id=parent.id, base_size=parent.record.size)
 
 

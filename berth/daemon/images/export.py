@@ -11,6 +11,7 @@ import tarfile
 from collections.abc import Iterator
 
 from berth.daemon.images.tarstream import END, info_member
+from berth.util.idmap import IdMap
 
 __all__ = ["tar_diff", "tar_directory"]
 
@@ -34,11 +35,13 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
-def _entry(tar: tarfile.TarFile, path: str, arcname: str) -> Iterator[bytes]:
+def _entry(tar: tarfile.TarFile, path: str, arcname: str, idmap: IdMap | None) -> Iterator[bytes]:
     info = tar.gettarinfo(path, arcname)
     if info is None:  # sockets cannot be archived
         return
     info.uname = info.gname = ""
+    if idmap is not None:  # a remapped daemon's files: back to the ids the container saw
+        info.uid, info.gid = idmap.container_uid(info.uid), idmap.container_gid(info.gid)
     info.pax_headers = _xattrs(path)
     if info.isreg():
         with open(path, "rb") as f:
@@ -69,15 +72,15 @@ def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
             yield full, arc, os.lstat(full)
 
 
-def tar_directory(root: str) -> Iterator[bytes]:
+def tar_directory(root: str, idmap: IdMap | None = None) -> Iterator[bytes]:
     """The tree under `root` as an uncompressed PAX tar, streamed (numeric owners, xattrs, hardlinks)."""
     tar = _indexer()
     for full, arc, _st in _walk(root):
-        yield from _entry(tar, full, arc)
+        yield from _entry(tar, full, arc, idmap)
     yield END
 
 
-def tar_diff(upper: str) -> Iterator[bytes]:
+def tar_diff(upper: str, idmap: IdMap | None = None) -> Iterator[bytes]:
     """An overlay upper dir as an image layer: whiteouts and opaque dirs in image-spec form."""
     tar = _indexer()
     for full, arc, st in _walk(upper):
@@ -85,7 +88,7 @@ def tar_diff(upper: str) -> Iterator[bytes]:
             parent, name = os.path.split(arc)
             yield from _marker(os.path.join(parent, ".wh." + name), st.st_mtime)
             continue
-        yield from _entry(tar, full, arc)
+        yield from _entry(tar, full, arc, idmap)
         if stat.S_ISDIR(st.st_mode) and _is_opaque(full):
             yield from _marker(f"{arc}/.wh..wh..opq", st.st_mtime)
     yield END

@@ -26,6 +26,7 @@ from berth.store.compression import DecompressingReader, Readable
 from berth.store.content import ContentStore
 from berth.store.metadata import ImageRecord, MetadataStore
 from berth.store.snapshots.overlay import Snapshotter
+from berth.util.idmap import IdMap
 from berth.util.timefmt import now_ns, rfc3339nano
 
 __all__ = ["DOCKER_VERSION", "ContainerInfo", "DocBuilder", "EventSink", "Image", "ImagesService", "IterReader"]
@@ -66,13 +67,13 @@ class ImagesService:
         self.tmp_root = os.path.join(os.path.dirname(content.root), "tmp")
 
     @classmethod
-    def open(cls, data_root: str, **kwargs: Any) -> ImagesService:
+    def open(cls, data_root: str, idmap: IdMap | None = None, **kwargs: Any) -> ImagesService:
         """The service over <data-root>/{content,metadata.db,snapshots} (the contracts' layout)."""
         os.makedirs(data_root, mode=0o711, exist_ok=True)
         meta = MetadataStore(os.path.join(data_root, "metadata.db"))
         content = ContentStore(os.path.join(data_root, "content"))
         content.clean_ingest()
-        svc = cls(content, meta, Snapshotter(os.path.join(data_root, "snapshots"), meta), **kwargs)
+        svc = cls(content, meta, Snapshotter(os.path.join(data_root, "snapshots"), meta, idmap=idmap), **kwargs)
         shutil.rmtree(svc.tmp_root, ignore_errors=True)
         remove.collect_garbage(svc)
         return svc

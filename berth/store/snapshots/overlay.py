@@ -19,6 +19,7 @@ from berth import errdefs
 from berth.oci import digest as dg
 from berth.store.compression import Readable
 from berth.store.metadata import MetadataStore, SnapshotRecord
+from berth.util.idmap import IdMap
 from berth.util.timefmt import now_ns
 
 __all__ = ["AppliedLayer", "Snapshotter"]
@@ -43,8 +44,10 @@ def _short() -> str:
 class Snapshotter:
     """Overlay snapshots under `root` (= <data-root>/snapshots); records live in the metadata store."""
 
-    def __init__(self, root: str, meta: MetadataStore, python: str = sys.executable) -> None:
+    def __init__(self, root: str, meta: MetadataStore, python: str = sys.executable,
+                 idmap: IdMap | None = None) -> None:
         self.root = root
+        self.idmap = idmap  # a remapped daemon's: layers are unpacked owned by the mapped host ids
         self.links = os.path.join(root, "l")
         self.meta = meta
         self.python = python
@@ -92,7 +95,7 @@ class Snapshotter:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_BERTH_PARENT, env.get("PYTHONPATH")) if p)
         proc = subprocess.Popen(
-            [self.python, "-m", "berth.store.unpack", target],
+            [self.python, "-m", "berth.store.unpack", target, *([self.idmap.encode()] if self.idmap else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True, env=env,
         )
         assert proc.stdin is not None
@@ -166,6 +169,8 @@ class Snapshotter:
                 try:
                     os.makedirs(os.path.join(tmp, "fs"), mode=0o755)
                     os.makedirs(os.path.join(tmp, "work"), mode=0o700)
+                    if self.idmap is not None:  # the container's / is the upper dir: its root owns it
+                        os.chown(os.path.join(tmp, "fs"), self.idmap.root_uid, self.idmap.root_gid)
                     self._commit(tmp, key, chain_id, None, 0)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
