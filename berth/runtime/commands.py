@@ -58,8 +58,14 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path") or "rootfs")
         linux = spec.get("linux") or {}
         cgroups = Cgroups.for_path(resolve_path(linux.get("cgroupsPath"), cid))
-        cgroups.create()
-        cgroups.apply(linux.get("resources"))
+        made = cgroups
+
+        def meanwhile() -> None:
+            # while the child builds the container: a v1 cpu cgroup's mkdir can wait ~10 ms on the kernel
+            # (just after another one was removed); init joins the cgroups only once it reports its pid
+            made.create()
+            made.apply(linux.get("resources"))
+            Container.preload()
         console = None
         if (spec.get("process") or {}).get("terminal"):
             if opts.get("tty-proxy") is not None:
@@ -78,7 +84,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
             c.fifo,
             console,
             cgroups,
-            idle=Container.preload,
+            idle=meanwhile,
             preserve_fds=int(opts.get("preserve-fds") or 0),
             hook_info=(cid, bundle),
             on_hooks=lambda pid: _hooks(spec, ("prestart", "createRuntime"), cid, bundle, pid, "creating"),

@@ -99,14 +99,42 @@ def _make_parent_private(path: str) -> None:
     mount(None, path, None, abi.MS_PRIVATE)
 
 
+def _dest(m: dict[str, Any]) -> str:
+    return os.path.normpath("/" + str(m.get("destination", "")))
+
+
+def _split_cgroup_mounts(mounts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(mounts to make at once, the cgroup mounts and what lies beneath them, to make once the cgroups exist).
+
+    Nothing is put off when a later mount would cover a cgroup mount: what the container sees stays the same."""
+    now: list[dict[str, Any]] = []
+    later: list[dict[str, Any]] = []
+    under: list[str] = []
+    for m in mounts:
+        dest = _dest(m)
+        if m.get("type") == "cgroup" or any(dest == u or dest.startswith(u + "/") for u in under):
+            if m.get("type") == "cgroup":
+                under.append(dest)
+            later.append(m)
+        elif any(u == dest or u.startswith(dest.rstrip("/") + "/") for u in under):
+            return mounts, []
+        else:
+            now.append(m)
+    return now, later
+
+
 def prepare(
     spec: dict[str, Any],
     rootfs: str,
     cgroup_dirs: list[str],
     cgroupns: bool,
     before_pivot: Callable[[], None] | None = None,
+    cgroups_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Everything up to and including pivot_root; afterwards the cwd is the new `/`."""
+    """Everything up to and including pivot_root; afterwards the cwd is the new `/`.
+
+    The cgroup mounts come last, after `cgroups_ready()` returns: the parent creates the container's cgroups
+    while we build the rest."""
     linux = spec.get("linux") or {}
     propagation = parse_rootfs_propagation(linux.get("rootfsPropagation"))
     mount(None, "/", None, propagation)
@@ -114,12 +142,19 @@ def prepare(
         _make_parent_private(rootfs)  # pivot_root refuses a new root whose parent mount is shared
     mount(rootfs, rootfs, "bind", abi.MS_BIND | abi.MS_REC)
     mounts = list(spec.get("mounts") or [])
-    for m in mounts:
+    now, later = _split_cgroup_mounts(mounts)
+    for m in now:
+        if m.get("type") == "cgroup" and cgroups_ready is not None:
+            cgroups_ready()
         _mount_one(rootfs, m, cgroup_dirs, cgroupns)
     if devices.needs_setup_dev(mounts):
         devices.create_devices(rootfs, list(linux.get("devices") or []))
         devices.setup_ptmx(rootfs)
         devices.setup_symlinks(rootfs, os.path.exists("/proc/kcore"))
+    if later and cgroups_ready is not None:
+        cgroups_ready()
+    for m in later:
+        _mount_one(rootfs, m, cgroup_dirs, cgroupns)
     cwd = (spec.get("process") or {}).get("cwd") or "/"
     ensure_dir(secure_join(rootfs, cwd))
     if before_pivot is not None:
