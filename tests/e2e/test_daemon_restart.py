@@ -51,3 +51,39 @@ def test_containers_survive_kill_9_of_the_daemon(daemon: Daemon) -> None:
     assert json.loads(ok(daemon.docker("inspect", "survivor")))[0]["State"]["Status"] == "exited"
     ok(daemon.docker("rm", "survivor", "quitter"))
     assert mounts_under(daemon.data_root) == []
+
+
+def _wait_until(cond: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_removal_cut_short_by_kill_9_is_finished_at_restart(daemon: Daemon) -> None:
+    import os
+
+    cid = ok(daemon.docker("create", "busybox", "true")).strip()
+    snapshots = os.path.join(daemon.data_root, "snapshots")
+    layers_before = set(os.listdir(snapshots))
+    ok(daemon.docker("run", "--rm", "busybox", "true"))  # its writable layer goes in the background
+    daemon.kill9()
+    # what a daemon killed between discarding the record and deleting the rest leaves behind
+    containers = os.path.join(daemon.data_root, "containers")
+    os.rename(os.path.join(containers, cid), os.path.join(containers, f".removed-{cid}"))
+    daemon.start()
+    assert cid not in ok(daemon.docker("ps", "-aq", "--no-trunc"))
+    assert _wait_until(lambda: not [n for n in os.listdir(containers) if n.startswith(".removed-")])
+    # the writable layer of the half-removed container is released too; the image's layers stay
+    assert _wait_until(lambda: set(os.listdir(snapshots)) < layers_before)
+    assert ok(daemon.docker("run", "--rm", "busybox", "echo", "fine")).strip() == "fine"
+
+
+def test_an_exited_autoremove_container_is_removed_at_restart(daemon: Daemon) -> None:
+    ok(daemon.docker("run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", "sleep 1"))
+    daemon.kill9()
+    time.sleep(1.5)  # it exits while no daemon runs
+    daemon.start()
+    assert _wait_until(lambda: daemon.docker("inspect", "brief").returncode != 0)

@@ -17,7 +17,7 @@ from berth.daemon.containers.ports import EventSink, ImageLookup, ShimLauncher, 
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.runstate import RunState, Waiter
 from berth.daemon.containers.signals import parse_signal
-from berth.daemon.containers.store import ContainerStore
+from berth.daemon.containers.store import TRASH_PREFIX, ContainerStore
 from berth.util.idmap import IdMap
 from berth.util.ids import generate_id, random_name
 from berth.util.timefmt import now_ns
@@ -213,7 +213,8 @@ class ContainersService:
         self.shims.cleanup(c.id)
         await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
         c.mark_exited(code, finished_at)
-        self.store.save(c)
+        if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
+            self.store.save(c)
         self.emit(c, "die", exitCode=str(code))
         rs.exited.set()
         rs.resolve_waiters(("not-running", "next-exit"), {"StatusCode": code, "Error": None})
@@ -316,16 +317,15 @@ class ContainersService:
     async def _remove(self, c: Container, rs: RunState, volumes: bool) -> None:
         if c.state == State.REMOVING or c.id not in self.containers:
             return
-        c.state = State.REMOVING
-        self.store.save(c)
+        c.state = State.REMOVING  # in memory only: the record goes away in one rename below
         await self._finish_remove(c, rs)
 
     async def _finish_remove(self, c: Container, rs: RunState) -> None:
+        """Unmount, take the record away atomically, answer; the disk clean-up goes on in the background."""
         rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
         await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
-        self.images.release_rootfs(c.id)
-        self.shims.cleanup(c.id)
-        await asyncio.to_thread(shutil.rmtree, c.root, True)
+        trash = self.store.discard(c.id)
+        self.spawn(asyncio.to_thread(self._dispose, c.id, trash))
         self.containers.pop(c.id, None)
         self.run.pop(c.id, None)
         self.names.forget(c.id, c.name)
@@ -356,15 +356,29 @@ class ContainersService:
         return deleted, 0
 
     # -- restore after a daemon restart ---------------------------------------------------------
+    def _dispose(self, cid: str, trash: str | None) -> None:
+        """What a removed container leaves on disk: its writable layer, shim dir and (renamed) directory."""
+        self.images.release_rootfs(cid)
+        self.shims.cleanup(cid)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
     async def restore(self) -> None:
         """Loads every record and reconnects to live shims; containers that died meanwhile get their code."""
         for c in self.store.load_all():
             self.containers[c.id] = c
             self.names.reserve(c.name, c.id)
+        for trash in self.store.trash():  # removals a killed daemon did not finish
+            cid = os.path.basename(trash).removeprefix(TRASH_PREFIX)
+            if cid not in self.containers:
+                self.spawn(asyncio.to_thread(self._dispose, cid, trash))
+        for cid in self.images.writable_layer_owners():
+            if cid not in self.containers:
+                self.spawn(asyncio.to_thread(self._dispose, cid, None))
         for c in list(self.containers.values()):
             if c.state in (State.RUNNING, State.RESTARTING, State.PAUSED):
                 await self._reconnect(c)
-            elif c.state == State.REMOVING:
+            elif c.state == State.REMOVING or (c.host_config.get("AutoRemove") and c.state != State.CREATED):
                 await self._finish_remove(c, self.state_of(c))
 
     async def _reconnect(self, c: Container) -> None:

@@ -13,6 +13,7 @@ __all__ = ["ContainerStore"]
 
 log = logging.getLogger(__name__)
 RECORD = "config.v2.json"
+TRASH_PREFIX = ".removed-"
 
 
 class ContainerStore:
@@ -25,6 +26,20 @@ class ContainerStore:
     def dir_of(self, cid: str) -> str:
         return os.path.join(self.root, cid)
 
+    def discard(self, cid: str) -> str | None:
+        """Take the container's directory away in one rename (its record is gone at once); returns where it went,
+        for the caller to delete at leisure, or None when there was nothing."""
+        trash = os.path.join(self.root, f"{TRASH_PREFIX}{cid}")
+        try:
+            os.rename(self.dir_of(cid), trash)
+        except FileNotFoundError:
+            return None
+        return trash
+
+    def trash(self) -> list[str]:
+        """Directories discard() left behind (a daemon killed before it deleted them)."""
+        return [os.path.join(self.root, n) for n in os.listdir(self.root) if n.startswith(TRASH_PREFIX)]
+
     def save(self, c: Container) -> None:
         if not os.path.isdir(c.root):
             return
@@ -33,6 +48,8 @@ class ContainerStore:
     def load_all(self) -> list[Container]:
         out = []
         for cid in sorted(os.listdir(self.root)):
+            if cid.startswith(TRASH_PREFIX):
+                continue
             path = os.path.join(self.root, cid, RECORD)
             try:
                 with open(path, "rb") as f:

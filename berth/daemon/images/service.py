@@ -372,3 +372,9 @@ class ImagesService:
                 remove.release_chain(self, rec.parent)
 
     release = release_rootfs
+
+    def writable_layer_owners(self) -> builtins.list[str]:
+        """Ids of the containers that have a writable layer."""
+        prefix = self.rw_key("")
+        with self.lock:
+            return [r.key[len(prefix):] for r in self.meta.snapshots() if r.key.startswith(prefix)]
