@@ -41,10 +41,11 @@ class Daemon:
     cgroup_parent: str
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    exec_dir: str = ""  # the exec root, when not base/exec (benchmarks put it on tmpfs, as /run/berth is)
 
     @property
     def sock(self) -> str:
-        return os.path.join(self.base, "exec", "berth.sock")
+        return os.path.join(self.exec_root, "berth.sock")
 
     @property
     def host(self) -> str:
@@ -56,7 +57,7 @@ class Daemon:
 
     @property
     def exec_root(self) -> str:
-        return os.path.join(self.base, "exec")
+        return self.exec_dir or os.path.join(self.base, "exec")
 
     @property
     def log_file(self) -> str:
@@ -198,9 +199,11 @@ def cleanup_kernel_objects(base: str, cgroup_parent: str) -> None:
 
 
 @contextlib.contextmanager
-def running_daemon(extra_args: list[str] | None = None) -> Iterator[Daemon]:
+def running_daemon(extra_args: list[str] | None = None, exec_on_tmpfs: bool = False) -> Iterator[Daemon]:
     base = tempfile.mkdtemp(prefix="bt-", dir="/tmp")
-    d = Daemon(base=base, cgroup_parent=f"berth-test-{uuid.uuid4().hex[:8]}", extra_args=extra_args or [])
+    exec_dir = tempfile.mkdtemp(prefix="bt-", dir="/run") if exec_on_tmpfs else ""
+    d = Daemon(base=base, cgroup_parent=f"berth-test-{uuid.uuid4().hex[:8]}", extra_args=extra_args or [],
+               exec_dir=exec_dir)
     try:
         d.start()
         yield d
@@ -208,6 +211,8 @@ def running_daemon(extra_args: list[str] | None = None) -> Iterator[Daemon]:
         try:
             d.stop()
         finally:
+            if exec_dir:
+                cleanup_kernel_objects(exec_dir, d.cgroup_parent)
             cleanup_kernel_objects(base, d.cgroup_parent)
 
 
