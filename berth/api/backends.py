@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,3 +77,5 @@ class SystemBackend(Protocol):
     def container_counts(self) -> ContainerCounts: ...
 
     def image_count(self) -> int: ...
+
+    async def disk_usage(self, types: Sequence[str]) -> dict[str, Any]: ...

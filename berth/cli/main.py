@@ -39,7 +39,7 @@ GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
               "history": "history", "import": "import", "pull": "pull",
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
-    "system": {"info": "info", "events": "events"},
+    "system": {"info": "info", "events": "events", "df": "system:df"},
 }
 
 GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",

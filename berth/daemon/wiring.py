@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Collection, Sequence
 from typing import Any
 
 from berth import __version__
@@ -46,12 +46,13 @@ class SystemFacade:
     """The system routes' backend: engine facts and counts over the services."""
 
     def __init__(self, cfg: DaemonConfig, engine_id: str, events: EventBus, containers: ContainersService,
-                 images: ImagesService) -> None:
+                 images: ImagesService, facade: ContainersFacade) -> None:
         self.cfg = cfg
         self.engine_id = engine_id
         self._events = events
         self.containers = containers
         self.images = images
+        self.facade = facade
 
     @property
     def events(self) -> EventSource:
@@ -71,6 +72,22 @@ class SystemFacade:
 
     def image_count(self) -> int:
         return self.images.image_count()
+
+    async def disk_usage(self, types: Sequence[str]) -> dict[str, Any]:
+        """`system df`: every section, or only those of `types` (container, image, volume, build-cache)."""
+        want = set(types) or {"container", "image", "volume", "build-cache"}
+        body: dict[str, Any] = {}
+        if "image" in want:
+            using = self.containers.using_image
+            body["LayersSize"], body["Images"] = await asyncio.to_thread(
+                self.images.disk_usage, lambda image_id: len(using(image_id)))
+        if "container" in want:
+            body["Containers"] = await asyncio.to_thread(self.facade.list_summaries, True, -1, {}, True)
+        if "volume" in want:
+            body["Volumes"] = []  # Berth has no named volumes yet
+        if "build-cache" in want:
+            body["BuildCache"] = []
+        return body
 
 
 def _engine_id(data_root: str) -> str:
@@ -165,7 +182,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
             return set()
 
     facade = ContainersFacade(containers, execs, image_matches)
-    system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images)
+    system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade)
     route_lists: list[list[Route]] = [
         system_routes.routes(system), containers_routes.routes(facade), exec_routes.routes(facade),
         images_routes.routes(images), refused_routes.routes(),

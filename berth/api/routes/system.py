@@ -30,6 +30,9 @@ PING_HEADERS = [
 _BUILD_TIME = rfc3339nano(int(os.path.getmtime(__file__) * 1e9))
 
 
+DF_TYPES = ("container", "image", "volume", "build-cache")
+
+
 def version_body() -> dict[str, Any]:
     details = {
         "ApiVersion": API_VERSION,
@@ -224,6 +227,13 @@ def routes(backend: SystemBackend) -> list[Route]:
         )
         return StreamResponse(_follow(replay, sub, only_past, until), "application/json")
 
+    async def disk_usage(req: Request) -> Response:
+        types = req.query.getall("type")
+        bad = [t for t in types if t not in DF_TYPES]
+        if bad:
+            raise errdefs.InvalidParameter(f"invalid type: {bad[0]}")
+        return JSONResponse(await backend.disk_usage(types))
+
     async def auth(req: Request) -> Response:
         await req.json()
         raise errdefs.NotImplementedErr("registry login is not supported by this engine yet")
@@ -235,4 +245,5 @@ def routes(backend: SystemBackend) -> list[Route]:
         Route("GET", "/info", info),
         Route("GET", "/events", events),
         Route("POST", "/auth", auth),
+        Route("GET", "/system/df", disk_usage),
     ]

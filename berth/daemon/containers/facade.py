@@ -94,10 +94,20 @@ class ContainersFacade:
     def list_summaries(self, all_: bool, limit: int, filters: dict[str, list[str]], size: bool) -> list[Any]:
         chosen = ps_filters.select(self.containers.listing(), filters, all_=all_, limit=limit,
                                    image_matches=self.image_names)
-        return [c.to_summary() for c in chosen]
+        rows = []
+        for c in chosen:
+            row = c.to_summary()
+            if size:
+                row["SizeRw"], row["SizeRootFs"] = self.containers.images.container_sizes(c.id, c.image_id)
+            rows.append(row)
+        return rows
 
     def inspect(self, ref: str, size: bool) -> dict[str, Any]:
-        return self.containers.get(ref).to_inspect()
+        c = self.containers.get(ref)
+        body = c.to_inspect()
+        if size:
+            body["SizeRw"], body["SizeRootFs"] = self.containers.images.container_sizes(c.id, c.image_id)
+        return body
 
     async def top(self, ref: str, ps_args: str) -> dict[str, object]:
         c = self.containers.get(ref)

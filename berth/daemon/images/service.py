@@ -373,6 +373,33 @@ class ImagesService:
 
     release = release_rootfs
 
+    def container_sizes(self, cid: str, image_id: str) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): the bytes in a container's writable layer, and those plus its image's."""
+        key = self.rw_key(cid)
+        with self.lock:
+            rw = self.snapshots.usage(key)[0] if self.snapshots.exists(key) else 0
+            rec = self.meta.get_image(image_id)
+        return rw, rw + (rec.size if rec is not None else 0)
+
+    def disk_usage(self, containers_of: Callable[[str], int]) -> tuple[int, builtins.list[dict[str, Any]]]:
+        """(LayersSize, image rows with Containers and SharedSize) for `system df`: a layer several images
+        use counts once in LayersSize and towards each of those images' SharedSize."""
+        with self.lock:
+            images = self.images()
+            sizes = {r.key: r.size for r in self.meta.snapshots() if r.kind == "committed"}
+        users: dict[str, int] = {}
+        chains = {img.id: dg.chain_ids(img.diff_ids) for img in images}
+        for ids in chains.values():
+            for chain in set(ids):
+                users[chain] = users.get(chain, 0) + 1
+        rows = []
+        for img in images:
+            row = views.summary(img)
+            row["SharedSize"] = sum(sizes.get(c, 0) for c in set(chains[img.id]) if users.get(c, 0) > 1)
+            row["Containers"] = containers_of(img.id)
+            rows.append(row)
+        return sum(sizes.values()), rows
+
     def writable_layer_owners(self) -> builtins.list[str]:
         """Ids of the containers that have a writable layer."""
         prefix = self.rw_key("")
