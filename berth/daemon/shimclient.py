@@ -149,6 +149,12 @@ class ShimClient:
         """{"status": created|running|stopped, "pid", "exit_code", "started_at", "finished_at"}."""
         return await self._call({"op": "state"})
 
+    async def pause(self) -> None:
+        await self._call({"op": "pause"})
+
+    async def resume(self) -> None:
+        await self._call({"op": "resume"})
+
     async def kill(self, signal: int, all: bool = False) -> None:
         await self._call({"op": "kill", "signal": int(signal), "all": all})
 

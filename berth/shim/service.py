@@ -64,6 +64,7 @@ class Shim:
             "start": self.op_start, "state": self.op_state, "kill": self.op_kill, "wait": self.op_wait,
             "resize": self.op_resize, "close_stdin": self.op_close_stdin, "attach": self.op_attach,
             "exec": self.op_exec, "exec_state": self.op_exec_state, "delete": self.op_delete,
+            "pause": self.op_pause, "resume": self.op_resume,
         }
 
     # -- setup ----------------------------------------------------------------------------------
@@ -214,6 +215,17 @@ class Shim:
             raise OpError("container already started", "conflict")
         self.runtime.run(["start", self.cfg.id])
         self.started_at = time.time_ns()
+        self._ok(client)
+
+    def op_pause(self, client: Client, req: dict[str, object]) -> None:
+        """Freeze every process of the container (its cgroup's freezer)."""
+        if not self._init().running:
+            raise OpError("container is not running", "conflict")
+        self.runtime.run(["pause", self.cfg.id])
+        self._ok(client)
+
+    def op_resume(self, client: Client, req: dict[str, object]) -> None:
+        self.runtime.run(["resume", self.cfg.id])
         self._ok(client)
 
     def op_state(self, client: Client, req: dict[str, object]) -> None:

@@ -147,9 +147,13 @@ def routes(backend: ContainersBackend) -> list[Route]:
     async def changes(req: Request) -> Response:
         return JSONResponse(await backend.changes(req.path_params["name"]))
 
-    async def not_supported(req: Request) -> Response:
-        backend.inspect(req.path_params["name"], size=False)
-        raise errdefs.NotImplementedErr("pause and unpause are not supported by this engine yet")
+    async def pause(req: Request) -> Response:
+        await backend.pause(req.path_params["name"])
+        return EmptyResponse(204)
+
+    async def unpause(req: Request) -> Response:
+        await backend.unpause(req.path_params["name"])
+        return EmptyResponse(204)
 
     p = "/containers/{name}"
     return [
@@ -171,7 +175,7 @@ def routes(backend: ContainersBackend) -> list[Route]:
         Route("GET", p + "/export", export),
         Route("GET", p + "/changes", changes),
         Route("POST", p + "/update", update),
-        Route("POST", p + "/pause", not_supported),
-        Route("POST", p + "/unpause", not_supported),
+        Route("POST", p + "/pause", pause),
+        Route("POST", p + "/unpause", unpause),
     ]
 

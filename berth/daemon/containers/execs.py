@@ -71,6 +71,8 @@ class ExecService:
 
     def create(self, ref: str, body: dict[str, Any]) -> str:
         c = self.containers.get(ref)
+        if c.state == State.PAUSED:
+            raise errdefs.Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if c.state != State.RUNNING:
             raise errdefs.Conflict(f"Container {c.id} is not running")
         cmd = body.get("Cmd")
@@ -114,6 +116,8 @@ class ExecService:
             raise errdefs.Conflict(f"Error: Exec command {rec.id} has already run")
         c = self.containers.get(rec.container_id)
         shim = self.containers.state_of(c).shim
+        if c.state == State.PAUSED:
+            raise errdefs.Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if c.state != State.RUNNING or shim is None:
             raise errdefs.Conflict(f"Container {c.id} is not running")
         return shim

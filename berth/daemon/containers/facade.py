@@ -65,6 +65,12 @@ class ContainersFacade:
     async def restart(self, ref: str, timeout: int | None, signal: str | None) -> None:
         await self.containers.restart(ref, timeout, signal)
 
+    async def pause(self, ref: str) -> None:
+        await self.containers.pause(ref)
+
+    async def unpause(self, ref: str) -> None:
+        await self.containers.unpause(ref)
+
     async def kill(self, ref: str, signal: str | None) -> None:
         await self.containers.kill(ref, signal)
 
@@ -111,7 +117,7 @@ class ContainersFacade:
 
     async def top(self, ref: str, ps_args: str) -> dict[str, object]:
         c = self.containers.get(ref)
-        if c.state != State.RUNNING:
+        if c.state not in (State.RUNNING, State.PAUSED):
             raise errdefs.Conflict(f"Container {c.id} is not running")
         return await run_top(c.pid, ps_args)
 

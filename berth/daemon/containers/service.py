@@ -228,7 +228,7 @@ class ContainersService:
     async def stop(self, ref: str, timeout: int | None, signal: str | None) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
-        if c.state != State.RUNNING or rs.shim is None:
+        if c.state not in (State.RUNNING, State.PAUSED) or rs.shim is None:
             raise errdefs.NotModified("container already stopped")
         await self._stop(c, rs, timeout, signal)
 
@@ -245,6 +245,7 @@ class ContainersService:
             await shim.kill(sig)
         except errdefs.BerthError:
             pass
+        await self._thaw(c, rs)
         if timeout >= 0:
             try:
                 async with asyncio.timeout(timeout):
@@ -258,21 +259,59 @@ class ContainersService:
             pass
         await rs.exited.wait()
 
+    async def _thaw(self, c: Container, rs: RunState) -> None:
+        """A paused container is resumed once signalled, so that the signal takes effect (as dockerd does)."""
+        if c.state != State.PAUSED or rs.shim is None:
+            return
+        try:
+            await rs.shim.resume()
+        except errdefs.BerthError as exc:
+            log.warning("could not resume %s: %s", c.id[:12], exc)
+            return
+        c.mark_paused(False)
+        self.store.save(c)
+        self.emit(c, "unpause")
+
     async def kill(self, ref: str, signal: str | None) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
         sig = parse_signal(signal or "SIGKILL")
-        if c.state != State.RUNNING or rs.shim is None:
+        if c.state not in (State.RUNNING, State.PAUSED) or rs.shim is None:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
         await rs.shim.kill(sig, all=sig == signals.SIGKILL)
         self.emit(c, "kill", signal=str(sig))
+        await self._thaw(c, rs)
         if sig == signals.SIGKILL:
             await rs.exited.wait()
+
+    async def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        async with rs.lock:
+            if c.state == State.PAUSED:
+                raise errdefs.Conflict(f"Container {c.id} is already paused")
+            if c.state != State.RUNNING or rs.shim is None:
+                raise errdefs.Conflict(f"Container {c.id} is not running")
+            await rs.shim.pause()
+            c.mark_paused(True)
+            self.store.save(c)
+        self.emit(c, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        rs = self.state_of(c)
+        async with rs.lock:
+            if c.state != State.PAUSED or rs.shim is None:
+                raise errdefs.Conflict(f"Container {c.id} is not paused")
+            await rs.shim.resume()
+            c.mark_paused(False)
+            self.store.save(c)
+        self.emit(c, "unpause")
 
     async def restart(self, ref: str, timeout: int | None, signal: str | None) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
-        if c.state == State.RUNNING and rs.shim is not None:
+        if c.state in (State.RUNNING, State.PAUSED) and rs.shim is not None:
             await self._stop(c, rs, timeout, signal)
         async with rs.lock:
             if c.state != State.RUNNING:
@@ -298,8 +337,11 @@ class ContainersService:
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
-        if c.state == State.RUNNING:
+        if c.state in (State.RUNNING, State.PAUSED):
             if not force:
+                if c.state == State.PAUSED:
+                    raise errdefs.Conflict(
+                        f"cannot remove container \"/{c.name}\": container is paused and must be unpaused first")
                 raise errdefs.Conflict(
                     f"cannot remove container \"/{c.name}\": container is running: "
                     "stop the container before removing or force remove"
@@ -309,6 +351,7 @@ class ContainersService:
                     await rs.shim.kill(signals.SIGKILL, all=True)
                 except errdefs.BerthError:
                     pass
+                await self._thaw(c, rs)
                 await rs.exited.wait()
             if c.id not in self.containers:  # AutoRemove got there first
                 return
