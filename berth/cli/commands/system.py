@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import platform
+import os
+import sys
 
 from berth.cli.pflag import Command
 from berth.cli.templates import Template
@@ -28,8 +29,8 @@ def _client_info(cli: Cli) -> dict[str, Any]:
     from berth import __version__
     from berth.client.api import MAX_API_VERSION
     return {"Version": __version__, "ApiVersion": MAX_API_VERSION, "DefaultAPIVersion": MAX_API_VERSION,
-            "GoVersion": "python" + platform.python_version(), "GitCommit": "", "BuildTime": "",
-            "Os": "linux", "Arch": _GOARCH.get(platform.machine(), platform.machine()), "Context": "default"}
+            "GoVersion": "python{}.{}.{}".format(*sys.version_info[:3]), "GitCommit": "", "BuildTime": "",
+            "Os": "linux", "Arch": _GOARCH.get(os.uname().machine, os.uname().machine), "Context": "default"}
 
 
 def version(cli: Cli, argv: list[str]) -> int:
