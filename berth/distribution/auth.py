@@ -80,13 +80,14 @@ class Authenticator:
         ch = parse_challenge(resp.headers.get("www-authenticate", ""))
         if ch is None or ch.scheme not in ("basic", "bearer"):
             return False
-        first = self.challenge is None or self.challenge.scheme != ch.scheme
+        sent = resp.request.headers.get("authorization", "")
         self.challenge = ch
         if ch.scheme == "bearer":
             with self._lock:
-                self._tokens.clear()
+                if sent.startswith("Bearer "):  # that token was refused: fetch fresh ones
+                    self._tokens.clear()
             return True
-        return first and not self.creds.empty
+        return not self.creds.empty and not sent.startswith("Basic ")
 
     def token(self, scope: str) -> str:
         with self._lock:
