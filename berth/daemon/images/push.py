@@ -144,7 +144,7 @@ class _Pusher:
         if kind == "zstd":
             return {"mediaType": mt.OCI_LAYER_ZSTD, "size": self.svc.content.size(layer.blob), "digest": layer.blob}
         for digest, media_type, size in self.reg.dist.compressed(layer.diff_id):
-            if media_type in (mt.DOCKER_LAYER_GZIP, mt.OCI_LAYER_GZIP) and self.exists(digest):
+            if media_type in (mt.DOCKER_LAYER_GZIP, mt.OCI_LAYER_GZIP):
                 return {"mediaType": mt.DOCKER_LAYER_GZIP, "size": size, "digest": digest}
         return None
 

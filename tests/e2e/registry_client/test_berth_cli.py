@@ -125,3 +125,12 @@ def test_login_logout_and_authenticated_push_pull(berthd: Daemon, auth_registry:
         assert auth_registry.host not in json.load(f)["auths"]
     _ok(berthd.berth("rmi", f"{repo}:1"))
     assert berthd.berth("pull", f"{repo}:1").returncode == 1
+
+
+def test_cross_repository_mount(berthd: Daemon, registry: Registry) -> None:
+    first, second = _repo(registry), _repo(registry)
+    _commit(berthd, f"{first}:1", "mounted")
+    _ok(berthd.berth("push", f"{first}:1"))
+    _ok(berthd.berth("tag", f"{first}:1", f"{second}:1"))
+    out = _ok(berthd.berth("push", f"{second}:1"))
+    assert out.count(f"Mounted from {first.split('/', 1)[1]}") == 2, out
