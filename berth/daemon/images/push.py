@@ -190,8 +190,8 @@ def _gzip(src: BinaryIO, out: BinaryIO) -> tuple[str, int]:
     return "sha256:" + h.hexdigest(), size + len(data)
 
 
-def _original(reg: RegistryService, img: Image) -> tuple[bytes, str, list[dict[str, Any]]] | None:
-    """The manifest the image was pulled with, when every layer blob of it is here."""
+def _original(reg: RegistryService, img: Image, pusher: _Pusher) -> tuple[bytes, str, list[dict[str, Any]]] | None:
+    """The manifest the image was pulled with, when every layer blob of it is here or at the target already."""
     for _repo, digest, media_type, _size in reg.dist.manifests(img.id):
         if not reg.images.content.has(digest):
             continue
@@ -200,7 +200,8 @@ def _original(reg: RegistryService, img: Image) -> tuple[bytes, str, list[dict[s
         config, layers = manifests.image_manifest(doc)
         if config.get("digest") != img.id or len(layers) != len(img.diff_ids):
             continue
-        if all(reg.images.content.has(layer.digest) for layer in layers):
+        if all(reg.images.content.has(layer.digest) or pusher.exists(layer.digest) or pusher.mount(layer.digest)
+               for layer in layers):
             return raw, kind, list(doc.get("layers") or [])
     return None
 
@@ -209,7 +210,7 @@ def _push_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference,
     svc = reg.images
     img = svc.get(str(ref))
     pusher = _Pusher(reg, client, ref, emit)
-    original = _original(reg, img)
+    original = _original(reg, img, pusher)
     layers: list[_Layer] = []
     for i, chain in enumerate(dg.chain_ids(img.diff_ids)):
         rec = svc.meta.get_snapshot(chain)

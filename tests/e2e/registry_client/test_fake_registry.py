@@ -15,6 +15,7 @@ import pytest
 from tests.daemon_harness import Daemon, running_daemon
 from tests.e2e.registry_client.fake_registry import FakeRegistry, serving
 from tests.e2e.registry_client.images import Blob, Image, layer_tar, make_image, make_index
+from tests.e2e.registry_client.registries import Registry
 
 pytestmark = pytest.mark.e2e
 
@@ -200,3 +201,13 @@ def test_concurrent_pulls_download_each_blob_once(fake: FakeRegistry) -> None:
         for blob in [img.config.digest, *(layer.digest for layer in img.layers)]:
             assert fake.blob_gets[blob] == 1, blob
         assert json.loads(_ok(d.berth("image", "inspect", f"{fake.host}/twice:1")))[0]["Id"] == img.id
+
+
+def test_pulled_image_is_pushed_with_its_own_manifest(berthd: Daemon, fake: FakeRegistry, registry: Registry) -> None:
+    img = make_image([_layer("o1", 5000), layer_tar({"keep": b"exact bytes\n"})], how="zstd", oci=True)
+    fake.add_image("orig", "1", img)
+    _ok(berthd.berth("pull", f"{fake.host}/orig:1"))
+    target = f"{registry.host}/copy{uuid.uuid4().hex[:6]}:1"
+    _ok(berthd.berth("tag", f"{fake.host}/orig:1", target))
+    out = _ok(berthd.berth("push", target))
+    assert f"1: digest: {img.manifest.digest} size: {len(img.manifest.data)}" in out
