@@ -82,6 +82,10 @@ class _Pusher:
     def exists(self, digest: str) -> bool:
         return self.client.has_blob(self.repo.path, digest)
 
+    def mountable(self, digest: str) -> bool:
+        prefix = self.client.base_url + "/"
+        return any(s.startswith(prefix) for s in self.reg.dist.sources(digest))
+
     def mount(self, digest: str) -> str | None:
         """Try a cross-repository mount from a repository of this registry the blob came from."""
         prefix = self.client.base_url + "/"
@@ -200,7 +204,7 @@ def _original(reg: RegistryService, img: Image, pusher: _Pusher) -> tuple[bytes,
         config, layers = manifests.image_manifest(doc)
         if config.get("digest") != img.id or len(layers) != len(img.diff_ids):
             continue
-        if all(reg.images.content.has(layer.digest) or pusher.exists(layer.digest) or pusher.mount(layer.digest)
+        if all(reg.images.content.has(layer.digest) or pusher.mountable(layer.digest) or pusher.exists(layer.digest)
                for layer in layers):
             return raw, kind, list(doc.get("layers") or [])
     return None
@@ -228,7 +232,7 @@ def _push_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference,
     if not pusher.exists(img.id):
         pusher.upload(img.id, config_size, lambda: svc.content.open(img.id), None)
     reg.dist.add_source(img.id, pusher.where)
-    if original is not None:
+    if original is not None and [layer.desc for layer in layers] == original[2]:
         raw, media_type = original[0], original[1]
     else:
         raw, media_type = _schema2(img.id, config_size, [layer.desc or {} for layer in layers])
