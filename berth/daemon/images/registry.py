@@ -48,7 +48,10 @@ def connection_error(method: str, url: str, exc: Exception) -> errdefs.BerthErro
     host = httpx.URL(url).netloc.decode()
     reason = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
-        reason = f"dial tcp {host}: connect: " + ("connection refused" if "refused" in reason.lower() else reason)
+        if "name or service not known" in reason.lower() or "name resolution" in reason.lower():
+            reason = f"dial tcp: lookup {httpx.URL(url).host}: no such host"
+        else:
+            reason = f"dial tcp {host}: connect: " + ("connection refused" if "refused" in reason.lower() else reason)
     return errdefs.System(f'{method.capitalize()} "{url}": {reason}')
 
 
