@@ -43,9 +43,9 @@ class RegistryClient:
     """Requests to one registry base URL (`http://127.0.0.1:5000`); 401s answered once per challenge."""
 
     def __init__(self, base_url: str, creds: Credentials | None = None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, verify: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=15.0), follow_redirects=True,
+        self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=15.0), follow_redirects=True, verify=verify,
                                  headers={"User-Agent": USER_AGENT}, transport=transport,
                                  limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
         self.auth = Authenticator(self.http, creds or Credentials())
@@ -91,6 +91,13 @@ class RegistryClient:
     def ping(self) -> None:
         """GET /v2/ with the credentials (docker login): RegistryError unless the registry accepts them."""
         self.call("GET", "/v2/", "", (200,))
+
+    def reachable(self) -> bool:
+        """Whether a registry answers /v2/ here (200 or 401); False on connection or TLS failures."""
+        try:
+            return self.call("GET", "/v2/", "", (200, 401), retry=False).status_code in (200, 401)
+        except (httpx.HTTPError, RegistryError):
+            return False
 
     # -- manifests ------------------------------------------------------------------------------
     def get_manifest(self, repo: str, reference: str) -> FetchedManifest:

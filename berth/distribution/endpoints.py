@@ -38,7 +38,7 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
 
 
 def is_insecure(hostport: str, insecure: Iterable[str] = ()) -> bool:
-    """Plain HTTP is allowed: loopback (moby's 127.0.0.0/8 default), or a configured host or CIDR."""
+    """Unverified TLS, then plain HTTP: loopback (moby's 127.0.0.0/8 default), or a configured host or CIDR."""
     host = _host_only(hostport)
     entries = list(insecure)
     if hostport in entries or host in entries or host in _LOOPBACK:
@@ -56,5 +56,6 @@ def base_urls(domain: str, insecure: Iterable[str] = (), mirrors: Iterable[str] 
     """Base URLs to try for `domain`, in order (mirrors first for Docker Hub)."""
     if domain in _HUB_NAMES:
         return [m.rstrip("/") for m in mirrors] + [HUB_API]
-    scheme = "http" if is_insecure(domain, insecure) else "https"
-    return [f"{scheme}://{domain}"]
+    if is_insecure(domain, insecure):  # moby: TLS first (unverified), then plain HTTP
+        return [f"https://{domain}", f"http://{domain}"]
+    return [f"https://{domain}"]

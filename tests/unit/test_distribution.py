@@ -139,7 +139,7 @@ def test_endpoints() -> None:
     assert not is_insecure("10.1.2.3:5000")
     assert is_insecure("10.1.2.3:5000", ["10.0.0.0/8"])
     assert is_insecure("reg.example:443", ["reg.example:443"])
-    assert base_urls("127.0.0.1:5000") == ["http://127.0.0.1:5000"]
+    assert base_urls("127.0.0.1:5000") == ["https://127.0.0.1:5000", "http://127.0.0.1:5000"]
     assert base_urls("docker.io", mirrors=["http://m:1/"]) == ["http://m:1", HUB_API]
     assert base_urls("10.1.2.3:5000") == ["https://10.1.2.3:5000"]
 

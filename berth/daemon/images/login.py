@@ -9,7 +9,6 @@ import httpx
 from berth import errdefs
 from berth.daemon.images.authconfig import credentials
 from berth.daemon.images.registry import connection_error
-from berth.distribution.endpoints import base_urls
 from berth.distribution.errors import RegistryError
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def server_domain(server: str) -> str:
 def login(reg: RegistryService, body: dict[str, Any]) -> dict[str, str]:
     creds = credentials(body)
     domain = server_domain(str(body.get("serveraddress") or ""))
-    base = base_urls(domain, reg.options.insecure)[-1]
+    base = reg.reachable_base(domain)
     try:
         with reg.client(base, creds) as client:
             client.ping()

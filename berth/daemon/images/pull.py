@@ -297,5 +297,5 @@ def _record(reg: RegistryService, ref: refs.Reference, top: FetchedManifest, ima
         if svc.meta.tag_target(digest_ref) != image_id:
             svc.meta.set_tag(digest_ref, image_id)
     reg.dist.set_manifest(image_id, ref.name, image.digest, image.media_type, len(image.raw))
-    svc.emit("pull", image_id, named.familiar())
+    svc.emit("pull", named.familiar(), named.familiar())  # dockerd's actor is the reference
     return old != image_id

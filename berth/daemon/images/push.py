@@ -21,7 +21,6 @@ from berth.daemon.images.registry import Emit, RegistryService, connection_error
 from berth.distribution import manifests
 from berth.distribution.auth import Credentials
 from berth.distribution.client import RegistryClient
-from berth.distribution.endpoints import base_urls
 from berth.distribution.errors import RegistryError
 from berth.oci import digest as dg
 from berth.oci import mediatypes as mt
@@ -53,7 +52,7 @@ def push(reg: RegistryService, ref: refs.Reference, creds: Credentials, emit: Em
         if svc.meta.tag_target(str(t)) is None:
             raise errdefs.NotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
     emit({"status": f"The push refers to repository [{ref.name}]"})
-    base = base_urls(ref.domain, reg.options.insecure)[-1]
+    base = reg.reachable_base(ref.domain)
     try:
         with reg.client(base, creds) as client:
             for t in tags:
@@ -243,7 +242,7 @@ def _push_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference,
         svc.meta.set_tag(f"{ref.name}@{digest}", img.id)
     emit({"status": f"{ref.tag}: digest: {digest} size: {len(raw)}"})
     emit({"progressDetail": {}, "aux": {"Tag": ref.tag, "Digest": digest, "Size": len(raw)}})
-    svc.emit("push", img.id, ref.familiar())
+    svc.emit("push", ref.familiar(), ref.familiar())  # dockerd's actor is the reference
 
 
 def _schema2(config_digest: str, config_size: int, layers: list[dict[str, Any]]) -> tuple[bytes, str]:

@@ -19,7 +19,7 @@ from berth.daemon.images import refs
 from berth.daemon.images.authconfig import credentials, decode_header
 from berth.distribution.auth import Credentials
 from berth.distribution.client import RegistryClient
-from berth.distribution.endpoints import base_urls
+from berth.distribution.endpoints import base_urls, is_insecure
 from berth.distribution.errors import RegistryError
 from berth.distribution.meta import DistributionStore
 
@@ -84,8 +84,19 @@ class RegistryService:
 
     @contextmanager
     def client(self, base_url: str, creds: Credentials) -> Iterator[RegistryClient]:
-        with RegistryClient(base_url, creds) as client:
+        host = base_url.partition("://")[2]
+        verify = not (base_url.startswith("https://") and is_insecure(host, self.options.insecure))
+        with RegistryClient(base_url, creds, verify=verify) as client:
             yield client
+
+    def reachable_base(self, domain: str) -> str:
+        """The first endpoint of `domain` (no mirrors) that answers /v2/; the last one when none does."""
+        bases = base_urls(domain, self.options.insecure)
+        for base in bases[:-1]:
+            with self.client(base, Credentials()) as client:
+                if client.reachable():
+                    return base
+        return bases[-1]
 
     # -- in-flight downloads: one download per digest, however many pulls want it -------------
     def claim(self, digest: str) -> tuple[concurrent.futures.Future[None], bool]:
