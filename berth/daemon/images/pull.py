@@ -64,7 +64,7 @@ def pull(reg: RegistryService, ref: refs.Reference, platform: str, creds: Creden
     for base in reg.endpoints(ref.domain):
         try:
             with reg.client(base, creds) as client:
-                _pull_from(reg, client, ref, want, emit)
+                _pull_from(reg, client, ref, want, emit, bool(platform))
             return
         except (RegistryError, httpx.HTTPError) as exc:
             errors.append(exc)
@@ -99,14 +99,14 @@ def _translate(exc: RegistryError, ref: refs.Reference) -> errdefs.BerthError:
 
 
 def _pull_from(reg: RegistryService, client: RegistryClient, ref: refs.Reference, want: manifests.Platform,
-               emit: Emit) -> None:
+               emit: Emit, explicit: bool) -> None:
     if ref.tag or ref.digest:
-        changed = _pull_one(reg, client, ref, want, emit)
+        changed = _pull_one(reg, client, ref, want, emit, explicit)
         _status(emit, ref.familiar(), changed)
         return
     changed = False
     for tag in client.tags(ref.path):
-        changed = _pull_one(reg, client, refs.Reference(ref.domain, ref.path, tag), want, emit) or changed
+        changed = _pull_one(reg, client, refs.Reference(ref.domain, ref.path, tag), want, emit, explicit) or changed
     _status(emit, ref.familiar_name(), changed)
 
 
@@ -219,8 +219,17 @@ class _Job:
             self.reg.dist.release(digest)
 
 
+def _check_platform(ref: refs.Reference, want: manifests.Platform, cfg: dict[str, Any], explicit: bool) -> None:
+    """A single-platform image must match an explicit --platform (moby's check)."""
+    have = manifests.Platform(str(cfg.get("os") or ""), str(cfg.get("architecture") or ""),
+                              str(cfg.get("variant") or ""))
+    if explicit and (have.os, have.architecture) != (want.os, want.architecture):
+        raise errdefs.NotFound(f"image with reference {ref.familiar()} was found but its platform ({have}) "
+                               f"does not match the specified platform ({want})")
+
+
 def _pull_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference, want: manifests.Platform,
-              emit: Emit) -> bool:
+              emit: Emit, explicit: bool = False) -> bool:
     """One tag or digest; returns whether anything changed (layers downloaded or the reference moved)."""
     top, image, doc = _resolve(client, ref, want)
     config_desc, layers = manifests.image_manifest(doc)
@@ -232,6 +241,7 @@ def _pull_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference,
         job.ensure(config_digest, int(config_desc.get("size") or 0), None)
         raw = fetch_small(client, ref.path, config_digest, int(config_desc.get("size") or 0), svc.content)
         cfg = json.loads(raw)
+        _check_platform(ref, want, cfg, explicit)
         diff_ids = list((cfg.get("rootfs") or {}).get("diff_ids") or [])
         if len(diff_ids) != len(layers):
             raise errdefs.InvalidParameter("invalid image: the config's diff ids do not match the manifest's layers")

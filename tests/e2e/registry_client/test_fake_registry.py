@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,27 @@ def test_pulled_image_is_pushed_with_its_own_manifest(berthd: Daemon, fake: Fake
     _ok(berthd.berth("tag", f"{fake.host}/orig:1", target))
     out = _ok(berthd.berth("push", target))
     assert f"1: digest: {img.manifest.digest} size: {len(img.manifest.data)}" in out
+
+
+def test_pulled_image_saves_and_loads(berthd: Daemon, fake: FakeRegistry, busybox_tar: bytes, tmp_path: Path) -> None:
+    img = make_image([busybox_tar, layer_tar({"saved": b"yes\n"})])
+    fake.add_image("saveme", "1", img)
+    ref = f"{fake.host}/saveme:1"
+    _ok(berthd.berth("pull", ref))
+    archive = tmp_path / "img.tar"
+    _ok(berthd.berth("save", "-o", str(archive), ref))
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        manifest = json.load(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]))  # type: ignore[arg-type]
+    assert {layer["mediaType"] for layer in manifest["layers"]} >= {"application/vnd.oci.image.layer.v1.tar+gzip"}
+    _ok(berthd.berth("rmi", ref))
+    _ok(berthd.berth("load", "-i", str(archive)))
+    assert _ok(berthd.berth("run", "--rm", ref, "cat", "/saved")).strip() == "yes"
+
+
+def test_explicit_platform_must_match_a_single_manifest(berthd: Daemon, fake: FakeRegistry) -> None:
+    img = make_image([_layer("p", 1000)], arch="amd64")
+    fake.add_image("single", "1", img)
+    res = berthd.berth("pull", "--platform", "linux/arm64", f"{fake.host}/single:1")
+    assert res.returncode == 1
+    assert "does not match the specified platform (linux/arm64)" in res.stderr.decode()
