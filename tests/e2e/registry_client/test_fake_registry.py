@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon, running_daemon
+from tests.daemon_harness import Daemon, api_json, running_daemon
 from tests.e2e.registry_client.fake_registry import FakeRegistry, serving
 from tests.e2e.registry_client.images import Blob, Image, layer_tar, make_image, make_index
 from tests.e2e.registry_client.registries import Registry
@@ -237,3 +237,40 @@ def test_explicit_platform_must_match_a_single_manifest(berthd: Daemon, fake: Fa
     res = berthd.berth("pull", "--platform", "linux/arm64", f"{fake.host}/single:1")
     assert res.returncode == 1
     assert "does not match the specified platform (linux/arm64)" in res.stderr.decode()
+
+
+def test_api_progress_stream_and_errors(berthd: Daemon, fake: FakeRegistry) -> None:
+    img = make_image([_layer("s1", 400_000), _layer("s2", 400_000)])
+    fake.add_image("stream", "1", img)
+    for layer in img.layers:
+        fake.slow[layer.digest] = 0.12
+    status, body = api_json(berthd.sock, "POST", f"/v1.44/images/create?fromImage={fake.host}/stream&tag=1")
+    assert status == 200
+    assert isinstance(body, str)
+    msgs = [json.loads(line) for line in body.splitlines() if line.strip()]
+    assert msgs[0] == {"status": "Pulling from stream", "id": "1"}
+    ids = {layer.digest[7:19] for layer in img.layers}
+    for lid in ids:
+        mine = [m for m in msgs if m.get("id") == lid]
+        statuses = [m["status"] for m in mine]
+        assert statuses[0] == "Pulling fs layer"
+        assert statuses[-1] == "Pull complete"
+        for wanted in ("Downloading", "Verifying Checksum", "Download complete", "Extracting"):
+            assert wanted in statuses, statuses
+        down = next(m for m in mine if m["status"] == "Downloading")
+        assert set(down) == {"status", "progressDetail", "progress", "id"}
+        assert down["progressDetail"]["total"] == next(len(b.data) for b in img.layers if b.digest[7:19] == lid)
+        assert next(m for m in mine if m["status"] == "Pull complete")["progressDetail"] == {}
+    assert msgs[-2] == {"status": f"Digest: {img.manifest.digest}"}
+    assert msgs[-1] == {"status": f"Status: Downloaded newer image for {fake.host}/stream:1"}
+    status, body = api_json(berthd.sock, "POST", f"/v1.44/images/create?fromImage={fake.host}/stream&tag=nope")
+    assert status == 404
+    assert body == {"message": f"manifest for {fake.host}/stream:nope not found: manifest unknown: manifest unknown"}
+    fake.blobs.pop(img.layers[1].digest)
+    _ok(berthd.berth("rmi", f"{fake.host}/stream:1"))
+    status, body = api_json(berthd.sock, "POST", f"/v1.44/images/create?fromImage={fake.host}/stream&tag=1")
+    assert status == 200
+    assert isinstance(body, str)
+    last = json.loads(body.strip().splitlines()[-1])
+    assert "blob unknown" in last["error"]
+    assert last["errorDetail"]["message"] == last["error"]
