@@ -25,6 +25,7 @@ class RegistryError(Exception):
         return f"{self.code.lower().replace('_', ' ')}: {self.message}"
 
 
+_REASONS = {401: "authentication required", 403: "requested access to the resource is denied"}
 _STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 429: "TOOMANYREQUESTS"}
 
 
@@ -38,7 +39,7 @@ def from_response(status: int, body: bytes, reason: str = "") -> RegistryError:
     except (ValueError, TypeError, IndexError, AttributeError):
         pass
     code = _STATUS_CODES.get(status, "")
-    text = body.decode(errors="replace").strip()[:200] or reason or f"status {status}"
+    text = body.decode(errors="replace").strip()[:200] or _REASONS.get(status) or reason or f"status {status}"
     if code:
         return RegistryError(status, code, text)
     return RegistryError(status, "", f"unexpected status from registry: {status} {reason}".strip())

@@ -151,3 +151,22 @@ def test_x_registry_auth() -> None:
     assert credentials({"auth": base64.b64encode(b"x:y:z").decode()}) == Credentials("x", "y:z")
     with pytest.raises(errdefs.InvalidParameter):
         decode_header("!!!")
+
+
+def test_push_gzip_is_deterministic_and_schema2_is_docker_shaped() -> None:
+    import io
+
+    from berth.daemon.images.push import _gzip, _schema2
+
+    data = b"tar bytes " * 5000
+    outs = [io.BytesIO(), io.BytesIO()]
+    results = [_gzip(io.BytesIO(data), out) for out in outs]
+    assert results[0] == results[1]
+    assert results[0][0] == dg.sha256(outs[0].getvalue())
+    layer = {"mediaType": manifests.mt.DOCKER_LAYER_GZIP, "size": results[0][1], "digest": results[0][0]}
+    raw, media_type = _schema2("sha256:" + "c" * 64, 10, [layer])
+    doc = json.loads(raw)
+    assert media_type == doc["mediaType"] == manifests.mt.DOCKER_MANIFEST
+    assert doc["config"]["mediaType"] == manifests.mt.DOCKER_CONFIG
+    zstd = {**layer, "mediaType": manifests.mt.OCI_LAYER_ZSTD}
+    assert _schema2("sha256:" + "c" * 64, 10, [layer, zstd])[1] == manifests.mt.OCI_MANIFEST

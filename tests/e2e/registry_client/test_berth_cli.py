@@ -134,3 +134,14 @@ def test_cross_repository_mount(berthd: Daemon, registry: Registry) -> None:
     _ok(berthd.berth("tag", f"{first}:1", f"{second}:1"))
     out = _ok(berthd.berth("push", f"{second}:1"))
     assert out.count(f"Mounted from {first.split('/', 1)[1]}") == 2, out
+
+
+def test_run_pulls_a_missing_image(berthd: Daemon, registry: Registry) -> None:
+    repo = _repo(registry)
+    _commit(berthd, f"{repo}:1", "run-pulled")
+    _ok(berthd.berth("push", "-q", f"{repo}:1"))
+    _ok(berthd.berth("rmi", f"{repo}:1"))
+    res = berthd.berth("run", "--rm", f"{repo}:1", "cat", "/hello")
+    assert _ok(res).strip() == "run-pulled"
+    assert f"Unable to find image '{repo}:1' locally" in res.stderr.decode()
+    assert "Pull complete" in res.stderr.decode()
