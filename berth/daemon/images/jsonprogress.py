@@ -17,11 +17,14 @@ def _human(size: float) -> str:
 
 
 def _bar(current: int, total: int) -> str:
+    """jsonmessage's JSONProgress.String() at dockerd's width: `[==>   ]  3.645kB/300.3kB`."""
     if total <= 0:
         return f"{_human(current):>8}"
-    filled = min(int(current * 50 / total), 50)
-    bar = "=" * filled + ">" if filled < 50 else "=" * 50
-    return f"[{bar.ljust(50)}] {_human(current):>8}/{_human(total)}"
+    pct = min(int(current / total * 100) // 2, 50)
+    box = "[" + "=" * pct + ">" + " " * (50 - pct) + "] "
+    if current > total:
+        return box + f"{_human(current):>8}"
+    return box + f"{_human(current):>8}/{_human(total)}"
 
 
 def progress(status: str, id_: str | None = None, current: int | None = None, total: int | None = None

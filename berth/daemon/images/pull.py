@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["pull"]
 
 REPORT_EVERY = 0.1
+RETRIES = 3
 
 
 class _Throttle:
@@ -158,10 +160,7 @@ class _Job:
                 self.reg.downloads.acquire()
             try:
                 self.reg.dist.lease(digest)
-                report = _Throttle(lambda n: self.emit(progress("Downloading", lid, n, size))) if lid else None
-                fetch_blob(self.client, self.repo, digest, size, store, report)
-                if report is not None:
-                    report(size, final=True)
+                self._fetch(digest, size, lid)
                 self.downloaded.append(digest)
                 self.reg.dist.add_source(digest, self.client.base_url + "/" + self.repo)
             finally:
@@ -171,6 +170,23 @@ class _Job:
             raise
         finally:
             self.reg.finish(digest, fut, exc)
+
+    def _fetch(self, digest: str, size: int, lid: str | None) -> None:
+        """Download with docker's retries: transport failures are retried after 1, 2, 4 s."""
+        report = _Throttle(lambda n: self.emit(progress("Downloading", lid, n, size))) if lid else None
+        for attempt in range(RETRIES + 1):
+            try:
+                fetch_blob(self.client, self.repo, digest, size, self.svc.content, report)
+                break
+            except httpx.TransportError:
+                if attempt == RETRIES:
+                    raise
+                delay = 1 << attempt
+                if lid:
+                    self.emit(progress(f"Retrying in {delay} second{'s' if delay > 1 else ''}", lid))
+                threading.Event().wait(delay)  # a worker thread, never the event loop
+        if report is not None:
+            report(size, final=True)
 
     def download(self, layer: manifests.Layer) -> None:
         lid = dg.short_id(layer.digest)

@@ -26,6 +26,7 @@ class FakeRegistry:
     manifests: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
     blob_gets: Counter[str] = field(default_factory=Counter)
     slow: dict[str, float] = field(default_factory=dict)  # digest -> seconds per 64 KiB chunk
+    cut_once: set[str] = field(default_factory=set)  # digests whose first GET stops half-way
     bearer: tuple[str, str] | None = None  # (user, password) the token endpoint accepts
     tokens: set[str] = field(default_factory=set)
     port: int = 0
@@ -117,6 +118,15 @@ def _handler(reg: FakeRegistry) -> type[BaseHTTPRequestHandler]:
             if self.command == "GET":
                 with reg.lock:
                     reg.blob_gets[ref] += 1
+            if self.command == "GET" and ref in reg.cut_once:
+                reg.cut_once.discard(ref)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             delay = reg.slow.get(ref, 0.0)
             if not delay or self.command == "HEAD":
                 self._send(200, data, {"Content-Type": "application/octet-stream"})

@@ -274,3 +274,13 @@ def test_api_progress_stream_and_errors(berthd: Daemon, fake: FakeRegistry) -> N
     last = json.loads(body.strip().splitlines()[-1])
     assert "blob unknown" in last["error"]
     assert last["errorDetail"]["message"] == last["error"]
+
+
+def test_a_cut_download_is_retried(berthd: Daemon, fake: FakeRegistry) -> None:
+    img = make_image([_layer("r", 500_000)])
+    fake.add_image("retry", "1", img)
+    fake.cut_once.add(img.layers[0].digest)
+    out = _ok(berthd.berth("pull", f"{fake.host}/retry:1"))
+    assert "Retrying in 1 second" in out
+    assert "Pull complete" in out
+    assert fake.blob_gets[img.layers[0].digest] == 2
