@@ -14,7 +14,7 @@ import httpx
 from berth import errdefs
 from berth.daemon.images import refs, remove
 from berth.daemon.images.jsonprogress import progress
-from berth.daemon.images.registry import Emit, RegistryService, connection_error
+from berth.daemon.images.registry import Cancelled, Emit, RegistryService, connection_error
 from berth.distribution import manifests
 from berth.distribution.auth import Credentials
 from berth.distribution.client import FetchedManifest, RegistryClient
@@ -141,6 +141,13 @@ class _Job:
         self.downloaded: list[str] = []
         self.created: list[str] = []
 
+    def note(self, msg: dict[str, Any]) -> None:
+        """Download progress: a client gone does not stop a download other pulls may share."""
+        try:
+            self.emit(msg)
+        except Cancelled:
+            pass
+
     def ensure(self, digest: str, size: int, lid: str | None) -> None:
         """The blob is in the store when this returns (downloaded here, or by a concurrent pull)."""
         store = self.svc.content
@@ -149,14 +156,14 @@ class _Job:
         fut, owner = self.reg.claim(digest)
         if not owner:
             if lid:
-                self.emit(progress("Waiting", lid))
+                self.note(progress("Waiting", lid))
             fut.result()
             return
         exc: BaseException | None = None
         try:
             if not self.reg.downloads.acquire(blocking=False):
                 if lid:
-                    self.emit(progress("Waiting", lid))
+                    self.note(progress("Waiting", lid))
                 self.reg.downloads.acquire()
             try:
                 self.reg.dist.lease(digest)
@@ -173,7 +180,7 @@ class _Job:
 
     def _fetch(self, digest: str, size: int, lid: str | None) -> None:
         """Download with docker's retries: transport failures are retried after 1, 2, 4 s."""
-        report = _Throttle(lambda n: self.emit(progress("Downloading", lid, n, size))) if lid else None
+        report = _Throttle(lambda n: self.note(progress("Downloading", lid, n, size))) if lid else None
         for attempt in range(RETRIES + 1):
             try:
                 fetch_blob(self.client, self.repo, digest, size, self.svc.content, report)
@@ -183,7 +190,7 @@ class _Job:
                     raise
                 delay = 1 << attempt
                 if lid:
-                    self.emit(progress(f"Retrying in {delay} second{'s' if delay > 1 else ''}", lid))
+                    self.note(progress(f"Retrying in {delay} second{'s' if delay > 1 else ''}", lid))
                 threading.Event().wait(delay)  # a worker thread, never the event loop
         if report is not None:
             report(size, final=True)
@@ -191,8 +198,8 @@ class _Job:
     def download(self, layer: manifests.Layer) -> None:
         lid = dg.short_id(layer.digest)
         self.ensure(layer.digest, layer.size, lid)
-        self.emit(progress("Verifying Checksum", lid))
-        self.emit(progress("Download complete", lid))
+        self.note(progress("Verifying Checksum", lid))
+        self.note(progress("Download complete", lid))
 
     def unpack(self, layer: manifests.Layer, parent: str | None, diff_id: str) -> str:
         lid = dg.short_id(layer.digest)

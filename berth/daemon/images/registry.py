@@ -26,7 +26,7 @@ from berth.distribution.meta import DistributionStore
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
 
-__all__ = ["Emit", "RegistryOptions", "RegistryService", "connection_error"]
+__all__ = ["Cancelled", "Emit", "RegistryOptions", "RegistryService", "connection_error"]
 
 Emit = Callable[[dict[str, Any]], None]
 

@@ -284,3 +284,29 @@ def test_a_cut_download_is_retried(berthd: Daemon, fake: FakeRegistry) -> None:
     assert "Retrying in 1 second" in out
     assert "Pull complete" in out
     assert fake.blob_gets[img.layers[0].digest] == 2
+
+
+def test_a_client_gone_does_not_break_a_shared_download(fake: FakeRegistry) -> None:
+    img = make_image([_layer("g1", 1_500_000)])
+    fake.add_image("shared", "1", img)
+    blob = img.layers[0].digest
+    fake.slow[blob] = 0.05
+    with running_daemon() as d:
+        cmd = [sys.executable, "-m", "berth.cli.main", "pull", f"{fake.host}/shared:1"]
+        first = subprocess.Popen(cmd, env=d.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for(lambda: fake.blob_gets[blob] == 1)
+            second = subprocess.Popen(cmd, env=d.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert second.stdout is not None
+            seen = b""
+            while b"Waiting" not in seen and b"Download complete" not in seen:  # it joined the download
+                line = second.stdout.readline()
+                assert line, "the second pull ended early"
+                seen += line
+        finally:
+            first.kill()
+            first.wait()
+        out, errs = second.communicate(timeout=120)
+        assert second.returncode == 0, errs.decode()
+        assert "Pull complete" in (seen + out).decode()
+        assert fake.blob_gets[blob] == 1
