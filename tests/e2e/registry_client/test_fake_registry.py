@@ -310,3 +310,14 @@ def test_a_client_gone_does_not_break_a_shared_download(fake: FakeRegistry) -> N
         assert second.returncode == 0, errs.decode()
         assert "Pull complete" in (seen + out).decode()
         assert fake.blob_gets[blob] == 1
+
+
+def test_download_limit_makes_layers_wait(fake: FakeRegistry) -> None:
+    img = make_image([_layer(f"w{i}", 600_000) for i in range(3)])
+    fake.add_image("limited", "1", img)
+    for layer in img.layers:
+        fake.slow[layer.digest] = 0.05
+    with running_daemon(["--max-concurrent-downloads", "1"]) as d:
+        out = _ok(d.berth("pull", f"{fake.host}/limited:1"))
+    assert out.count(": Waiting") >= 1
+    assert out.count("Pull complete") == 3
