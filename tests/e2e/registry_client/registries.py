@@ -53,10 +53,12 @@ def _read(path: str) -> str:
         return f.read()
 
 
-def _config(root: str, port: int, htpasswd: str | None) -> str:
+def _config(root: str, port: int, htpasswd: str | None, token: dict[str, str] | None = None) -> str:
     auth = ""
     if htpasswd:
         auth = f"auth:\n  htpasswd:\n    realm: berth-test\n    path: {htpasswd}\n"
+    if token:
+        auth = "auth:\n  token:\n" + "".join(f"    {k}: {v}\n" for k, v in token.items())
     return (
         "version: 0.1\n"
         "log:\n  level: info\n  accesslog:\n    disabled: false\n"
@@ -67,8 +69,10 @@ def _config(root: str, port: int, htpasswd: str | None) -> str:
 
 
 @contextlib.contextmanager
-def running_registry(user: str | None = None, password: str | None = None) -> Iterator[Registry]:
-    root = tempfile.mkdtemp(prefix="bt-reg-", dir="/tmp")
+def running_registry(user: str | None = None, password: str | None = None,
+                     token: dict[str, str] | None = None, root: str | None = None) -> Iterator[Registry]:
+    """docker-registry on a free loopback port: open, htpasswd (`user`), or token auth (`token` settings)."""
+    root = root or tempfile.mkdtemp(prefix="bt-reg-", dir="/tmp")
     proc = None
     try:
         htpasswd = None
@@ -80,7 +84,7 @@ def running_registry(user: str | None = None, password: str | None = None) -> It
         port = free_port()
         cfg = os.path.join(root, "config.yml")
         with open(cfg, "w") as f:
-            f.write(_config(root, port, htpasswd))
+            f.write(_config(root, port, htpasswd, token))
         log = os.path.join(root, "registry.log")
         with open(log, "wb") as out:
             proc = subprocess.Popen([REGISTRY, "serve", cfg], stdout=out, stderr=subprocess.STDOUT,
