@@ -177,7 +177,7 @@ class RegistryClient:
 
     def upload(self, repo: str, location: str, digest: str, size: int, src: BinaryIO,
                progress: Callable[[int], None] | None = None) -> None:
-        """Monolithic upload of `size` bytes of `src` to an opened session (PUT ?digest=)."""
+        """Send `size` bytes of `src` to an opened session as docker does: one streamed PATCH, then PUT ?digest=."""
 
         def body() -> Iterator[bytes]:
             sent = 0
@@ -187,6 +187,10 @@ class RegistryClient:
                 if progress is not None:
                     progress(sent)
 
-        url = httpx.URL(location).copy_merge_params({"digest": digest})
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        self.call("PUT", str(url), push_scope(repo), (201, 204), headers=headers, content=body(), retry=False)
+        if size:
+            resp = self.call("PATCH", location, push_scope(repo), (202, 204), headers=headers, content=body(),
+                             retry=False)
+            location = self._location(resp)
+        url = httpx.URL(location).copy_merge_params({"digest": digest})
+        self.call("PUT", str(url), push_scope(repo), (201, 204), headers={"Content-Length": "0"}, retry=False)

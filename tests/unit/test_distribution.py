@@ -170,3 +170,27 @@ def test_push_gzip_is_deterministic_and_schema2_is_docker_shaped() -> None:
     assert doc["config"]["mediaType"] == manifests.mt.DOCKER_CONFIG
     zstd = {**layer, "mediaType": manifests.mt.OCI_LAYER_ZSTD}
     assert _schema2("sha256:" + "c" * 64, 10, [layer, zstd])[1] == manifests.mt.OCI_MANIFEST
+
+
+def test_upload_streams_a_patch_then_puts_the_digest() -> None:
+    import io
+
+    seen: list[tuple[str, str, bytes]] = []
+
+    def handle(req: httpx.Request) -> httpx.Response:
+        seen.append((req.method, str(req.url), req.read()))
+        if req.method == "POST":
+            return httpx.Response(202, headers={"Location": "/v2/a/blobs/uploads/u1?_state=x"})
+        if req.method == "PATCH":
+            return httpx.Response(202, headers={"Location": "/v2/a/blobs/uploads/u1?_state=y"})
+        return httpx.Response(201)
+
+    data = b"blob" * 100
+    sent: list[int] = []
+    with RegistryClient("http://r", transport=httpx.MockTransport(handle)) as client:
+        loc = client.start_upload("a")
+        client.upload("a", loc, dg.sha256(data), len(data), io.BytesIO(data), sent.append)
+    assert [m for m, _, _ in seen] == ["POST", "PATCH", "PUT"]
+    assert seen[1][2] == data
+    assert seen[2][1] == f"http://r/v2/a/blobs/uploads/u1?_state=y&digest={dg.sha256(data).replace(':', '%3A')}"
+    assert sent[-1] == len(data)
