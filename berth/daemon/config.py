@@ -30,6 +30,10 @@ class DaemonConfig:
     init_path: str = "/usr/bin/tini-static"
     labels: tuple[str, ...] = ()
     userns_remap: str = ""
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -61,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("--userns-remap", default=None,
                    help="map container root to the ranges of default|user[:group] in /etc/subuid, /etc/subgid")
+    p.add_argument("--insecure-registry", action="append", default=None, help="plain-HTTP registry (host or CIDR)")
+    p.add_argument("--registry-mirror", action="append", default=None, help="preferred Docker Hub mirror")
+    p.add_argument("--max-concurrent-downloads", type=int, default=None, help="parallel layer downloads (3)")
+    p.add_argument("--max-concurrent-uploads", type=int, default=None, help="parallel layer uploads (5)")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
 
@@ -77,6 +85,10 @@ _FILE_KEYS = {
     "labels": "labels",
     "init-path": "init_path",
     "userns-remap": "userns_remap",
+    "insecure-registries": "insecure_registries",
+    "registry-mirrors": "registry_mirrors",
+    "max-concurrent-downloads": "max_concurrent_downloads",
+    "max-concurrent-uploads": "max_concurrent_uploads",
 }
 
 
@@ -107,7 +119,7 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         else:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
-                 "init_path", "userns_remap")
+                 "init_path", "userns_remap", "max_concurrent_downloads", "max_concurrent_uploads")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:
@@ -116,6 +128,13 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         values["hosts"] = tuple(ns.host)
     if ns.label:
         values["labels"] = tuple(ns.label)
+    if ns.insecure_registry:
+        values["insecure_registries"] = tuple(ns.insecure_registry)
+    if ns.registry_mirror:
+        values["registry_mirrors"] = tuple(ns.registry_mirror)
+    for key in ("max_concurrent_downloads", "max_concurrent_uploads"):
+        if key in values and (not isinstance(values[key], int) or int(str(values[key])) < 1):
+            raise errdefs.InvalidParameter(f"invalid {key.replace('_', '-')}: {values[key]} (must be at least 1)")
     if ns.runtime:
         values["runtime"] = tuple(ns.runtime.split())
     exec_root = str(values.get("exec_root", "/run/berth"))

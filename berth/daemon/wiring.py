@@ -31,6 +31,7 @@ from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
+from berth.daemon.images.registry import RegistryOptions, RegistryService
 from berth.daemon.images.service import ImagesService
 from berth.daemon.shimclient import ShimLauncher, python_env
 from berth.util.atomic import write_atomic
@@ -157,9 +158,13 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         c = holder["c"].get(ref)
         return c.id, c.image_id, c.config
 
+    dist = RegistryService.store(cfg.data_root)
     images = ImagesService.open(cfg.data_root, idmap=idmap, containers_using=containers_using,
                                 container_running=container_running, events=events,
-                                container_info=container_info)
+                                container_info=container_info, retained_blobs=dist.retained)
+    registry = RegistryService(images, dist, RegistryOptions(
+        insecure=cfg.insecure_registries, mirrors=cfg.registry_mirrors,
+        max_downloads=cfg.max_concurrent_downloads, max_uploads=cfg.max_concurrent_uploads))
     zygote = Zygote(cfg.exec_root, sys.executable, python_env())
     await zygote.start()  # it loads while we restore; launches go direct until it serves
     shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
@@ -184,8 +189,8 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     facade = ContainersFacade(containers, execs, image_matches)
     system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade)
     route_lists: list[list[Route]] = [
-        system_routes.routes(system), containers_routes.routes(facade), exec_routes.routes(facade),
-        images_routes.routes(images), refused_routes.routes(),
+        images_routes.routes(images, registry), system_routes.routes(system), containers_routes.routes(facade),
+        exec_routes.routes(facade), refused_routes.routes(),
     ]
     router = Router([r for routes in route_lists for r in routes])
     server = HttpServer(Application(router, __version__), on_error=error_response)
@@ -203,4 +208,5 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         await owner.cancel_all()
         await zygote.stop()
         images.meta.close()
+        registry.close()
 

@@ -19,6 +19,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "berth.api": ("berth.daemon", "berth.cli", "berth.store", "berth.shim", "berth.runtime"),
     "berth.cli": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
     "berth.client": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
+    "berth.distribution": ("berth.daemon", "berth.api", "berth.cli", "berth.shim", "berth.runtime", "berth.client"),
     "berth.oci": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.cli"),
 }
 

@@ -1,4 +1,4 @@
-"""System routes: /_ping, /version, /info, /events, /auth (refusals live in refused.py)."""
+"""System routes: /_ping, /version, /info, /events, /system/df (POST /auth lives with the image routes)."""
 
 from __future__ import annotations
 
@@ -234,16 +234,11 @@ def routes(backend: SystemBackend) -> list[Route]:
             raise errdefs.InvalidParameter(f"invalid type: {bad[0]}")
         return JSONResponse(await backend.disk_usage(types))
 
-    async def auth(req: Request) -> Response:
-        await req.json()
-        raise errdefs.NotImplementedErr("registry login is not supported by this engine yet")
-
     return [
         Route("GET", "/_ping", ping),
         Route("HEAD", "/_ping", ping),
         Route("GET", "/version", version),
         Route("GET", "/info", info),
         Route("GET", "/events", events),
-        Route("POST", "/auth", auth),
         Route("GET", "/system/df", disk_usage),
     ]
