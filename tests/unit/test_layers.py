@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2] / "berth"
 
 # package -> packages it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "berth.kernel": ("berth.runtime", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli"),
+    "berth.kernel": ("berth.runtime", "berth.seccomp", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli"),
     "berth.runtime": ("berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.shim": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.zygote": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
@@ -19,6 +19,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "berth.api": ("berth.daemon", "berth.cli", "berth.store", "berth.shim", "berth.runtime"),
     "berth.cli": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
     "berth.client": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
+    "berth.seccomp": ("berth.runtime", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli",
+                      "berth.client"),
     "berth.oci": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.cli"),
 }
 
