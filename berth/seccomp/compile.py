@@ -2,9 +2,10 @@
 
 Program shape (struct seccomp_data: nr @0, arch @4, args[i] @16+8i, little-endian):
 
-    ld arch; jeq X86_64 -> A64; jeq I386 -> A32 (if x86 is listed); ret KILL_THREAD (foreign arch)
-    A64: ld nr; jset X32_BIT -> X32 (if x32 is listed, else ret KILL_THREAD); <dispatch x86_64>
-    X32: <dispatch x32>          A32: ld nr; <dispatch i386>
+    ld arch; jne X86_64 -> NOT64; ld nr; jset X32_BIT -> X32 (if x32 is listed, else BAD); <dispatch x86_64>
+    X32: <dispatch x32>
+    NOT64: jne I386 -> BAD (if x86 is listed); ld nr; <dispatch i386>
+    BAD: ret KILL_THREAD (a foreign architecture, libseccomp's bad-arch action)
 
 A dispatch is a balanced binary search (`jge`) over the syscall-number intervals that share one outcome:
 runs of syscalls with the same unconditional action merge, so Docker's 350-name allowlist costs about
@@ -57,14 +58,9 @@ def compile_filter(seccomp: dict[str, Any]) -> Filter:
     asm = Assembler()
     by_name = {a.name: a for a in archs}
     bad_arch = asm.new_label("badarch")
+    not64 = asm.new_label("not-x86_64")
     asm.load(4)
-    a64 = asm.new_label("x86_64")
-    a32 = asm.new_label("i386") if "i386" in by_name else bad_arch
-    asm.jump(JEQ, AUDIT_ARCH_X86_64, a64, None)
-    asm.jump(JEQ, AUDIT_ARCH_I386, a32, bad_arch)
-    asm.label(bad_arch)
-    asm.ret(RET_KILL_THREAD)
-    asm.label(a64)
+    asm.jump(JEQ, AUDIT_ARCH_X86_64, None, not64)
     asm.load(0)
     x32 = asm.new_label("x32") if "x32" in by_name else bad_arch
     asm.jump(JSET, X32_BIT, x32, None)
@@ -72,10 +68,15 @@ def compile_filter(seccomp: dict[str, Any]) -> Filter:
     if "x32" in by_name:
         asm.label(x32)
         _dispatch(asm, by_name["x32"], default, wide=False)
+    asm.label(not64)
     if "i386" in by_name:
+        a32 = asm.new_label("i386")
+        asm.jump(JEQ, AUDIT_ARCH_I386, a32, bad_arch)
         asm.label(a32)
         asm.load(0)
         _dispatch(asm, by_name["i386"], default, wide=False)
+    asm.label(bad_arch)
+    asm.ret(RET_KILL_THREAD)
     return Filter(encode(asm.assemble()), flags)
 
 
