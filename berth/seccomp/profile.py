@@ -156,9 +156,19 @@ def _json_error(e: json.JSONDecodeError) -> str:
     if e.pos >= len(e.doc.rstrip()):
         return "unexpected end of JSON input"
     ch = e.doc[e.pos]
-    if e.msg.startswith("Expecting value"):
-        return f"invalid character {ch!r} looking for beginning of value"
+    for python, go in _GO_JSON_ERRORS:
+        if e.msg.startswith(python):
+            return f"invalid character {ch!r} {go}"
     return f"invalid character {ch!r} ({e.msg.lower()} at offset {e.pos + 1})"
+
+
+_GO_JSON_ERRORS = (
+    ("Expecting value", "looking for beginning of value"),
+    ("Expecting property name", "looking for beginning of object key string"),
+    ("Expecting ':' delimiter", "after object key"),
+    ("Expecting ',' delimiter", "after object key:value pair"),
+    ("Extra data", "after top-level value"),
+)
 
 
 def kernel_version(release: str | None = None) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from berth import errdefs
 from berth.daemon.containers import spec_linux as lx
 from berth.daemon.containers import spec_mounts as mnt
+from berth.daemon.containers import spec_seccomp
 from berth.daemon.containers.spec_linux import all_capabilities
 from berth.daemon.containers.users import ResolvedUser
 from berth.kernel.caps import CAP_NAMES
@@ -184,6 +185,8 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
     security_options(host_config.get("SecurityOpt") or [])
+    spec_seccomp.validate(host_config, lx.tweak_capabilities(host_config.get("CapAdd") or [], host_config.get(
+        "CapDrop") or [], bool(host_config.get("Privileged")), KNOWN_CAPS))
     _validate_modes(host_config)
     _validate_resources(host_config)
 
@@ -348,13 +351,16 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
     """build_spec for a container record, with this host's capabilities and masked thermal paths."""
     etc = {"/etc/resolv.conf": c.resolv_conf_path, "/etc/hostname": c.hostname_path,
            "/etc/hosts": c.hosts_path}
-    return build_spec(
+    oci = build_spec(
         c.config, c.host_config, user=user, rootfs=rootfs, cgroups_path=cgroups_path, etc_files=etc,
         init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
         thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
         host_devices=lx.host_devices() if c.host_config.get("Privileged") else (),
         net_sysctls=_host_net_sysctls(),
     )
+    if seccomp is None:
+        spec_seccomp.apply(oci, c.host_config)
+    return oci
 
 
 def write(bundle: str, spec: Mapping[str, Any]) -> None:
