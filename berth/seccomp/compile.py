@@ -29,6 +29,7 @@ from berth.seccomp.rules import (
     ArchRules,
     Cond,
     Rule,
+    RulesError,
     flags_of,
     reduce,
 )
@@ -77,7 +78,10 @@ def compile_filter(seccomp: dict[str, Any]) -> Filter:
         _dispatch(asm, by_name["i386"], default, wide=False)
     asm.label(bad_arch)
     asm.ret(RET_KILL_THREAD)
-    return Filter(encode(asm.assemble()), flags)
+    try:
+        return Filter(encode(asm.assemble()), flags)
+    except ValueError as e:  # too many instructions for the kernel
+        raise RulesError(str(e)) from None
 
 
 def _intervals(ar: ArchRules, default: int) -> list[tuple[int, Outcome]]:

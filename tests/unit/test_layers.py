@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2] / "berth"
 
 # package -> packages it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "berth.kernel": ("berth.runtime", "berth.seccomp", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli"),
+    "berth.kernel": ("berth.runtime", "berth.seccomp", "berth.shim", "berth.store", "berth.daemon", "berth.api",
+                     "berth.cli"),
     "berth.runtime": ("berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.shim": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.zygote": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
