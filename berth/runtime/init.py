@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import socket
     from typing import Any
 
-    from berth.seccomp.compile import Filter
+    from berth.seccomp.filter import Filter
 
 
 __all__ = ["InitArgs", "run_exec_process", "run_init"]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from berth.seccomp.compile import Filter
+    from berth.seccomp.filter import Filter
 
 
 __all__ = ["spawn_exec", "spawn_init"]

@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up m
 if TYPE_CHECKING:
     from typing import Any
 
-    from berth.seccomp.compile import Filter
+    from berth.seccomp.filter import Filter
 
 __all__ = ["cache_dir", "prepare"]
 
@@ -31,9 +31,8 @@ def prepare(spec: dict[str, Any], root: str) -> Filter | None:
     if not sc or (not sc.get("defaultAction") and not sc.get("syscalls")):
         return None
     from berth.seccomp.cache import cached_filter
-    from berth.seccomp.rules import RulesError
 
     try:
         return cached_filter(sc, cache_dir(root))
-    except (RulesError, ValueError, TypeError) as e:
+    except (ValueError, TypeError) as e:  # RulesError is a ValueError (not imported: a cache hit needs no rules)
         raise RuntimeFailure(f"error loading seccomp filter: {e}") from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from berth.seccomp.bpf import JEQ, JGE, JGT, JSET, Assembler, encode
+from berth.seccomp.filter import Filter
 from berth.seccomp.rules import (
     AUDIT_ARCH_I386,
     AUDIT_ARCH_X86_64,
@@ -38,18 +39,6 @@ __all__ = ["Filter", "compile_filter"]
 
 _ARG = 16
 Outcome = tuple[str, int]  # ("ret", action) | ("rules", nr)
-
-
-class Filter:
-    """A compiled filter: the sock_filter bytes and the seccomp(2) flags to load it with."""
-
-    __slots__ = ("flags", "program")
-
-    def __init__(self, program: bytes, flags: int) -> None:
-        self.program, self.flags = program, flags
-
-    def __len__(self) -> int:
-        return len(self.program) // 8
 
 
 def compile_filter(seccomp: dict[str, Any]) -> Filter:
