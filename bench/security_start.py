@@ -50,8 +50,10 @@ def in_process(n: int) -> dict[str, object]:
 
     sc = resolve(default_profile(), DOCKER_CAPS)
     assert sc is not None
-    print(f"per start, in the daemon: resolve the default profile   {ms(timed(lambda: resolve(default_profile(), DOCKER_CAPS), n))}")
-    print(f"once per profile: compile to BPF                        {ms(timed(lambda: compile_filter(sc), max(3, n // 10)))}"
+    resolving = timed(lambda: resolve(default_profile(), DOCKER_CAPS), n)
+    print(f"per start, in the daemon: resolve the default profile   {ms(resolving)}")
+    compiling = timed(lambda: compile_filter(sc), max(3, n // 10))
+    print(f"once per profile: compile to BPF                        {ms(compiling)}"
           f"  -> {len(compile_filter(sc))} instructions")
     cache = tempfile.mkdtemp(prefix="berth-bench-cache-", dir="/run")
     try:
@@ -127,9 +129,8 @@ def main() -> None:
         print(f"median of {n} interleaved `berth-runtime run` of /bin/true (filter cached):")
         for name, t in times.items():
             print(f"  {name:40s} {ms(t)}")
-        base = statistics.median(times["no seccomp + Docker's caps"])
-        print(f"  seccomp adds {(statistics.median(times['default seccomp + Docker' + chr(39) + 's caps']) - base) * 1000:+.2f} ms;"
-              f" dropping caps adds {(base - statistics.median(times['no seccomp + every cap (no drop)'])) * 1000:+.2f} ms")
+        with_sc, base, no_drop = (statistics.median(t) * 1000 for t in times.values())
+        print(f"  seccomp adds {with_sc - base:+.2f} ms; dropping caps adds {base - no_drop:+.2f} ms")
     finally:
         for b in cases.values():
             umount2(os.path.join(b, "rootfs"), 2)
