@@ -41,6 +41,8 @@ _CONFIG_KEYS = (
 DOCKER_NET_SYSCTLS = {"net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0"}
 KNOWN_CAPS: tuple[str, ...] = tuple(f"CAP_{n}" for n in CAP_NAMES)
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}  # Go's strconv.ParseBool
 
 
 # -- create time --------------------------------------------------------------------------------
@@ -109,15 +111,17 @@ def security_options(opts: Sequence[str]) -> dict[str, Any]:
         if opt == "no-new-privileges":
             out["no_new_privileges"] = True
             continue
+        if opt in ("writable-cgroups", "disable"):
+            continue
         key, sep, value = opt.partition("=")
         if not sep:
             key, sep, value = opt.partition(":")
         if not sep:
             raise errdefs.InvalidParameter(f'invalid --security-opt 1: "{opt}"')
         if key == "no-new-privileges":
-            if value not in ("true", "false"):
+            if value not in _GO_BOOLS:
                 raise errdefs.InvalidParameter(f'invalid --security-opt 2: "{opt}"')
-            out["no_new_privileges"] = value == "true"
+            out["no_new_privileges"] = _GO_BOOLS[value]
         elif key == "seccomp":
             out["seccomp"] = value
         elif key not in ("apparmor", "label", "systempaths", "writable-cgroups"):
