@@ -15,8 +15,8 @@ from berth.seccomp.default import default_profile
 from berth.seccomp.interp import run, seccomp_data
 from berth.seccomp.profile import resolve
 from berth.seccomp.rules import RulesError
-from tests.unit.seccomp_oracle import ABIS, ENOSYS_RET, arg_samples, expected, libseccomp, libseccomp_names
-from tests.unit.seccomp_oracle import libseccomp_program as lsc_program
+from tests.unit.test_seccomp_oracle import ABIS, ENOSYS_RET, arg_samples, expected, libseccomp, libseccomp_names
+from tests.unit.test_seccomp_oracle import libseccomp_program as lsc_program
 from tests.unit.test_seccomp_profile import DOCKER_CAPS
 
 ALLOW, EPERM = 0x7FFF0000, 0x50001

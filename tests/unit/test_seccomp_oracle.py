@@ -1,9 +1,8 @@
-"""Oracles for the seccomp compiler's tests: a plain reference evaluator, and libseccomp itself (ctypes)."""
+"""Oracles for the seccomp compiler's tests (no tests here): a plain reference evaluator, and libseccomp (ctypes)."""
 
 from __future__ import annotations
 
 import ctypes
-import os
 import tempfile
 from typing import Any
 
@@ -153,7 +152,3 @@ def libseccomp_names(lib: ctypes.CDLL, abi: str) -> dict[int, str]:
         if theirs == nr or (abi == "x32" and theirs == nr & ~X32_BIT):
             out[nr] = name
     return out
-
-
-def null_fd() -> int:
-    return os.open(os.devnull, os.O_WRONLY)
