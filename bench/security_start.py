@@ -1,9 +1,10 @@
 """Cost of seccomp (and capabilities) on a container start: figures, not a timed test.
 
-Run as root: .venv/bin/python bench/security_start.py [N]. Prints, for Docker's default profile:
-the daemon's work per start (resolve the profile against the caps), the compile (once per profile, then cached),
-the runtime's cache lookup, the kernel load; then the median `berth-runtime run` of /bin/true in a Docker-like
-bundle without a filter, with the default filter, and with neither the filter nor the capability drop.
+Run as root: .venv/bin/python bench/security_start.py [N]. Prints, for Docker's default profile: the daemon's
+work per start (resolve the profile against the caps), the compile (once per profile, then cached), the
+runtime's cache lookup (in-process, and in a fresh runtime process with its imports), the kernel load; then
+the median `berth-runtime run` of /bin/true in a Docker-like bundle without a filter, with the default
+filter, and with neither the filter nor the capability drop.
 """
 
 from __future__ import annotations
@@ -81,6 +82,37 @@ def in_process(n: int) -> dict[str, object]:
     return sc
 
 
+_LOOKUP = """
+import sys, time
+from berth.runtime import jsonc
+spec = jsonc.loads(open(sys.argv[1]).read())
+t0 = time.perf_counter()
+from berth.runtime.seccomp import prepare
+prepare(spec, sys.argv[2])
+print(time.perf_counter() - t0)
+"""
+
+
+def fresh_process_lookup(sc: dict[str, object], n: int) -> None:
+    """The runtime's lookup in a new `python -S` (imports included): a cache miss (compile) and a hit."""
+    res: dict[str, list[float]] = {"miss (compiles, once per profile)": [], "hit": []}
+    env = dict(os.environ, PYTHONPATH=REPO)
+    for _ in range(n):
+        d = tempfile.mkdtemp(prefix="berth-bench-", dir="/run")
+        try:
+            path = os.path.join(d, "config.json")
+            with open(path, "w") as f:
+                json.dump({"linux": {"seccomp": sc}}, f)
+            for times in res.values():
+                out = subprocess.run([sys.executable, "-S", "-c", _LOOKUP, path, f"{d}/root"], env=env,
+                                     capture_output=True, text=True, check=True)
+                times.append(float(out.stdout))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    for name, times in res.items():
+        print(f"per start, fresh runtime process: lookup {name:36s} {ms(times)}")
+
+
 def bundle_with(tmp: str, name: str, lower: str, sc: dict[str, object] | None, caps: list[str]) -> str:
     base = os.path.join(tmp, name)
     for d in ("upper", "work", "rootfs"):
@@ -102,6 +134,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     subprocess.run([sys.executable, "-m", "compileall", "-q", f"{REPO}/berth"], check=True)
     sc = in_process(200)
+    fresh_process_lookup(sc, 10)  # type: ignore[arg-type]
     tmp = tempfile.mkdtemp(prefix="berth-bench-")
     state = tempfile.mkdtemp(prefix="berth-bench-", dir="/run")
     lower = make_busybox_rootfs(os.path.join(tmp, "lower"))
