@@ -14,6 +14,8 @@ What runc (with libseccomp) does, and so do we:
 - SCMP_ACT_ERRNO and SCMP_ACT_TRACE without errnoRet return EPERM; SCMP_ACT_KILL is KILL_THREAD;
 - the native architecture (x86_64) is always in the filter; a foreign one gets KILL_THREAD (libseccomp's
   bad-arch action);
+- i386's socketcall/ipc multiplexers are not rewritten into per-call rules (libseccomp does): a rule on
+  `socket` covers the direct syscall; Docker's profile allows socketcall outright, so nothing changes there;
 - runc's ENOSYS stub: unless the default action lets calls through (ALLOW, LOG, TRACE), syscall numbers above
   the highest one the profile names (per architecture) return ENOSYS, so that programs fall back from
   syscalls newer than the profile.
