@@ -116,3 +116,17 @@ def test_exec_gets_the_filter(berthd: Daemon) -> None:
         assert "rc=1" in ex.stdout.decode()
     finally:
         berthd.docker("rm", "-f", cid)
+
+
+def test_default_profile_as_a_file_and_builtin_behave_alike(berthd: Daemon, tmp_path: Path) -> None:
+    from berth.seccomp.default import default_profile
+
+    prof = tmp_path / "default.json"
+    prof.write_text(json.dumps(default_profile(), indent=1))
+    script = "grep ^Seccomp: /proc/self/status; unshare -U true 2>/dev/null; echo rc=$?; mkdir /tmp/d && echo made"
+    outs = []
+    for opt in (f"seccomp={prof}", "seccomp=builtin"):
+        code, out, err = run(berthd, "--security-opt", opt, "busybox", "sh", "-c", script)
+        assert code == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1] == "Seccomp:\t2\nrc=1\nmade\n"
