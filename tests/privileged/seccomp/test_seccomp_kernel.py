@@ -34,7 +34,7 @@ def test_default_profile_blocks_what_docker_blocks(make_bundle: Any, runtime: An
     assert got["Seccomp"] == "2"
     assert got["Seccomp_filters"] == "1"
     for name in ("unshare-user", "unshare-mount", "keyctl", "add_key", "bpf", "perf_event_open", "kexec_load",
-                 "swapon", "settimeofday", "clone-newns", "personality-bad", "socket-vsock",
+                 "swapon", "reboot-bad-magic", "settimeofday", "clone-newns", "personality-bad", "socket-vsock",
                  "sethostname", "mount", "syslog"):
         assert got[name] == str(EPERM), (name, got)
     assert got["clone3"] == str(ENOSYS)  # glibc falls back to clone
