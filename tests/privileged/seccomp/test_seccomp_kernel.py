@@ -139,3 +139,18 @@ def test_same_answers_as_runc(make_bundle: Any, runtime: Any, runc: Any, variant
     theirs = _run(runc, b, "cmp")
     assert json.loads((b.path / "config.json").read_text()) == cfg
     assert ours == theirs
+
+
+@pytest.mark.parametrize(("action", "want"), [("SCMP_ACT_KILL_PROCESS", "rc=159"), ("SCMP_ACT_KILL", "rc=159"),
+                                              ("SCMP_ACT_TRAP", "rc=159"), ("SCMP_ACT_LOG", "rc=0")])
+def test_kill_trap_and_log_actions(make_bundle: Any, runtime: Any, runc: Any, action: str, want: str) -> None:
+    b = make_bundle("act")
+    sc = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": action}]}
+    probe_bundle(b, sc, args=["sh", "-c", "rmdir /tmp/x 2>/dev/null; /bin/mkdir /tmp/x 2>/dev/null; echo rc=$?"])
+    results = []
+    for rt in (runtime, runc):
+        rt.ids.append("act")
+        res = rt("run", "--bundle", str(b.path), "act", check=False)
+        rt("delete", "--force", "act", check=False)
+        results.append(res.stdout.strip())
+    assert results == [want, want]  # 159 = 128 + SIGSYS
