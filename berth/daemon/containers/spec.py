@@ -189,8 +189,9 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
     security_options(host_config.get("SecurityOpt") or [])
-    spec_seccomp.validate(host_config, lx.tweak_capabilities(host_config.get("CapAdd") or [], host_config.get(
-        "CapDrop") or [], bool(host_config.get("Privileged")), KNOWN_CAPS))
+    caps = lx.tweak_capabilities(host_config.get("CapAdd") or [], host_config.get("CapDrop") or [],
+                                 bool(host_config.get("Privileged")), KNOWN_CAPS)
+    spec_seccomp.validate(host_config, caps)
     _validate_modes(host_config)
     _validate_resources(host_config)
 
