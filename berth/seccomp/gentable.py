@@ -50,8 +50,14 @@ def parse(text: str) -> dict[str, int]:
 
 def _dump(name: str, table: dict[str, int]) -> str:
     lines = [f"{name}: dict[str, int] = {{"]
+    line = "   "
     for sc, nr in sorted(table.items(), key=lambda kv: kv[1]):
-        lines.append(f"    \"{sc}\": {nr:#x}," if nr >= X32_BIT else f"    \"{sc}\": {nr},")
+        item = f' "{sc}": {nr:#x},' if nr >= X32_BIT else f' "{sc}": {nr},'
+        if len(line) + len(item) > 116:
+            lines.append(line)
+            line = "   "
+        line += item
+    lines.append(line)
     lines.append("}")
     return "\n".join(lines)
 
