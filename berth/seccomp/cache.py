@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMPILER_VERSION", "cache_key", "cached_filter"]
 
-COMPILER_VERSION = "berth-seccomp-1"
+COMPILER_VERSION = "berth-seccomp-1"  # bump when the compiler or the syscall tables change
 
 
 def _default(obj: object) -> object:
