@@ -77,6 +77,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
 
                 console = connect_console_socket(opts["console-socket"])
         from berth.runtime.process import spawn_init
+        from berth.runtime.seccomp import prepare as prepare_seccomp
 
         pid = spawn_init(
             spec,
@@ -88,6 +89,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
             preserve_fds=int(opts.get("preserve-fds") or 0),
             hook_info=(cid, bundle),
             on_hooks=lambda pid: _hooks(spec, ("prestart", "createRuntime"), cid, bundle, pid, "creating"),
+            seccomp=prepare_seccomp(spec, root),
         )
         if console is not None:
             console.close()
