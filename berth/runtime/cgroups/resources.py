@@ -1,4 +1,4 @@
-"""linux.resources -> cgroup files (runtime layer): memory, cpu, cpuset, pids, blkio weight, v1 and v2."""
+"""linux.resources -> cgroup files (runtime layer): memory, cpu, cpuset, pids, blkio weight, devices; v1 and v2."""
 
 from __future__ import annotations
 
@@ -88,9 +88,20 @@ def _apply_v2(d: str, res: dict[str, Any]) -> None:
         _write(d, "pids.max", pids["limit"] if pids["limit"] > 0 else "max")
 
 
+def _apply_devices(cg: Cgroups, devices: list[dict[str, Any]]) -> None:
+    from berth.runtime.cgroups import devices as devcg
+
+    if cg.pure_v2 and cg.v2_dir:
+        devcg.apply_v2(cg.v2_dir, devices)
+    elif (d := _find(cg, "devices.allow")) is not None:
+        devcg.apply_v1(d, devices)
+
+
 def apply(cg: Cgroups, res: dict[str, Any]) -> None:
-    """Write the limits of `res` into the container's cgroups."""
+    """Write the limits of `res` into the container's cgroups (devices only when `res` has the key)."""
     if cg.pure_v2 and cg.v2_dir:
         _apply_v2(cg.v2_dir, res)
     else:
         _apply_v1(cg, res)
+    if "devices" in res:
+        _apply_devices(cg, list(res["devices"] or []))
