@@ -29,6 +29,7 @@ class DaemonConfig:
     runtime: tuple[str, ...] = ()
     init_path: str = "/usr/bin/tini-static"
     labels: tuple[str, ...] = ()
+    group: str = "berth"
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cgroup-parent", default=None, help="parent cgroup of containers (default berth)")
     p.add_argument("--runtime", default=None, help="OCI runtime command (default: berth-runtime)")
     p.add_argument("--init-path", default=None, help="init binary for --init (default /usr/bin/tini-static)")
+    p.add_argument("-G", "--group", default=None,
+                   help='group owning the unix socket (default "berth"; "" leaves it root\'s)')
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
@@ -73,6 +76,7 @@ _FILE_KEYS = {
     "cgroup-parent": "cgroup_parent",
     "labels": "labels",
     "init-path": "init_path",
+    "group": "group",
 }
 
 
@@ -103,7 +107,7 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         else:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
-                 "init_path")
+                 "init_path", "group")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:

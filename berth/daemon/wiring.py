@@ -163,7 +163,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         images_routes.routes(images), refused_routes.routes(),
     ]
     router = Router([r for routes in route_lists for r in routes])
-    server = HttpServer(Application(router, __version__), on_error=error_response)
+    server = HttpServer(Application(router, __version__), on_error=error_response, socket_group=cfg.group)
     await server.start(list(cfg.hosts))
     log.info("berthd %s serving on %s (data root %s)", __version__, ", ".join(cfg.hosts), cfg.data_root)
     stop = asyncio.Event()
