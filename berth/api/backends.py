@@ -27,6 +27,7 @@ class EngineFacts:
     insecure_registries: tuple[str, ...] = ("127.0.0.0/8",)
     registry_mirrors: tuple[str, ...] = ()
     live_restore: bool = False
+    seccomp_profile: str = ""  # "" while containers run without seccomp; else the profile's name ("builtin")
 
 
 @dataclass(frozen=True)

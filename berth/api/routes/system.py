@@ -67,8 +67,9 @@ def _driver_status(facts: EngineFacts) -> list[list[str]]:
     ]
 
 
-def _security_options(cgroup_version: str) -> list[str]:
-    opts = ["name=seccomp,profile=builtin"]
+def _security_options(cgroup_version: str, seccomp_profile: str) -> list[str]:
+    """What containers really get: seccomp only when the daemon applies a profile."""
+    opts = [f"name=seccomp,profile={seccomp_profile}"] if seccomp_profile else []
     if cgroup_version == "2":
         opts.append("name=cgroupns")
     return opts
@@ -161,7 +162,7 @@ def info_body(backend: SystemBackend) -> dict[str, Any]:
         "ContainerdCommit": commit,
         "RuncCommit": commit,
         "InitCommit": commit,
-        "SecurityOptions": _security_options(cgv),
+        "SecurityOptions": _security_options(cgv, facts.seccomp_profile),
         "Warnings": None,
     }
 

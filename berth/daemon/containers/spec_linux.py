@@ -209,6 +209,31 @@ def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
     return out
 
 
+def _go_strerror(exc: OSError) -> str:
+    """Go's text for an errno (lower-case, as moby prints it)."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _device_nodes(host: str, inside: str, stat_fn: Callable[[str], DeviceStat]) -> list[dict[str, Any]]:
+    """The node at `host`, or every node under it when it is a directory (moby's DevicesFromPath)."""
+    try:
+        kind, major, minor, mode, uid, gid = stat_fn(host)
+    except errdefs.InvalidParameter:
+        if not os.path.isdir(host):
+            raise
+        found = [dict(d, path=inside + d["path"][len(host.rstrip("/")):]) for d in host_devices(host)]
+        if not found:
+            raise
+        return found
+    except OSError as exc:
+        raise errdefs.InvalidParameter(
+            f'error gathering device information while adding custom device "{host}": {_go_strerror(exc)}'
+        ) from None
+    return [{"path": inside, "type": kind, "major": major, "minor": minor, "fileMode": mode, "uid": uid,
+             "gid": gid}]
+
+
 def custom_devices(devices: Sequence[Mapping[str, Any]],
                    stat_fn: Callable[[str], DeviceStat]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """HostConfig.Devices as (linux.devices, cgroup allow rules)."""
@@ -221,15 +246,10 @@ def custom_devices(devices: Sequence[Mapping[str, Any]],
             raise errdefs.InvalidParameter(f"{host}:{inside} is not an absolute path")
         if not perms or any(ch not in "rwm" for ch in perms):
             raise errdefs.InvalidParameter(f"invalid device cgroup permissions: {perms}")
-        try:
-            kind, major, minor, mode, uid, gid = stat_fn(host)
-        except OSError as exc:
-            raise errdefs.InvalidParameter(
-                f'error gathering device information while adding custom device "{host}": {exc.strerror}'
-            ) from None
-        nodes.append({"path": inside, "type": kind, "major": major, "minor": minor, "fileMode": mode,
-                      "uid": uid, "gid": gid})
-        rules.append({"allow": True, "type": kind, "major": major, "minor": minor, "access": perms})
+        for node in _device_nodes(host, inside, stat_fn):
+            nodes.append(node)
+            rules.append({"allow": True, "type": node["type"], "major": node["major"], "minor": node["minor"],
+                          "access": perms})
     return nodes, rules
 
 
