@@ -115,6 +115,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(op, "sethostname")) report(op, sethostname("escaped", 7));
     else if (!strcmp(op, "iopl")) report(op, iopl(3));
     else if (!strcmp(op, "open_by_handle")) by_handle();
+    else if (!strcmp(op, "status")) {
+        char line[256];
+        FILE *f = fopen("/proc/self/status", "r");
+        if (!f) return report(op, -1);
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Cap", 3)) fputs(line, stdout);
+        fclose(f);
+    }
     else { fprintf(stderr, "unknown probe %s\n", op); return 2; }
     return 0;
 }
