@@ -183,6 +183,7 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
     mnt.check_duplicates(host_config)
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
+    lx.check_rlimits_grantable(host_config.get("Ulimits") or [])
     if not host_config.get("Privileged"):
         lx.custom_devices(host_config.get("Devices") or [], lx.stat_device)
     security_options(host_config.get("SecurityOpt") or [])

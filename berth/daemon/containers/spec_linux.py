@@ -15,7 +15,9 @@ __all__ = [
     "DEFAULT_DEVICE_RULES",
     "DeviceStat",
     "all_capabilities",
+    "check_rlimits_grantable",
     "custom_devices",
+    "grantable_rlimit",
     "host_devices",
     "namespaces",
     "normalize_caps",
@@ -170,6 +172,42 @@ def rlimits(ulimits: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             seen.add(name)
             out.append({"type": f"RLIMIT_{name.upper()}", "hard": hard, "soft": soft})
     return out
+
+
+def _has_cap(cap: int) -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> cap & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def grantable_rlimit(name: str) -> int | None:
+    """The highest hard limit the daemon's processes can set for `name` (None: no bound known)."""
+    import resource
+
+    if _has_cap(24):  # CAP_SYS_RESOURCE: only the kernel's own ceilings remain
+        if name != "nofile":
+            return None
+        with open("/proc/sys/fs/nr_open") as f:
+            return int(f.read())
+    hard = resource.getrlimit(getattr(resource, f"RLIMIT_{name.upper()}"))[1]
+    return None if hard == resource.RLIM_INFINITY else hard
+
+
+def check_rlimits_grantable(ulimits: Sequence[Mapping[str, Any]],
+                            limit_of: Callable[[str], int | None] = grantable_rlimit) -> None:
+    """A ulimit above what the daemon can grant is refused at create (runc would fail to set it at start)."""
+    for ul in ulimits:
+        name, hard = str(ul.get("Name") or ""), int(ul.get("Hard") or 0)
+        limit = limit_of(name)
+        if limit is not None and (hard < 0 or hard > limit):
+            raise errdefs.InvalidParameter(
+                f"ulimit {name}: hard limit {hard} is above what the daemon can grant ({limit})"
+            )
 
 
 def stat_device(path: str) -> DeviceStat:
