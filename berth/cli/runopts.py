@@ -25,6 +25,7 @@ _LISTS = [
     ("--mount", "Attach a filesystem mount to the container"),
     ("--network-alias", "Add network-scoped alias"),
     ("--security-opt", "Security Options"), ("--sysctl", "Sysctl options"),
+    ("--device-cgroup-rule", "Add a rule to the cgroup allowed devices list"),
     ("--tmpfs", "Mount a tmpfs directory"),
     ("--ulimit", "Ulimit options"), ("--volumes-from", "Mount volumes from the specified container(s)"),
 ]
@@ -211,6 +212,8 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
         hc["PidsLimit"] = ns.pids_limit
     if ns.oom_score_adj:
         hc["OomScoreAdj"] = ns.oom_score_adj
+    if ns.device_cgroup_rule:
+        hc["DeviceCgroupRules"] = ns.device_cgroup_rule
     if ns.sysctl:
         hc["Sysctls"] = dict(_sysctl(s) for s in ns.sysctl)
     return hc

@@ -162,3 +162,12 @@ def test_cli_shows_the_daemons_text(berthd: Daemon) -> None:
     res = berthd.docker("run", "--rm", "--cap-add", "foo", "busybox", "true")
     assert res.returncode == 125
     assert 'docker: Error response from daemon: invalid CapAdd: unknown capability: "CAP_FOO"' in res.stderr.decode()
+
+
+def test_device_cgroup_rule(berthd: Daemon) -> None:
+    script = "mknod /dev/l0 b 7 0; cat /dev/l0 > /dev/null && echo read-ok; (echo > /dev/l0) 2>&1; true"
+    out = _run(berthd, "--device-cgroup-rule", "b 7:* r", "busybox", "sh", "-c", script)
+    assert "read-ok" in out
+    assert "Operation not permitted" in out
+    res = berthd.docker("run", "--rm", "--device-cgroup-rule", "x 1:2 rwm", "busybox", "true")
+    assert res.returncode != 0

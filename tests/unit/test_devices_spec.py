@@ -40,3 +40,15 @@ def test_node_and_rule_with_permissions() -> None:
 def test_bad_permissions() -> None:
     with pytest.raises(errdefs.InvalidParameter, match="invalid device cgroup permissions: rx"):
         custom_devices([{"PathOnHost": "/dev/null", "CgroupPermissions": "rx"}], stat_device)
+
+
+def test_device_cgroup_rules() -> None:
+    from berth.daemon.containers.spec_linux import device_cgroup_rules
+
+    assert device_cgroup_rules(["c 1:3 rwm", "b *:* m", "c 7:* r"]) == [
+        {"allow": True, "type": "c", "access": "rwm", "major": 1, "minor": 3},
+        {"allow": True, "type": "b", "access": "m"},
+        {"allow": True, "type": "c", "access": "r", "major": 7},
+    ]
+    with pytest.raises(errdefs.InvalidParameter, match="invalid device cgroup rule format: 'x 1:3 rwm'"):
+        device_cgroup_rules(["x 1:3 rwm"])

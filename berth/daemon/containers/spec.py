@@ -186,6 +186,7 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> None:
     lx.check_rlimits_grantable(host_config.get("Ulimits") or [])
     if not host_config.get("Privileged"):
         lx.custom_devices(host_config.get("Devices") or [], lx.stat_device)
+    lx.device_cgroup_rules(host_config.get("DeviceCgroupRules") or [])
     security_options(host_config.get("SecurityOpt") or [])
     _validate_modes(host_config)
     _validate_resources(host_config)
@@ -300,7 +301,8 @@ def build_spec(
         resources["devices"] = [{"allow": True, "access": "rwm"}]
     else:
         linux["devices"] = nodes
-        resources["devices"] = [dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+        resources["devices"] = ([dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+                                + lx.device_cgroup_rules(hc.get("DeviceCgroupRules") or []))
     linux["cgroupsPath"] = cgroups_path
     linux["resources"] = resources
     sysctls = dict(hc.get("Sysctls") or {})

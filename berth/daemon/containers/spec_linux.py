@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ __all__ = [
     "all_capabilities",
     "check_rlimits_grantable",
     "custom_devices",
+    "device_cgroup_rules",
     "grantable_rlimit",
     "host_devices",
     "namespaces",
@@ -289,6 +291,26 @@ def custom_devices(devices: Sequence[Mapping[str, Any]],
             rules.append({"allow": True, "type": node["type"], "major": node["major"], "minor": node["minor"],
                           "access": perms})
     return nodes, rules
+
+
+_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+def device_cgroup_rules(rules: Sequence[str]) -> list[dict[str, Any]]:
+    """HostConfig.DeviceCgroupRules ("c 1:3 rwm") as OCI allow rules, with moby's error text."""
+    out: list[dict[str, Any]] = []
+    for text in rules:
+        m = _CGROUP_RULE.match(text)
+        if m is None:
+            raise errdefs.InvalidParameter(f"invalid device cgroup rule format: '{text}'")
+        kind, major, minor, access = m.groups()
+        rule: dict[str, Any] = {"allow": True, "type": kind, "access": access}
+        if major != "*":
+            rule["major"] = int(major)
+        if minor != "*":
+            rule["minor"] = int(minor)
+        out.append(rule)
+    return out
 
 
 def resources(hc: Mapping[str, Any]) -> dict[str, Any]:
