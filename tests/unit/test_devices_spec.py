@@ -52,3 +52,7 @@ def test_device_cgroup_rules() -> None:
     ]
     with pytest.raises(errdefs.InvalidParameter, match="invalid device cgroup rule format: 'x 1:3 rwm'"):
         device_cgroup_rules(["x 1:3 rwm"])
+    assert device_cgroup_rules(["a"]) == device_cgroup_rules(["a *:* rwm"]) == [
+        {"allow": True, "type": "a", "access": "rwm"}]
+    with pytest.raises(errdefs.InvalidParameter, match="partially ineffective: 'a 1:3 m'"):
+        device_cgroup_rules(["a 1:3 m"])

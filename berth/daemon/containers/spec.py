@@ -229,7 +229,9 @@ def _process(config: Mapping[str, Any], hc: Mapping[str, Any], user: ResolvedUse
         "args": argv,
         "env": build_env(config, user.home),
         "cwd": config.get("WorkingDir") or "/",
-        "capabilities": {"bounding": caps, "effective": list(caps), "permitted": list(caps)},
+        # moby sets no effective/permitted caps for a non-root user (what execve would leave anyway)
+        "capabilities": ({"bounding": caps, "effective": list(caps), "permitted": list(caps)} if user.uid == 0
+                         else {"bounding": caps}),
     })
     limits = lx.rlimits(hc.get("Ulimits") or [])
     if limits:

@@ -301,8 +301,16 @@ def device_cgroup_rules(rules: Sequence[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for text in rules:
         m = _CGROUP_RULE.match(text)
-        if m is None:
+        if m is None and text != "a":
             raise errdefs.InvalidParameter(f"invalid device cgroup rule format: '{text}'")
+        if m is None or m.group(1) == "a":
+            if text != "a" and not re.match(r"^a \*:\* [rwm]{3}$", text):
+                raise errdefs.InvalidParameter(
+                    "although this cgroup rule is technically correct, because 'a' maps to 'a *:* rwm' regardless "
+                    f"of what comes next, this format is partially ineffective: '{text}'"
+                )
+            out.append({"allow": True, "type": "a", "access": "rwm"})
+            continue
         kind, major, minor, access = m.groups()
         rule: dict[str, Any] = {"allow": True, "type": kind, "access": access}
         if major != "*":
