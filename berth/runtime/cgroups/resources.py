@@ -91,10 +91,11 @@ def _apply_v2(d: str, res: dict[str, Any]) -> None:
 def _apply_devices(cg: Cgroups, devices: list[dict[str, Any]]) -> None:
     from berth.runtime.cgroups import devices as devcg
 
-    if cg.pure_v2 and cg.v2_dir:
-        devcg.apply_v2(cg.v2_dir, devices)
-    elif (d := _find(cg, "devices.allow")) is not None:
+    d = None if cg.pure_v2 else _find(cg, "devices.allow")
+    if d is not None:
         devcg.apply_v1(d, devices)
+    elif cg.v2_dir:  # pure v2, or a hybrid host without the v1 devices controller: the eBPF filter
+        devcg.apply_v2(cg.v2_dir, devices)
 
 
 def apply(cg: Cgroups, res: dict[str, Any]) -> None:

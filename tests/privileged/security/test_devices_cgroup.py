@@ -70,10 +70,11 @@ def _unified_mount() -> str:
     pytest.fail("no cgroup2 mount on this machine")
 
 
-def _pure_v2(rt: Any, bundle: Any) -> subprocess.CompletedProcess[str]:
-    """Run the bundle in a private mount namespace whose only cgroup mount is cgroup2."""
+def _pure_v2(rt: Any, bundle: Any, setup: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the bundle in a private mount namespace whose only cgroup mount is cgroup2 (or after `setup`)."""
     inner = " ".join(shlex.quote(a) for a in rt.cmd("run", "--bundle", str(bundle.path), bundle.id))
-    script = f"set -e; umount -R /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup; {inner}"
+    setup = setup or "umount -R /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup"
+    script = f"set -e; {setup}; {inner}"
     unified = _unified_mount()
     control = os.path.join(unified, "cgroup.subtree_control")
     with open(control) as f:
@@ -120,3 +121,13 @@ def test_pure_cgroup2_allow_all_and_custom_rule(make_bundle: Any, runtime: Any) 
     got = _lines(_pure_v2(runtime, b))
     assert "open-loop=ok" in got
     assert "open-blk=Operation not permitted" in got
+
+
+def test_hybrid_without_v1_devices_falls_back_to_ebpf(make_bundle: Any, runtime: Any) -> None:
+    mount = "/sys/fs/cgroup/devices"
+    if not os.path.ismount(mount):
+        pytest.fail(f"this test expects a hybrid host with the v1 devices controller at {mount}")
+    b = make_bundle("dev-hybrid-nov1")
+    b.write_config(["sh", "-c", PROBE], resources=_docker_rules())
+    runtime.ids.append(b.id)
+    assert _lines(_pure_v2(runtime, b, setup=f"umount {mount}")) == EXPECTED
