@@ -34,6 +34,7 @@ class DaemonConfig:
     registry_mirrors: tuple[str, ...] = ()
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    group: str = "berth"
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cgroup-parent", default=None, help="parent cgroup of containers (default berth)")
     p.add_argument("--runtime", default=None, help="OCI runtime command (default: berth-runtime)")
     p.add_argument("--init-path", default=None, help="init binary for --init (default /usr/bin/tini-static)")
+    p.add_argument("-G", "--group", default=None,
+                   help='group owning the unix socket (default "berth"; "" leaves it root\'s)')
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("--userns-remap", default=None,
                    help="map container root to the ranges of default|user[:group] in /etc/subuid, /etc/subgid")
@@ -89,6 +92,7 @@ _FILE_KEYS = {
     "registry-mirrors": "registry_mirrors",
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
+    "group": "group",
 }
 
 
@@ -119,7 +123,7 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         else:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
-                 "init_path", "userns_remap", "max_concurrent_downloads", "max_concurrent_uploads")
+                 "init_path", "userns_remap", "max_concurrent_downloads", "max_concurrent_uploads", "group")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:

@@ -62,7 +62,7 @@ class SystemFacade:
     def engine_facts(self) -> EngineFacts:
         return EngineFacts(
             id=self.engine_id, name=os.uname().nodename, data_root=self.cfg.data_root, labels=self.cfg.labels,
-            debug=self.cfg.debug, userns=bool(self.cfg.userns_remap),
+            debug=self.cfg.debug, userns=bool(self.cfg.userns_remap), seccomp_profile="builtin",
         )
 
     def container_counts(self) -> ContainerCounts:
@@ -193,7 +193,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         exec_routes.routes(facade), refused_routes.routes(),
     ]
     router = Router([r for routes in route_lists for r in routes])
-    server = HttpServer(Application(router, __version__), on_error=error_response)
+    server = HttpServer(Application(router, __version__), on_error=error_response, socket_group=cfg.group)
     await server.start(list(cfg.hosts))
     log.info("berthd %s serving on %s (data root %s)", __version__, ", ".join(cfg.hosts), cfg.data_root)
     stop = asyncio.Event()

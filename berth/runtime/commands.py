@@ -45,6 +45,9 @@ def write_pid_file(path: str | None, pid: int) -> None:
 def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
     bundle = os.path.abspath(opts.get("bundle") or ".")
     spec = load_spec(bundle)
+    from berth.runtime.sysctls import validate as validate_sysctls
+
+    validate_sysctls(spec)
     c = Container(root, cid)
     os.makedirs(root, 0o711, exist_ok=True)
     try:

@@ -219,6 +219,16 @@ def _report(ch: Channel, exc: BaseException) -> None:
         os._exit(1)
 
 
+def _execve(path: str, args: list[str], env: list[str]) -> None:
+    """execve; past `start` nobody reads the channel, so a failure is told on stderr, as runc does."""
+    try:
+        os.execve(path, args, _env_map(env))
+    except OSError as e:
+        text = os.strerror(e.errno) if e.errno else str(e)
+        os.write(2, f"exec {path}: {text[:1].lower()}{text[1:]}\n".encode())
+        os._exit(1)
+
+
 def run_init(ch: Channel, a: InitArgs) -> None:
     """The container's pid 1 until execve; never returns."""
     try:
@@ -230,7 +240,7 @@ def run_init(ch: Channel, a: InitArgs) -> None:
         os.close(fd)
         if has_hooks(a.spec, "startContainer"):
             run_hooks(a.spec, ("startContainer",), hook_state(a.spec, *a.hook_info, a.host_pid, "running"))
-        os.execve(path, args, _env_map(env))
+        _execve(path, args, env)
     except BaseException as e:
         _report(ch, e)
     os._exit(1)

@@ -70,8 +70,9 @@ def _driver_status(facts: EngineFacts) -> list[list[str]]:
     ]
 
 
-def _security_options(cgroup_version: str, userns: bool) -> list[str]:
-    opts = ["name=seccomp,profile=builtin"]
+def _security_options(cgroup_version: str, seccomp_profile: str, userns: bool) -> list[str]:
+    """What containers really get: seccomp only when the daemon applies a profile."""
+    opts = [f"name=seccomp,profile={seccomp_profile}"] if seccomp_profile else []
     if userns:
         opts.append("name=userns")
     if cgroup_version == "2":
@@ -166,7 +167,7 @@ def info_body(backend: SystemBackend) -> dict[str, Any]:
         "ContainerdCommit": commit,
         "RuncCommit": commit,
         "InitCommit": commit,
-        "SecurityOptions": _security_options(cgv, facts.userns),
+        "SecurityOptions": _security_options(cgv, facts.seccomp_profile, facts.userns),
         "Warnings": None,
     }
 

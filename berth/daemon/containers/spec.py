@@ -201,6 +201,10 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
     mnt.check_duplicates(host_config)
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
+    lx.check_rlimits_grantable(host_config.get("Ulimits") or [])
+    if not host_config.get("Privileged"):
+        lx.custom_devices(host_config.get("Devices") or [], lx.stat_device)
+    lx.device_cgroup_rules(host_config.get("DeviceCgroupRules") or [])
     security_options(host_config.get("SecurityOpt") or [])
     caps = lx.tweak_capabilities(host_config.get("CapAdd") or [], host_config.get("CapDrop") or [],
                                  bool(host_config.get("Privileged")), KNOWN_CAPS)
@@ -246,7 +250,9 @@ def _process(config: Mapping[str, Any], hc: Mapping[str, Any], user: ResolvedUse
         "args": argv,
         "env": build_env(config, user.home),
         "cwd": config.get("WorkingDir") or "/",
-        "capabilities": {"bounding": caps, "effective": list(caps), "permitted": list(caps)},
+        # moby sets no effective/permitted caps for a non-root user (what execve would leave anyway)
+        "capabilities": ({"bounding": caps, "effective": list(caps), "permitted": list(caps)} if user.uid == 0
+                         else {"bounding": caps}),
     })
     limits = lx.rlimits(hc.get("Ulimits") or [])
     if limits:
@@ -320,7 +326,8 @@ def build_spec(
         resources["devices"] = [{"allow": True, "access": "rwm"}]
     else:
         linux["devices"] = nodes
-        resources["devices"] = [dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+        resources["devices"] = ([dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+                                + lx.device_cgroup_rules(hc.get("DeviceCgroupRules") or []))
     userns = remapped(hc, idmap)
     if userns is not None:
         linux["namespaces"].append({"type": "user"})
