@@ -24,11 +24,13 @@ from berth.api.routes import refused as refused_routes
 from berth.api.routes import system as system_routes
 from berth.daemon import userns
 from berth.daemon.config import DaemonConfig
+from berth.daemon.containers import spec_seccomp
 from berth.daemon.containers.execs import ExecService
 from berth.daemon.containers.facade import ContainersFacade
 from berth.daemon.containers.model import State
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.service import ContainersService
+from berth.daemon.containers.spec_linux import default_capabilities
 from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
 from berth.daemon.images.registry import RegistryOptions, RegistryService
@@ -168,6 +170,9 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     zygote = Zygote(cfg.exec_root, sys.executable, python_env())
     await zygote.start()  # it loads while we restore; launches go direct until it serves
     shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
+    if not cfg.runtime:  # berth-runtime keeps compiled seccomp filters next to its state root
+        cache = os.path.join(os.path.dirname(cfg.runtime_root), "berth-seccomp-cache")
+        owner.spawn(asyncio.to_thread(spec_seccomp.prewarm, cache, default_capabilities()))
     container_store = ContainerStore(os.path.join(cfg.data_root, "containers"))
     if idmap is not None:
         os.chown(container_store.root, 0, idmap.root_gid)

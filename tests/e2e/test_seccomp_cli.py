@@ -130,3 +130,21 @@ def test_default_profile_as_a_file_and_builtin_behave_alike(berthd: Daemon, tmp_
         assert code == 0, err
         outs.append(out)
     assert outs[0] == outs[1] == "Seccomp:\t2\nrc=1\nmade\n"
+
+
+def test_the_daemon_compiles_the_default_profile_before_the_first_start(busybox_tar: bytes) -> None:
+    import os
+    import time
+
+    from tests.daemon_harness import running_daemon
+
+    with running_daemon() as d:
+        cache = os.path.join(d.exec_root, "berth-seccomp-cache")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (os.path.isdir(cache) and os.listdir(cache)):
+            time.sleep(0.05)
+        warmed = set(os.listdir(cache))
+        assert len(warmed) == 1
+        d.import_busybox(busybox_tar)
+        assert d.docker("run", "--rm", "busybox", "true").returncode == 0
+        assert set(os.listdir(cache)) == warmed  # the container found its filter compiled already

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_DEVICE_RULES",
     "DeviceStat",
     "all_capabilities",
+    "default_capabilities",
     "check_rlimits_grantable",
     "custom_devices",
     "device_cgroup_rules",
@@ -90,6 +91,11 @@ def normalize_caps(names: Sequence[str], field: str, known: Sequence[str]) -> li
                 raise errdefs.InvalidParameter(f'invalid {field}: unknown capability: "{name}"')
         out.append(name)
     return out
+
+
+def default_capabilities() -> list[str]:
+    """The bounding set of a container that asks for nothing: Docker's default set."""
+    return tweak_capabilities([], [], False, all_capabilities())
 
 
 def tweak_capabilities(adds: Sequence[str], drops: Sequence[str], privileged: bool,

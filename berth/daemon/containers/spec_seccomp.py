@@ -16,7 +16,7 @@ from berth import errdefs
 from berth.seccomp.default import default_profile
 from berth.seccomp.profile import ProfileError, load_profile, resolve
 
-__all__ = ["apply", "linux_seccomp", "profile_option", "validate"]
+__all__ = ["apply", "linux_seccomp", "prewarm", "profile_option", "validate"]
 
 UNCONFINED = "unconfined"
 BUILTIN = "builtin"
@@ -75,3 +75,13 @@ def validate(host_config: Mapping[str, Any], bounding_caps: Sequence[str]) -> No
         compile_filter(sc)
     except RulesError as e:
         raise errdefs.InvalidParameter(str(e)) from None
+
+
+def prewarm(cache_dir: str, default_caps: Sequence[str]) -> None:
+    """Compile Docker's default profile for the default capabilities into berth-runtime's cache, so that no
+    container start pays the compile (~20 ms in a fresh runtime process)."""
+    from berth.seccomp.cache import cached_filter
+
+    sc = linux_seccomp({}, default_caps)
+    if sc is not None:
+        cached_filter(sc, cache_dir)
