@@ -4,11 +4,13 @@ no-new-privileges, and what inspect shows."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon, api_json
+from tests.daemon_harness import Daemon, api_json, running_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -133,11 +135,6 @@ def test_default_profile_as_a_file_and_builtin_behave_alike(berthd: Daemon, tmp_
 
 
 def test_the_daemon_compiles_the_default_profile_before_the_first_start(busybox_tar: bytes) -> None:
-    import os
-    import time
-
-    from tests.daemon_harness import running_daemon
-
     with running_daemon() as d:
         cache = os.path.join(d.exec_root, "berth-seccomp-cache")
         deadline = time.monotonic() + 30
