@@ -1,7 +1,8 @@
 """The daemon's side of the zygote (daemon layer): start it, fork shims through it, stop it.
 
-Protocol: berth.zygote.server. Every failure to hand a request over raises ZygoteUnavailable: the caller
-then launches the shim directly.
+Protocol: berth.zygote.server. A request that could not be handed over, or that the zygote refused, raises
+ZygoteUnavailable: the caller then launches the shim directly. Once handed over, the shim's report on the
+pipes is the outcome, whatever becomes of the zygote's acknowledgement.
 """
 
 from __future__ import annotations
@@ -97,17 +98,24 @@ class Zygote:
             sent = sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
             async with asyncio.timeout(HANDOFF_TIMEOUT):
                 await loop.sock_sendall(sock, payload[sent:])
-                reply = await _read_line(loop, sock)
         except (OSError, TimeoutError) as exc:
+            sock.close()
             raise ZygoteUnavailable(str(exc) or repr(exc)) from None
+        # From here on the zygote may have forked the shim: falling back to a direct launch could start a second
+        # one. Only an explicit refusal allows it; otherwise the shim's own report on the pipes tells the outcome.
+        try:
+            async with asyncio.timeout(HANDOFF_TIMEOUT):
+                reply = await _read_line(loop, sock)
+        except (OSError, TimeoutError):
+            return
         finally:
             sock.close()
         try:
             result = json.loads(reply)
         except ValueError:
-            raise ZygoteUnavailable(f"bad zygote reply {reply[:200]!r}") from None
-        if not isinstance(result, dict) or not result.get("ok"):
-            raise ZygoteUnavailable(str(result.get("error") if isinstance(result, dict) else result))
+            return
+        if isinstance(result, dict) and result.get("ok") is False:
+            raise ZygoteUnavailable(str(result.get("error")))
 
 
 async def _read_line(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:

@@ -97,3 +97,20 @@ def test_a_daemon_restart_replaces_the_zygote(daemon: Daemon) -> None:
     _zygote_pid(daemon, not_pid=first)
     assert _gone(first)  # the stale zygote was stopped
     assert ok(daemon.docker("run", "--rm", "busybox", "echo", "hi")).strip() == "hi"
+
+
+def test_a_zygote_that_forks_but_never_answers_starts_one_shim_only(daemon: Daemon) -> None:
+    """A slow or stuck acknowledgement must not make the daemon launch a second shim for the same container."""
+    zpid = _zygote_pid(daemon)
+    os.kill(zpid, signal.SIGSTOP)  # it will accept (the backlog) but neither fork nor answer until resumed
+    try:
+        res = daemon.docker("run", "-d", "busybox", "sleep", "1000", timeout=60)
+    finally:
+        os.kill(zpid, signal.SIGCONT)
+    assert res.returncode == 0, res.stderr
+    cid = res.stdout.decode().strip()
+    try:
+        assert len(_shims_of(daemon)) == 1
+        assert ok(daemon.docker("exec", cid, "echo", "one")).strip() == "one"
+    finally:
+        ok(daemon.docker("rm", "-f", cid))
