@@ -80,8 +80,8 @@ class RegistryApp:
     def _error(exc: RegistryError) -> Response:
         if exc.status == 416 and exc.code == "RANGE_INVALID":
             return EmptyResponse(416, [*exc.headers, ("Content-Length", "0")])
-        return RawResponse(error_body(exc.code, exc.message, exc.detail), "application/json", exc.status,
-                           exc.headers)
+        headers = [(k, v) for k, v in exc.headers if k.lower() != "content-length"]
+        return RawResponse(error_body(exc.code, exc.message, exc.detail), "application/json", exc.status, headers)
 
     async def _handle(self, req: Request) -> tuple[Response, str]:
         path = req.raw_path
