@@ -44,3 +44,8 @@ def put_manifest(c: httpx.Client, name: str, ref: str, doc: dict[str, Any],
 
 def errors(r: httpx.Response) -> list[str]:
     return [e["code"] for e in r.json()["errors"]]
+
+
+def outcome(r: httpx.Response) -> tuple[int, list[str]]:
+    """(status, error codes) of a response, for one-line assertions."""
+    return r.status_code, errors(r) if r.status_code >= 400 and r.content else []

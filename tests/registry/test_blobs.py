@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.registry.conftest import Server
-from tests.registry.helpers import errors, push_blob, sha
+from tests.registry.helpers import errors, outcome, push_blob, sha
 
 
 def test_base_endpoint_announces_registry_v2(client: httpx.Client) -> None:
@@ -69,7 +69,7 @@ def test_unknown_blob_and_other_repository(client: httpx.Client) -> None:
 def test_malformed_digests(client: httpx.Client) -> None:
     for bad in ("sha256:abc", "md5:" + "0" * 32, "sha256:" + "G" * 64, "sha512:" + "0" * 64):
         r = client.get(f"/v2/x/blobs/{bad}")
-        assert r.status_code == 400 and errors(r) == ["DIGEST_INVALID"], bad
+        assert outcome(r) == (400, ["DIGEST_INVALID"]), bad
     r = client.post("/v2/x/blobs/uploads/", params={"digest": "sha256:nothex"}, content=b"x")
     assert r.status_code == 400
     assert errors(r) == ["DIGEST_INVALID"]
@@ -154,7 +154,7 @@ def test_finish_with_wrong_or_missing_digest(client: httpx.Client) -> None:
 def test_unknown_upload_sessions(client: httpx.Client) -> None:
     for method in ("GET", "PATCH", "PUT", "DELETE"):
         r = client.request(method, "/v2/u/blobs/uploads/0123456789abcdef", params={"digest": sha(b"")})
-        assert r.status_code == 404 and errors(r) == ["BLOB_UPLOAD_UNKNOWN"], method
+        assert outcome(r) == (404, ["BLOB_UPLOAD_UNKNOWN"]), method
     location = client.post("/v2/u/blobs/uploads/").headers["Location"]
     other = location.replace("/v2/u/", "/v2/v/")
     r = client.patch(other, content=b"x")
