@@ -27,12 +27,13 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=30, **kw)
 
 
-def _start(root: Path, config: RegistryConfig) -> tuple[Server, Callable[[], None]]:
+def _start(root: Path, make_config: Callable[[str], RegistryConfig]) -> tuple[Server, Callable[[], None]]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     sock.setblocking(False)
     port = sock.getsockname()[1]
+    config = make_config(f"http://127.0.0.1:{port}")
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, asyncio.Event] = {}
@@ -69,12 +70,20 @@ def _start(root: Path, config: RegistryConfig) -> tuple[Server, Callable[[], Non
 
 @pytest.fixture
 def start_registry(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """`start_registry(**RegistryConfig fields)` -> a running server; all are stopped after the test."""
+    """`start_registry(**RegistryConfig fields)` -> a running server; all are stopped after the test.
+
+    `auth` may be a callable taking the server's URL (a token realm needs it).
+    """
     stops: list[Callable[[], None]] = []
 
     def factory(**kw: Any) -> Server:
         root = tmp_path / f"registry{len(stops)}"
-        server, stop = _start(root, RegistryConfig(root=str(root), **kw))
+        auth = kw.pop("auth", None)
+
+        def make_config(url: str) -> RegistryConfig:
+            return RegistryConfig(root=str(root), auth=auth(url) if callable(auth) else auth, **kw)
+
+        server, stop = _start(root, make_config)
         stops.append(stop)
         return server
 
