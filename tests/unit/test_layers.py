@@ -19,6 +19,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "berth.api": ("berth.daemon", "berth.cli", "berth.store", "berth.shim", "berth.runtime"),
     "berth.cli": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
     "berth.client": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
+    "berth.registry": ("berth.daemon", "berth.api.routes", "berth.api.app", "berth.api.middleware", "berth.cli",
+                       "berth.client", "berth.shim", "berth.runtime", "berth.kernel"),
     "berth.oci": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.cli"),
 }
 

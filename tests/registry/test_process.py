@@ -1,0 +1,83 @@
+"""`berth registry serve` as a process: foreground, request log on stderr, SIGTERM exit, kill -9 mid-upload."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.registry.helpers import push_blob, sha
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def serve(root: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The CLI's `registry serve` on a free port; yields (process, base URL); killed in any case."""
+    code = "import sys; from berth.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, "registry", "serve", "--addr", "127.0.0.1:0",
+                             "--root", str(root), *extra],
+                            cwd=REPO, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().decode()
+        m = re.search(r"listening on (\S+):(\d+)", line)
+        assert m, line
+        yield proc, f"http://{m.group(1)}:{m.group(2)}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_serve_logs_requests_and_exits_on_sigterm(tmp_path: Path) -> None:
+    with serve(tmp_path / "root") as (proc, url):
+        assert httpx.get(f"{url}/v2/", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert proc.stderr is not None
+        log = proc.stderr.read().decode()
+    assert '"GET /v2/" 200' in log
+
+
+def test_sigint_exits_cleanly(tmp_path: Path) -> None:
+    with serve(tmp_path / "root") as (proc, url):
+        assert httpx.get(f"{url}/v2/", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+
+
+def test_kill_mid_upload_leaves_nothing_visible(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    data = os.urandom(256 * 1024)
+    with serve(root) as (proc, url), httpx.Client(base_url=url, timeout=10) as c:
+        kept = push_blob(c, "r", b"complete before the kill")
+        location = c.post("/v2/r/blobs/uploads/").headers["Location"]
+        assert c.patch(location, content=data[:100_000]).status_code == 202
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    with serve(root) as (proc, url), httpx.Client(base_url=url, timeout=10) as c:
+        assert c.get(f"/v2/r/blobs/{kept}").content == b"complete before the kill"
+        r = c.put(location, params={"digest": sha(data)}, content=data[100_000:])
+        assert r.status_code == 404
+        assert c.head(f"/v2/r/blobs/{sha(data)}").status_code == 404
+        assert c.head(f"/v2/r/blobs/{sha(data[:100_000])}").status_code == 404
+        assert os.listdir(root / "content" / "ingest") == []
+
+
+def test_bad_flags(tmp_path: Path) -> None:
+    code = "import sys; from berth.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "registry", "serve", "--addr", "127.0.0.1:0"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 2
+    assert "--root" in r.stderr
