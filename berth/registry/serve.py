@@ -83,7 +83,8 @@ def main(argv: list[str]) -> int:
     if ns.token_realm == "auto":
         ns.token_realm = f"http://{bound[0]}:{bound[1]}/token"
     config = build_config(ns)
-    logging.getLogger("berth.registry").info("listening on %s:%d, root %s", bound[0], bound[1], ns.root)
+    sys.stderr.write(f"berth registry listening on {bound[0]}:{bound[1]}, root {ns.root}\n")  # at any log level
+    sys.stderr.flush()
 
     async def _main() -> None:
         stop = asyncio.Event()
