@@ -9,6 +9,7 @@ import logging
 import signal
 import socket
 import sys
+from urllib.parse import urlparse
 
 from berth.api.http.responses import RawResponse, Response
 from berth.registry.app import RegistryApp, RegistryConfig
@@ -24,7 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--addr", default="127.0.0.1:5000", help="HOST:PORT to listen on (port 0: any free port)")
     p.add_argument("--root", required=True, help="directory holding blobs and the registry database")
     p.add_argument("--htpasswd", help="htpasswd file (bcrypt entries as `htpasswd -B` writes)")
-    p.add_argument("--token-realm", help="token endpoint URL announced in WWW-Authenticate (enables tokens)")
+    p.add_argument("--token-realm", help="token endpoint URL announced in WWW-Authenticate (enables tokens; "
+                   "`auto`: this server's own /token)")
     p.add_argument("--token-service", default="berth-registry", help="token service (audience)")
     p.add_argument("--token-issuer", default="berth-registry", help="token issuer")
     p.add_argument("--token-key", help="file with the HMAC key signing tokens (default: a random key)")
@@ -47,7 +49,8 @@ def build_config(ns: argparse.Namespace) -> RegistryConfig:
         auth = TokenAuth(users, ns.token_realm, ns.token_service, ns.token_issuer, key)
     elif users is not None:
         auth = BasicAuth(users)
-    return RegistryConfig(ns.root, ns.max_blob_size, not ns.disable_delete, auth)
+    token_path = (urlparse(ns.token_realm).path or "/token") if ns.token_realm else "/token"
+    return RegistryConfig(ns.root, ns.max_blob_size, not ns.disable_delete, auth, token_path)
 
 
 def _internal_error(exc: BaseException) -> Response:
@@ -69,7 +72,10 @@ async def run(config: RegistryConfig, sock: socket.socket, stop: asyncio.Event) 
 
 
 def main(argv: list[str]) -> int:
-    ns = parser().parse_args(argv)
+    p = parser()
+    ns = p.parse_args(argv)
+    if ns.token_realm and not ns.htpasswd:
+        p.error("--token-realm needs --htpasswd (the token endpoint checks its users)")
     logging.basicConfig(stream=sys.stderr, level=ns.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host, port = _split_addr(ns.addr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.registry.helpers import push_blob, sha
+from tests.registry.ocidir import make_oci_dir, random_layer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,3 +84,28 @@ def test_bad_flags(tmp_path: Path) -> None:
                        env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 2
     assert "--root" in r.stderr
+
+
+def test_token_auth_from_the_command_line(tmp_path: Path) -> None:
+    if not shutil.which("htpasswd") or not shutil.which("skopeo"):
+        pytest.skip("needs htpasswd and skopeo")
+    users = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(users), "bob", "builder"], check=True, capture_output=True)
+    with serve(tmp_path / "root", "--htpasswd", str(users), "--token-realm", "auto") as (_, url):
+        r = httpx.get(f"{url}/v2/", timeout=10)
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"].startswith(f'Bearer realm="{url}/token"')
+        host = url.removeprefix("http://")
+        authfile = tmp_path / "auth.json"
+        login = subprocess.run(["skopeo", "login", "--tls-verify=false", "--authfile", str(authfile), "-u", "bob",
+                                "-p", "builder", host], capture_output=True, text=True, timeout=60)
+        assert login.returncode == 0, login.stderr
+        image = tmp_path / "image"
+        make_oci_dir(str(image), "v1", [random_layer({"f": b"data"})])
+        copy = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--authfile", str(authfile),
+                               f"oci:{image}:v1", f"docker://{host}/team/app:v1"],
+                              capture_output=True, text=True, timeout=120)
+        assert copy.returncode == 0, copy.stderr
+        anon = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--no-creds", f"docker://{host}/team/app:v1"],
+                              capture_output=True, text=True, timeout=60)
+        assert anon.returncode != 0
