@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from berth.api.http.request import Request
 from berth.api.http.responses import EmptyResponse, JSONResponse, RawResponse, Response
@@ -110,7 +110,7 @@ class RegistryApp:
         if kind == "uploads" and source and req.query.get("mount"):
             needed.append(Access("repository", source, PULL))
         user = self._authorize(req, needed)
-        args = [v for k, v in params.items() if k != "name"]
+        args = [unquote(v) for k, v in params.items() if k != "name"]  # `sha256%3A...` from eager encoders
         return await handler(req, name, *args), user
 
     def _pick(self, kind: str, method: str, req: Request) -> tuple[Handler, tuple[str, ...]]:

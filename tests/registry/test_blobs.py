@@ -228,3 +228,9 @@ def test_unsupported_method(client: httpx.Client) -> None:
     r = client.request("PATCH", f"/v2/m/blobs/{sha(b'')}")
     assert r.status_code == 405
     assert errors(r) == ["UNSUPPORTED"]
+
+
+def test_percent_encoded_digest_in_path(client: httpx.Client) -> None:
+    digest = push_blob(client, "enc", b"encoded")
+    r = client.get("/v2/enc/blobs/" + digest.replace(":", "%3A"))
+    assert (r.status_code, r.content) == (200, b"encoded")
