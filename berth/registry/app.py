@@ -56,6 +56,7 @@ class RegistryApp:
         self.uploads = Uploads(self.store, config.max_blob)
         self.blobs = BlobHandlers(self.store, self.uploads, config.delete_enabled)
         self.content = ContentHandlers(self.store, config.delete_enabled)
+        self.handlers = self._table()
 
     def close(self) -> None:
         self.uploads.close()
@@ -85,8 +86,7 @@ class RegistryApp:
 
     async def _handle(self, req: Request) -> tuple[Response, str]:
         path = req.raw_path
-        if self.config.auth is not None and isinstance(self.config.auth, TokenAuth) \
-                and path == self.config.token_path:
+        if isinstance(self.config.auth, TokenAuth) and path == self.config.token_path:
             return await self._token(req), ""
         if path in ("/v2", "/v2/"):
             user = self._authorize(req, [])
@@ -104,7 +104,10 @@ class RegistryApp:
             self._allow(method, ("GET",))
             return await self.content.catalog(req), user
         name = check_name(params["name"])
-        handler, actions = self._pick(kind, method, req)
+        entry = self.handlers[kind].get(method)
+        if entry is None:
+            raise RegistryError("UNSUPPORTED", "the operation is unsupported", {"method": method})
+        handler, actions = entry
         needed = [Access("repository", name, actions)]
         source = req.query.get("from")
         if kind == "uploads" and source and req.query.get("mount"):
@@ -113,8 +116,9 @@ class RegistryApp:
         args = [unquote(v) for k, v in params.items() if k != "name"]  # `sha256%3A...` from eager encoders
         return await handler(req, name, *args), user
 
-    def _pick(self, kind: str, method: str, req: Request) -> tuple[Handler, tuple[str, ...]]:
-        table: dict[str, dict[str, tuple[Handler, tuple[str, ...]]]] = {
+    def _table(self) -> dict[str, dict[str, tuple[Handler, tuple[str, ...]]]]:
+        """route kind -> method -> (handler, actions a token must grant)."""
+        return {
             "tags": {"GET": (self.content.tags, PULL)},
             "manifest": {"GET": (self.content.get_manifest, PULL), "HEAD": (self.content.get_manifest, PULL),
                          "PUT": (self.content.put_manifest, PUSH),
@@ -126,10 +130,6 @@ class RegistryApp:
                      "DELETE": (self.blobs.delete, ("delete",))},
             "referrers": {"GET": (self.content.referrers, PULL)},
         }
-        entry = table[kind].get(method)
-        if entry is None:
-            raise RegistryError("UNSUPPORTED", "the operation is unsupported", {"method": method})
-        return entry
 
     @staticmethod
     def _allow(method: str, methods: tuple[str, ...]) -> None:
