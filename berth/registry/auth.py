@@ -1,4 +1,4 @@
-"""Registry auth: htpasswd basic auth and bearer tokens (HS256 JWTs issued by the built-in token endpoint)."""
+"""Registry auth: htpasswd basic auth and bearer tokens (HS256 or RS256 JWTs from the built-in token endpoint)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
+
+from berth.registry.rsa import RsaKey, libtrust_key_id, load_private_key, spki_of_certificate
 
 __all__ = ["Access", "BasicAuth", "Htpasswd", "TokenAuth", "parse_scopes"]
 
@@ -128,21 +130,50 @@ class TokenAuth:
     """Bearer tokens: HS256 JWTs with distribution's claims (iss, sub, aud, exp, nbf, iat, jti, access)."""
 
     def __init__(self, users: Htpasswd | None, realm: str, service: str, issuer: str, key: bytes | None = None,
-                 expires_in: int = 300) -> None:
+                 expires_in: int = 300, rsa_key: RsaKey | None = None) -> None:
         self.users = users
         self.realm = realm
         self.service = service
         self.issuer = issuer
         self.key = key or secrets.token_bytes(32)
         self.expires_in = expires_in
+        self.rsa_key = rsa_key
+        self.kid = libtrust_key_id(rsa_key.public_der()) if rsa_key else None
+        self.alg = "RS256" if rsa_key else "HS256"
 
     @classmethod
-    def key_from_file(cls, path: str) -> bytes:
-        with open(path, "rb") as f:
+    def from_key_file(cls, users: Htpasswd | None, realm: str, service: str, issuer: str, key_path: str | None,
+                      cert_path: str | None = None) -> TokenAuth:
+        """HS256 with a random key, or the key file's secret; RS256 when it holds an RSA private key (PEM).
+
+        With `cert_path` the certificate must carry the key's public half (what a peer registry trusts).
+        """
+        if key_path is None:
+            if cert_path:
+                raise ValueError("--token-cert needs --token-key")
+            return cls(users, realm, service, issuer)
+        with open(key_path, "rb") as f:
             data = f.read().strip()
         if not data:
-            raise ValueError(f"token key file {path} is empty")
-        return data
+            raise ValueError(f"token key file {key_path} is empty")
+        if b"PRIVATE KEY-----" not in data:
+            return cls(users, realm, service, issuer, key=data)
+        rsa_key = load_private_key(data.decode("ascii", "replace"))
+        if cert_path:
+            with open(cert_path, encoding="ascii", errors="replace") as f:
+                if spki_of_certificate(f.read()) != rsa_key.public_der():
+                    raise ValueError(f"{cert_path} does not hold the public key of {key_path}")
+        return cls(users, realm, service, issuer, rsa_key=rsa_key)
+
+    def _sign(self, signing: bytes) -> bytes:
+        if self.rsa_key is not None:
+            return self.rsa_key.sign(signing)
+        return hmac.new(self.key, signing, hashlib.sha256).digest()
+
+    def _signature_ok(self, signing: bytes, signature: bytes) -> bool:
+        if self.rsa_key is not None:
+            return self.rsa_key.verify(signing, signature)
+        return hmac.compare_digest(hmac.new(self.key, signing, hashlib.sha256).digest(), signature)
 
     # -- the registry's side ----------------------------------------------------------------------
     def challenge(self, needed: list[Access], error: str = "") -> str:
@@ -176,8 +207,8 @@ class TokenAuth:
             return None
         try:
             header = json.loads(_unb64(parts[0]))
-            want = hmac.new(self.key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
-            if header.get("alg") != "HS256" or not hmac.compare_digest(want, _unb64(parts[2])):
+            if header.get("alg") != self.alg or not self._signature_ok(f"{parts[0]}.{parts[1]}".encode(),
+                                                                       _unb64(parts[2])):
                 return None
             claims: dict[str, Any] = json.loads(_unb64(parts[1]))
         except (ValueError, binascii.Error, AttributeError):
@@ -211,10 +242,12 @@ class TokenAuth:
         access = [{"type": a.type, "name": a.name, "actions": list(a.actions)} for a in scopes] if account else []
         claims = {"iss": self.issuer, "sub": account, "aud": self.service, "exp": now + self.expires_in,
                   "nbf": now - 10, "iat": now, "jti": _b64(os.urandom(12)), "access": access}
-        header = {"alg": "HS256", "typ": "JWT"}
+        header = {"alg": self.alg, "typ": "JWT"}
+        if self.kid:
+            header["kid"] = self.kid
         signing = _b64(json.dumps(header, separators=(",", ":")).encode()) + "." + \
             _b64(json.dumps(claims, separators=(",", ":")).encode())
-        sig = _b64(hmac.new(self.key, signing.encode(), hashlib.sha256).digest())
+        sig = _b64(self._sign(signing.encode()))
         token = f"{signing}.{sig}"
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {"token": token, "access_token": token, "expires_in": self.expires_in, "issued_at": issued}

@@ -29,7 +29,9 @@ def parser() -> argparse.ArgumentParser:
                    "`auto`: this server's own /token)")
     p.add_argument("--token-service", default="berth-registry", help="token service (audience)")
     p.add_argument("--token-issuer", default="berth-registry", help="token issuer")
-    p.add_argument("--token-key", help="file with the HMAC key signing tokens (default: a random key)")
+    p.add_argument("--token-key", help="file with the key signing tokens: an RSA private key in PEM (RS256) or "
+                   "an HMAC secret (HS256); default: a random HMAC key")
+    p.add_argument("--token-cert", help="PEM certificate of the RSA key (checked against it; what peers trust)")
     p.add_argument("--max-blob-size", type=int, default=1 << 40, help="largest blob accepted, in bytes")
     p.add_argument("--disable-delete", action="store_true", help="refuse DELETE of manifests and blobs")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -45,8 +47,8 @@ def build_config(ns: argparse.Namespace) -> RegistryConfig:
     users = Htpasswd(ns.htpasswd) if ns.htpasswd else None
     auth: BasicAuth | TokenAuth | None = None
     if ns.token_realm:
-        key = TokenAuth.key_from_file(ns.token_key) if ns.token_key else None
-        auth = TokenAuth(users, ns.token_realm, ns.token_service, ns.token_issuer, key)
+        auth = TokenAuth.from_key_file(users, ns.token_realm, ns.token_service, ns.token_issuer, ns.token_key,
+                                       ns.token_cert)
     elif users is not None:
         auth = BasicAuth(users)
     token_path = (urlparse(ns.token_realm).path or "/token") if ns.token_realm else "/token"
@@ -88,7 +90,10 @@ def main(argv: list[str]) -> int:
     bound = sock.getsockname()[:2]
     if ns.token_realm == "auto":
         ns.token_realm = f"http://{bound[0]}:{bound[1]}/token"
-    config = build_config(ns)
+    try:
+        config = build_config(ns)
+    except (OSError, ValueError) as exc:
+        p.error(str(exc))
     sys.stderr.write(f"berth registry listening on {bound[0]}:{bound[1]}, root {ns.root}\n")  # at any log level
     sys.stderr.flush()
 

@@ -28,8 +28,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def docker_registry(workdir: Path) -> Iterator[str]:
-    """A distribution registry with filesystem storage under `workdir`; yields `127.0.0.1:PORT`."""
+def docker_registry(workdir: Path, extra_config: str = "", ready_status: int = 200) -> Iterator[str]:
+    """A distribution registry with filesystem storage under `workdir`; yields `127.0.0.1:PORT`.
+
+    `extra_config` is appended to its YAML (an `auth:` section, say); `ready_status` is what `/v2/` answers then.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = workdir / "config.yml"
@@ -37,7 +40,7 @@ def docker_registry(workdir: Path) -> Iterator[str]:
         "version: 0.1\n"
         "log:\n  level: error\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + extra_config
     )
     log = open(workdir / "registry.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log, stderr=log)
@@ -45,7 +48,7 @@ def docker_registry(workdir: Path) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == ready_status:
                     break
             except httpx.HTTPError:
                 pass
