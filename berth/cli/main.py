@@ -40,7 +40,7 @@ GROUPS = {
               "history": "history", "import": "import", "pull": "pull",
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events"},
-    "registry": {"serve": "registry:serve"},
+    "registry": {"serve": "registry:serve", "gc": "registry:gc"},
 }
 
 GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",

@@ -182,6 +182,16 @@ class RegistryStore:
             db.execute("DELETE FROM tags WHERE repo=? AND digest=?", (repo, digest))
             return db.execute("DELETE FROM manifests WHERE repo=? AND digest=?", (repo, digest)).rowcount > 0
 
+    def linked_digests(self) -> list[str]:
+        """Every digest some repository holds (blobs and manifests): what garbage collection keeps."""
+        return [r["digest"] for r in self._rows("SELECT digest FROM blobs UNION SELECT digest FROM manifests")]
+
+    def drop_dangling_aliases(self, live: set[str]) -> None:
+        with self._tx() as db:
+            for row in db.execute("SELECT digest, sha256 FROM aliases").fetchall():
+                if row["sha256"] not in live:
+                    db.execute("DELETE FROM aliases WHERE digest=?", (row["digest"],))
+
     def referrers(self, repo: str, subject: str) -> list[ManifestRecord]:
         rows = self._rows("SELECT * FROM manifests WHERE repo=? AND subject=? ORDER BY digest", repo, subject)
         return [ManifestRecord(r["digest"], r["media_type"], r["size"], r["subject"], r["artifact_type"],

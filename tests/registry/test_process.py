@@ -109,3 +109,28 @@ def test_token_auth_from_the_command_line(tmp_path: Path) -> None:
         anon = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--no-creds", f"docker://{host}/team/app:v1"],
                               capture_output=True, text=True, timeout=60)
         assert anon.returncode != 0
+
+
+def test_gc_removes_unlinked_blobs(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    with serve(root) as (proc, url), httpx.Client(base_url=url, timeout=10) as c:
+        kept = push_blob(c, "r", b"still linked")
+        gone = push_blob(c, "r", b"deleted")
+        shared = push_blob(c, "r", b"shared")
+        c.post("/v2/s/blobs/uploads/", params={"mount": shared, "from": "r"})
+        for digest in (gone, shared):
+            assert c.delete(f"/v2/r/blobs/{digest}").status_code == 202
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    code = "import sys; from berth.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    run = [sys.executable, "-c", code, "registry", "gc", "--root", str(root)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    dry = subprocess.run([*run, "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    assert dry.stdout == "would remove 1 blobs (7 bytes), kept 2\n"
+    done = subprocess.run(run, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    assert done.stdout == "removed 1 blobs (7 bytes), kept 2\n"
+    blobs = root / "content" / "blobs" / "sha256"
+    assert sorted(p.name for p in blobs.iterdir()) == sorted(d.split(":")[1] for d in (kept, shared))
+    with serve(root) as (_, url), httpx.Client(base_url=url, timeout=10) as c:
+        assert c.get(f"/v2/r/blobs/{kept}").content == b"still linked"
+        assert c.get(f"/v2/s/blobs/{shared}").content == b"shared"

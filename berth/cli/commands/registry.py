@@ -1,4 +1,4 @@
-"""`berth registry serve`: runs Berth's OCI registry server in the foreground (no daemon involved)."""
+"""`berth registry serve|gc`: Berth's OCI registry server in the foreground, and its offline GC (no daemon)."""
 
 from __future__ import annotations
 
@@ -12,3 +12,8 @@ if TYPE_CHECKING:
 def serve(cli: Cli, argv: list[str]) -> int:
     server = importlib.import_module("berth.registry.serve")  # the server is its own layer, loaded on demand
     return int(server.main(argv))
+
+
+def gc(cli: Cli, argv: list[str]) -> int:
+    collector = importlib.import_module("berth.registry.gc")
+    return int(collector.main(argv))
