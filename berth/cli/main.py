@@ -41,6 +41,7 @@ GROUPS = {
               "history": "history", "import": "import", "pull": "pull", "push": "push",
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events", "df": "system:df"},
+    "registry": {"serve": "registry:serve", "gc": "registry:gc"},
 }
 
 GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",

@@ -23,6 +23,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "berth.distribution": ("berth.daemon", "berth.api", "berth.cli", "berth.shim", "berth.runtime", "berth.client"),
     "berth.seccomp": ("berth.runtime", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli",
                       "berth.client"),
+    "berth.registry": ("berth.daemon", "berth.api.routes", "berth.api.app", "berth.api.middleware", "berth.cli",
+                       "berth.client", "berth.shim", "berth.runtime", "berth.kernel"),
     "berth.oci": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.cli"),
 }
 
