@@ -30,6 +30,9 @@ class DaemonConfig:
     init_path: str = "/usr/bin/tini-static"
     labels: tuple[str, ...] = ()
     userns_remap: str = ""
+    bridge: str = "berth0"
+    bip: str = ""
+    nft_table: str = "berth"
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -61,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("--userns-remap", default=None,
                    help="map container root to the ranges of default|user[:group] in /etc/subuid, /etc/subgid")
+    p.add_argument("-b", "--bridge", default=None, help="the default bridge's interface (none: no bridge)")
+    p.add_argument("--bip", default=None, help="the default bridge's address and prefix (default: a free /16)")
+    p.add_argument("--nft-table", default=None, help="name of Berth's nftables table (default berth)")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
 
@@ -77,6 +83,9 @@ _FILE_KEYS = {
     "labels": "labels",
     "init-path": "init_path",
     "userns-remap": "userns_remap",
+    "bridge": "bridge",
+    "bip": "bip",
+    "nft-table": "nft_table",
 }
 
 
@@ -107,7 +116,7 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         else:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
-                 "init_path", "userns_remap")
+                 "init_path", "userns_remap", "bridge", "bip", "nft_table")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:
