@@ -32,6 +32,7 @@ from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
 from berth.daemon.images.service import ImagesService
+from berth.daemon.networks.service import NetworksService
 from berth.daemon.shimclient import ShimLauncher, python_env
 from berth.util.atomic import write_atomic
 from berth.util.ids import generate_id
@@ -163,13 +164,15 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     zygote = Zygote(cfg.exec_root, sys.executable, python_env())
     await zygote.start()  # it loads while we restore; launches go direct until it serves
     shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
+    networks = NetworksService(cfg.data_root, cfg.exec_root, cfg.bridge, cfg.bip, cfg.nft_table)
+    await networks.init()
     container_store = ContainerStore(os.path.join(cfg.data_root, "containers"))
     if idmap is not None:
         os.chown(container_store.root, 0, idmap.root_gid)
     containers = ContainersService(
         store=container_store, images=images, shims=shims, idmap=idmap,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
-        init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None,
+        init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None, network=networks,
     )
     holder["c"] = containers
     await containers.restore()

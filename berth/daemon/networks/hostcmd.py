@@ -69,7 +69,7 @@ async def attach_netns(ns_path: str, bridge: str, host_if: str, mac: str, cidr: 
         inner = f"link set lo up\naddr add {cidr} dev eth0\nlink set eth0 up\n"
         if gateway:
             inner += f"route add default via {gateway}\n"
-        await run(["ip", "-n", ns_path, "-batch", "-"], stdin=inner.encode())
+        await run(["nsenter", f"--net={ns_path}", "ip", "-batch", "-"], stdin=inner.encode())
     except BaseException:
         with contextlib.suppress(errdefs.BerthError):
             await delete_link(host_if)

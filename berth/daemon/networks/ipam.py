@@ -13,12 +13,12 @@ IPv4Net = ipaddress.IPv4Network
 _POOL = [f"172.{n}.0.0/16" for n in range(18, 32)] + [f"192.168.{n}.0/20" for n in range(0, 256, 16)]
 
 
-def host_routes(route_text: str) -> list[IPv4Net]:
-    """Destinations of the host's IPv4 routes from /proc/net/route (default route excluded)."""
+def host_routes(route_text: str, skip_ifaces: Collection[str] = ()) -> list[IPv4Net]:
+    """Destinations of the host's IPv4 routes from /proc/net/route (default route and `skip_ifaces` excluded)."""
     out: list[IPv4Net] = []
     for line in route_text.splitlines()[1:]:
         fields = line.split()
-        if len(fields) < 8:
+        if len(fields) < 8 or fields[0] in skip_ifaces:
             continue
         dest = int(fields[1], 16).to_bytes(4, "little")
         mask = int(fields[7], 16).to_bytes(4, "little")

@@ -1,0 +1,253 @@
+"""Networks service: built-in and user bridges, container sandboxes (netns + veths), published ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from berth import errdefs
+from berth.daemon.networks import hostcmd, ipam
+from berth.daemon.networks.model import Endpoint, Network, Sandbox, State
+from berth.daemon.networks.nftables import BridgeRules, PortRule, ruleset
+from berth.daemon.networks.portmap import Binding, allocate_bindings, docker_ports
+from berth.util.ids import generate_id
+from berth.util.timefmt import now_ns
+
+__all__ = ["NetworksService"]
+
+log = logging.getLogger(__name__)
+
+BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class NetworksService:
+    """Owns network records and sandboxes; programs bridges, veths and Berth's nftables table."""
+
+    def __init__(self, data_root: str, exec_root: str, bridge: str, bip: str, table: str) -> None:
+        self.state = State(os.path.join(data_root, "network", "state.json"))
+        self.ns_dir = os.path.join(exec_root, "netns")
+        self.bridge = "" if bridge == "none" else bridge
+        self.bip = bip
+        self.table = table
+        self.lock = asyncio.Lock()
+        self.fw_lock = asyncio.Lock()
+        self.table_made = False
+
+    # -- start-up -------------------------------------------------------------------------------
+    async def init(self) -> None:
+        """Load records, make sure the built-in networks and every bridge exist, program the firewall."""
+        os.makedirs(self.ns_dir, mode=0o711, exist_ok=True)
+        self.state.load()
+        for name, driver in (("host", "host"), ("none", "null")):
+            if self.state.by_name(name) is None:
+                self._add(Network(id=generate_id(), name=name, driver=driver, created=now_ns()))
+        if self.bridge:
+            await self._init_default_bridge()
+        elif (old := self.state.by_name("bridge")) is not None:
+            del self.state.networks[old.id]
+        for net in self.state.networks.values():
+            if net.driver == "bridge" and net.name != "bridge":
+                await hostcmd.ensure_bridge(net.bridge, f"{net.gateway}/{net.subnet.rpartition('/')[2]}")
+        self.state.save()
+        await self.apply_firewall()
+
+    def _add(self, net: Network) -> None:
+        self.state.networks[net.id] = net
+
+    def taken_subnets(self, skip: str = "") -> list[ipaddress.IPv4Network]:
+        ours = {n.bridge for n in self.state.networks.values() if n.bridge}
+        routes = ipam.host_routes(_read("/proc/net/route"), ours)
+        return routes + [ipaddress.IPv4Network(n.subnet) for n in self.state.networks.values()
+                         if n.subnet and n.id != skip]
+
+    async def _init_default_bridge(self) -> None:
+        net = self.state.by_name("bridge")
+        if net is None:
+            net = Network(id=generate_id(), name="bridge", driver="bridge", created=now_ns(), bridge=self.bridge)
+            self._add(net)
+        net.bridge = self.bridge
+        net.options = {
+            "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", BRIDGE_NAME_OPT: self.bridge,
+            "com.docker.network.driver.mtu": "1500",
+        }
+        if self.bip:
+            try:
+                iface = ipaddress.IPv4Interface(self.bip)
+            except ValueError:
+                raise errdefs.InvalidParameter(f"invalid --bip: {self.bip}") from None
+            net.subnet, net.gateway = str(iface.network), str(iface.ip)
+        elif not net.subnet:
+            subnet = ipam.default_subnet(self.taken_subnets(skip=net.id))
+            net.subnet, net.gateway = str(subnet), str(next(subnet.hosts()))
+        await hostcmd.ensure_bridge(self.bridge, f"{net.gateway}/{net.subnet.rpartition('/')[2]}")
+
+    # -- firewall -------------------------------------------------------------------------------
+    async def apply_firewall(self) -> None:
+        """Rebuild Berth's table from the records (one atomic nft batch)."""
+        async with self.fw_lock:
+            bridges = [BridgeRules(n.bridge, n.subnet, n.internal) for n in self.state.networks.values()
+                       if n.driver == "bridge" and n.bridge]
+            ports: list[PortRule] = []
+            for sb in self.state.sandboxes.values():
+                ip = self._primary_ip(sb)
+                if ip:
+                    ports += [PortRule(b.proto, b.host_ip, b.host_port, ip, b.port, sb.cid) for b in sb.ports]
+            if not bridges:
+                if self.table_made:  # never a table of the same name that another daemon made
+                    await hostcmd.nft_delete_table(self.table)
+                    self.table_made = False
+                return
+            await hostcmd.nft_apply(ruleset(self.table, bridges, ports))
+            self.table_made = True
+
+    def _primary_ip(self, sb: Sandbox) -> str:
+        for nid in sb.networks:
+            net = self.state.networks.get(nid)
+            if net is not None and sb.cid in net.endpoints and not net.internal:
+                return net.endpoints[sb.cid].ip
+        return ""
+
+    # -- lookup ---------------------------------------------------------------------------------
+    def find(self, ref: str) -> Network:
+        """By full name, full id, or unique id prefix (as docker)."""
+        nets = self.state.networks
+        if ref in nets:
+            return nets[ref]
+        named = self.state.by_name(ref)
+        if named is not None:
+            return named
+        matches = [n for n in nets.values() if n.id.startswith(ref)] if ref else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise errdefs.InvalidParameter(f"network {ref} is ambiguous ({len(matches)} matches found on name)")
+        raise errdefs.NotFound(f"network {ref} not found")
+
+    def sandbox_path(self, cid: str) -> str | None:
+        sb = self.state.sandboxes.get(cid)
+        return sb.ns_path if sb is not None else None
+
+    # -- container sandboxes --------------------------------------------------------------------
+    async def setup(self, cid: str, config: Mapping[str, Any], host_config: Mapping[str, Any],
+                    endpoints_config: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Create the container's netns on its network and publish its ports; None = no sandbox of ours."""
+        mode = str(host_config.get("NetworkMode") or "bridge")
+        if mode in ("host", "none") or mode.startswith("container:"):
+            return None
+        if mode == "default":
+            mode = "bridge"
+        if mode == "bridge" and not self.bridge:
+            return None
+        net = self.find(mode)
+        if net.driver != "bridge":
+            return None
+        ep_cfg = dict((endpoints_config or {}).get(net.name) or (endpoints_config or {}).get(mode) or {})
+        wanted_ip = str(((ep_cfg.get("IPAMConfig") or {}).get("IPv4Address")) or "")
+        exposed = list((config.get("ExposedPorts") or {}).keys())
+        async with self.lock:
+            if cid in self.state.sandboxes:
+                await self._teardown_locked(cid)
+            ep = self._new_endpoint(net, cid, wanted_ip, list(ep_cfg.get("Aliases") or []))
+            taken = [b for sb in self.state.sandboxes.values() for b in sb.ports]
+            try:
+                bindings = allocate_bindings(host_config.get("PortBindings") or {}, exposed,
+                                             bool(host_config.get("PublishAllPorts")), taken)
+            except BaseException:
+                del net.endpoints[cid]
+                raise
+            sb = Sandbox(cid=cid, ns_path=os.path.join(self.ns_dir, cid), networks=[net.id], ports=bindings)
+            self.state.sandboxes[cid] = sb
+            self.state.save()
+        try:
+            prefix = net.subnet.rpartition("/")[2]
+            await hostcmd.attach_netns(sb.ns_path, net.bridge, ep.host_if, ep.mac, f"{ep.ip}/{prefix}",
+                                       None if net.internal else net.gateway)
+            if bindings:
+                await self.apply_firewall()
+        except BaseException:
+            await self.teardown(cid)
+            raise
+        return {"ns_path": sb.ns_path, "ip": ep.ip, "networks": {net.name: self.endpoint_settings(net, cid)},
+                "ports": docker_ports(bindings, exposed)}
+
+    def _new_endpoint(self, net: Network, cid: str, wanted_ip: str, aliases: list[str]) -> Endpoint:
+        subnet = ipaddress.IPv4Network(net.subnet)
+        used = {ep.ip for ep in net.endpoints.values()} | {net.gateway}
+        ip_range = ipaddress.IPv4Network(net.ip_range) if net.ip_range else None
+        ip = ipam.allocate(subnet, used, ip_range, wanted_ip or None)
+        ep = Endpoint(endpoint_id=generate_id(), ip=ip, mac=ipam.mac_for(ip), host_if="veth" + secrets.token_hex(4)[:7],
+                      aliases=aliases, ipam_ip=wanted_ip)
+        net.endpoints[cid] = ep
+        return ep
+
+    def endpoint_settings(self, net: Network, cid: str) -> dict[str, Any]:
+        ep = net.endpoints.get(cid)
+        user = net.name != "bridge"
+        return {
+            "IPAMConfig": {"IPv4Address": ep.ipam_ip} if ep is not None and ep.ipam_ip else None,
+            "Links": None, "Aliases": (list(ep.aliases) if ep is not None else []) or None,
+            "MacAddress": ep.mac if ep else "", "DriverOpts": None, "GwPriority": 0, "NetworkID": net.id,
+            "EndpointID": ep.endpoint_id if ep else "", "Gateway": net.gateway if ep else "",
+            "IPAddress": ep.ip if ep else "", "IPPrefixLen": int(net.subnet.rpartition("/")[2]) if ep else 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": None if not user or ep is None else [*ep.aliases, cid[:12]],
+        }
+
+    async def teardown(self, cid: str) -> None:
+        """Release the container's addresses, ports and namespace (on stop, failed start and removal)."""
+        async with self.lock:
+            had_ports = await self._teardown_locked(cid)
+        if had_ports:
+            await self.apply_firewall()
+
+    async def _teardown_locked(self, cid: str) -> bool:
+        sb = self.state.sandboxes.pop(cid, None)
+        links = []
+        for net in self.state.networks.values():
+            ep = net.endpoints.pop(cid, None)
+            if ep is not None:
+                links.append(ep.host_if)
+        self.state.save()
+        if sb is not None:
+            await asyncio.to_thread(hostcmd.release_netns, sb.ns_path)
+        for link in links:
+            with contextlib.suppress(errdefs.BerthError):
+                await hostcmd.delete_link(link)
+        return bool(sb and sb.ports)
+
+    async def reconcile(self, live: Collection[str]) -> None:
+        """After a daemon restart: drop sandboxes of containers that are not running any more."""
+        for cid in list(self.state.sandboxes):
+            if cid not in live:
+                await self.teardown(cid)
+        for net in self.state.networks.values():
+            for cid in [c for c in net.endpoints if c not in live]:
+                await self.teardown(cid)
+        for entry in os.listdir(self.ns_dir):
+            if entry not in self.state.sandboxes:
+                await asyncio.to_thread(hostcmd.release_netns, os.path.join(self.ns_dir, entry))
+        await self.apply_firewall()
+
+    def ports_of(self, cid: str, exposed: Collection[str]) -> dict[str, Any]:
+        sb = self.state.sandboxes.get(cid)
+        return docker_ports(sb.ports if sb else [], exposed)
+
+    def bindings_of(self, cid: str) -> list[Binding]:
+        sb = self.state.sandboxes.get(cid)
+        return list(sb.ports) if sb else []
