@@ -20,6 +20,7 @@ from berth.api.middleware import Application, error_response
 from berth.api.routes import containers as containers_routes
 from berth.api.routes import exec as exec_routes
 from berth.api.routes import images as images_routes
+from berth.api.routes import networks as networks_routes
 from berth.api.routes import refused as refused_routes
 from berth.api.routes import system as system_routes
 from berth.daemon import userns
@@ -32,6 +33,7 @@ from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
 from berth.daemon.images.service import ImagesService
+from berth.daemon.networks.facade import NetworksFacade
 from berth.daemon.networks.service import NetworksService
 from berth.daemon.shimclient import ShimLauncher, python_env
 from berth.util.atomic import write_atomic
@@ -189,6 +191,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     route_lists: list[list[Route]] = [
         system_routes.routes(system), containers_routes.routes(facade), exec_routes.routes(facade),
         images_routes.routes(images), refused_routes.routes(),
+        networks_routes.routes(NetworksFacade(networks, containers)),
     ]
     router = Router([r for routes in route_lists for r in routes])
     server = HttpServer(Application(router, __version__), on_error=error_response)

@@ -69,6 +69,9 @@ class ContainersService:
     def listing(self) -> list[Container]:
         return sorted(self.containers.values(), key=lambda c: c.created, reverse=True)
 
+    def save_record(self, c: Container) -> None:
+        self.store.save(c)
+
     def using_image(self, image_id: str) -> list[str]:
         return [c.id for c in self.containers.values() if c.image_id == image_id]
 
@@ -99,6 +102,8 @@ class ContainersService:
                 root=self.store.dir_of(cid),
             )
             c.networks = _requested_endpoints(body, c.host_config)
+            if self.network is not None:
+                self.network.validate_mode(str(c.host_config.get("NetworkMode") or ""))
             spec.validate(c.config, c.host_config, self.idmap)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
             etcfiles.write_all(c.root, c.config, c.host_config)
@@ -505,7 +510,7 @@ def _requested_endpoints(body: dict[str, Any], host_config: dict[str, Any]) -> d
         raise errdefs.InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
     out: dict[str, Any] = {}
     for name, cfg in asked.items():
-        out[name] = _emptied(dict(cfg or {}))
+        out["bridge" if name == "default" else name] = _emptied(dict(cfg or {}))
     if not out:
         out[mode] = _emptied({})
     return out

@@ -9,7 +9,7 @@ import os
 from berth import errdefs
 from berth.kernel.mount import umount2
 
-__all__ = ["attach_netns", "bridge_exists", "delete_link", "ensure_bridge", "link_exists", "nft_apply",
+__all__ = ["add_interface", "attach_netns", "bridge_exists", "delete_link", "ensure_bridge", "link_exists", "nft_apply",
            "nft_delete_table", "release_netns", "run", "write_sysctl"]
 
 MNT_DETACH = 2
@@ -74,6 +74,19 @@ async def attach_netns(ns_path: str, bridge: str, host_if: str, mac: str, cidr: 
         with contextlib.suppress(errdefs.BerthError):
             await delete_link(host_if)
         release_netns(ns_path)
+        raise
+
+
+async def add_interface(ns_path: str, bridge: str, host_if: str, ifname: str, mac: str, cidr: str) -> None:
+    """One more veth from `bridge` into an existing named namespace (a second network)."""
+    batch = (f"link add {host_if} type veth peer name {ifname} address {mac} netns {ns_path}\n"
+             f"link set {host_if} master {bridge} up\n")
+    await run(["ip", "-batch", "-"], stdin=batch.encode())
+    inner = f"addr add {cidr} dev {ifname}\nlink set {ifname} up\n"
+    try:
+        await run(["nsenter", f"--net={ns_path}", "ip", "-batch", "-"], stdin=inner.encode())
+    except BaseException:
+        await delete_link(host_if)
         raise
 
 

@@ -8,11 +8,12 @@ import ipaddress
 import logging
 import os
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from berth import errdefs
 from berth.daemon.networks import hostcmd, ipam
+from berth.daemon.networks.create import BRIDGE_NAME_OPT, new_network
 from berth.daemon.networks.model import Endpoint, Network, Sandbox, State
 from berth.daemon.networks.nftables import BridgeRules, PortRule, ruleset
 from berth.daemon.networks.portmap import Binding, allocate_bindings, docker_ports
@@ -23,7 +24,6 @@ __all__ = ["NetworksService"]
 
 log = logging.getLogger(__name__)
 
-BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 
 
 def _read(path: str) -> str:
@@ -46,6 +46,7 @@ class NetworksService:
         self.lock = asyncio.Lock()
         self.fw_lock = asyncio.Lock()
         self.table_made = False
+        self.listeners: list[Callable[[], None]] = []
 
     # -- start-up -------------------------------------------------------------------------------
     async def init(self) -> None:
@@ -139,62 +140,141 @@ class NetworksService:
             raise errdefs.InvalidParameter(f"network {ref} is ambiguous ({len(matches)} matches found on name)")
         raise errdefs.NotFound(f"network {ref} not found")
 
+    def validate_mode(self, mode: str) -> None:
+        """A network mode names a known network (or host, none, container:<ref>, default)."""
+        if mode in ("", "default", "host", "none", "bridge") or mode.startswith("container:"):
+            return
+        self.find(mode)
+
     def sandbox_path(self, cid: str) -> str | None:
         sb = self.state.sandboxes.get(cid)
         return sb.ns_path if sb is not None else None
 
     # -- container sandboxes --------------------------------------------------------------------
-    async def setup(self, cid: str, config: Mapping[str, Any], host_config: Mapping[str, Any],
-                    endpoints_config: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        """Create the container's netns on its network and publish its ports; None = no sandbox of ours."""
-        mode = str(host_config.get("NetworkMode") or "bridge")
+    def _wanted_networks(self, mode: str, endpoints_config: Mapping[str, Any]) -> list[Network]:
+        """The container's bridge networks: its network mode's first, then the others it was connected to."""
         if mode in ("host", "none") or mode.startswith("container:"):
-            return None
+            return []
         if mode == "default":
             mode = "bridge"
         if mode == "bridge" and not self.bridge:
+            return []
+        first = self.find(mode)
+        if first.driver != "bridge":
+            return []
+        out = [first]
+        for name in endpoints_config:
+            if name in (mode, first.name, first.id):
+                continue
+            try:
+                net = self.find(name)
+            except errdefs.NotFound:
+                continue
+            if net.driver == "bridge" and net not in out:
+                out.append(net)
+        return out
+
+    async def setup(self, cid: str, config: Mapping[str, Any], host_config: Mapping[str, Any],
+                    endpoints_config: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Create the container's netns on its networks and publish its ports; None = no sandbox of ours."""
+        eps_cfg = dict(endpoints_config or {})
+        nets = self._wanted_networks(str(host_config.get("NetworkMode") or "bridge"), eps_cfg)
+        if not nets:
             return None
-        net = self.find(mode)
-        if net.driver != "bridge":
-            return None
-        ep_cfg = dict((endpoints_config or {}).get(net.name) or (endpoints_config or {}).get(mode) or {})
-        wanted_ip = str(((ep_cfg.get("IPAMConfig") or {}).get("IPv4Address")) or "")
         exposed = list((config.get("ExposedPorts") or {}).keys())
         async with self.lock:
             if cid in self.state.sandboxes:
                 await self._teardown_locked(cid)
-            ep = self._new_endpoint(net, cid, wanted_ip, list(ep_cfg.get("Aliases") or []))
-            taken = [b for sb in self.state.sandboxes.values() for b in sb.ports]
+            eps: list[Endpoint] = []
             try:
+                for net in nets:
+                    cfg = dict(eps_cfg.get(net.name) or eps_cfg.get(net.id) or {})
+                    eps.append(self._new_endpoint(net, cid, cfg))
+                taken = [b for sb in self.state.sandboxes.values() for b in sb.ports]
                 bindings = allocate_bindings(host_config.get("PortBindings") or {}, exposed,
                                              bool(host_config.get("PublishAllPorts")), taken)
             except BaseException:
-                del net.endpoints[cid]
+                for net in nets:
+                    net.endpoints.pop(cid, None)
                 raise
-            sb = Sandbox(cid=cid, ns_path=os.path.join(self.ns_dir, cid), networks=[net.id], ports=bindings)
+            sb = Sandbox(cid=cid, ns_path=os.path.join(self.ns_dir, cid), networks=[n.id for n in nets],
+                         ports=bindings)
             self.state.sandboxes[cid] = sb
             self.state.save()
         try:
-            prefix = net.subnet.rpartition("/")[2]
-            await hostcmd.attach_netns(sb.ns_path, net.bridge, ep.host_if, ep.mac, f"{ep.ip}/{prefix}",
-                                       None if net.internal else net.gateway)
+            first, ep = nets[0], eps[0]
+            await hostcmd.attach_netns(sb.ns_path, first.bridge, ep.host_if, ep.mac, self._cidr(first, ep),
+                                       None if first.internal else first.gateway)
+            for i, (net, ep) in enumerate(zip(nets[1:], eps[1:], strict=True), start=1):
+                await hostcmd.add_interface(sb.ns_path, net.bridge, ep.host_if, f"eth{i}", ep.mac,
+                                            self._cidr(net, ep))
             if bindings:
                 await self.apply_firewall()
         except BaseException:
             await self.teardown(cid)
             raise
-        return {"ns_path": sb.ns_path, "ip": ep.ip, "networks": {net.name: self.endpoint_settings(net, cid)},
+        self.changed()
+        return {"ns_path": sb.ns_path, "ip": ep.ip if len(eps) == 1 else eps[0].ip,
+                "networks": {n.name: self.endpoint_settings(n, cid) for n in nets},
                 "ports": docker_ports(bindings, exposed)}
 
-    def _new_endpoint(self, net: Network, cid: str, wanted_ip: str, aliases: list[str]) -> Endpoint:
+    @staticmethod
+    def _cidr(net: Network, ep: Endpoint) -> str:
+        return f"{ep.ip}/{net.subnet.rpartition('/')[2]}"
+
+    def _new_endpoint(self, net: Network, cid: str, cfg: Mapping[str, Any]) -> Endpoint:
+        wanted_ip = str(((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or "")
+        if wanted_ip and not net.user_subnet:
+            raise errdefs.Forbidden("user specified IP address is supported only when connecting to networks "
+                                    "with user configured subnets")
+        if cfg.get("Aliases") and net.name == "bridge":
+            raise errdefs.Forbidden("network-scoped aliases are only supported for user-defined networks")
         subnet = ipaddress.IPv4Network(net.subnet)
         used = {ep.ip for ep in net.endpoints.values()} | {net.gateway}
         ip_range = ipaddress.IPv4Network(net.ip_range) if net.ip_range else None
         ip = ipam.allocate(subnet, used, ip_range, wanted_ip or None)
         ep = Endpoint(endpoint_id=generate_id(), ip=ip, mac=ipam.mac_for(ip), host_if="veth" + secrets.token_hex(4)[:7],
-                      aliases=aliases, ipam_ip=wanted_ip)
+                      aliases=[str(a) for a in (cfg.get("Aliases") or [])], ipam_ip=wanted_ip)
         net.endpoints[cid] = ep
         return ep
+
+    async def connect_running(self, cid: str, net: Network, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """`network connect` of a running container: one more interface in its sandbox."""
+        sb = self.state.sandboxes.get(cid)
+        if sb is None:
+            raise errdefs.Forbidden("container sharing network namespace with another container or host "
+                                    "cannot be connected to any other network")
+        if cid in net.endpoints:
+            raise errdefs.Forbidden(f"endpoint with name {cid[:12]} already exists in network {net.name}")
+        async with self.lock:
+            ep = self._new_endpoint(net, cid, cfg)
+            sb.networks.append(net.id)
+            self.state.save()
+        try:
+            await hostcmd.add_interface(sb.ns_path, net.bridge, ep.host_if, f"eth{len(sb.networks) - 1}",
+                                        ep.mac, self._cidr(net, ep))
+        except BaseException:
+            await self.disconnect_running(cid, net)
+            raise
+        self.changed()
+        return self.endpoint_settings(net, cid)
+
+    async def disconnect_running(self, cid: str, net: Network) -> None:
+        async with self.lock:
+            ep = net.endpoints.pop(cid, None)
+            sb = self.state.sandboxes.get(cid)
+            if sb is not None and net.id in sb.networks:
+                sb.networks.remove(net.id)
+            self.state.save()
+        if ep is not None:
+            with contextlib.suppress(errdefs.BerthError):
+                await hostcmd.delete_link(ep.host_if)
+        self.changed()
+
+    def changed(self) -> None:
+        """Hook for the embedded DNS: the name table must be rebuilt."""
+        for cb in self.listeners:
+            cb()
 
     def endpoint_settings(self, net: Network, cid: str) -> dict[str, Any]:
         ep = net.endpoints.get(cid)
@@ -215,6 +295,7 @@ class NetworksService:
             had_ports = await self._teardown_locked(cid)
         if had_ports:
             await self.apply_firewall()
+        self.changed()
 
     async def _teardown_locked(self, cid: str) -> bool:
         sb = self.state.sandboxes.pop(cid, None)
@@ -243,6 +324,36 @@ class NetworksService:
             if entry not in self.state.sandboxes:
                 await asyncio.to_thread(hostcmd.release_netns, os.path.join(self.ns_dir, entry))
         await self.apply_firewall()
+
+    # -- user networks --------------------------------------------------------------------------
+    async def create(self, body: dict[str, Any]) -> Network:
+        name = body.get("Name")
+        if isinstance(name, str) and self.state.by_name(name) is not None:
+            raise errdefs.Conflict(f"network with name {name} already exists")
+        bridges = [n.bridge for n in self.state.networks.values() if n.bridge]
+        async with self.lock:
+            net = new_network(body, self.taken_subnets(), bridges)
+            if hostcmd.link_exists(net.bridge):
+                raise errdefs.Conflict(f"bridge name {net.bridge} is already in use on the host")
+            await hostcmd.ensure_bridge(net.bridge, f"{net.gateway}/{net.subnet.rpartition('/')[2]}")
+            self._add(net)
+            self.state.save()
+        await self.apply_firewall()
+        return net
+
+    async def remove(self, ref: str, in_use_by: Collection[str]) -> Network:
+        net = self.find(ref)
+        if net.builtin:
+            raise errdefs.Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
+        if net.endpoints or in_use_by:
+            raise errdefs.Forbidden(f"error while removing network: network {net.name} id {net.id} has active "
+                                    "endpoints")
+        async with self.lock:
+            self.state.networks.pop(net.id, None)
+            self.state.save()
+        await hostcmd.delete_link(net.bridge)
+        await self.apply_firewall()
+        return net
 
     def ports_of(self, cid: str, exposed: Collection[str]) -> dict[str, Any]:
         sb = self.state.sandboxes.get(cid)
