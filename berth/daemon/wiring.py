@@ -177,6 +177,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None, network=networks,
     )
     holder["c"] = containers
+    networks.container_names = lambda: {c.id: c.name for c in containers.containers.values()}
     await containers.restore()
     execs = ExecService(containers)
 
@@ -208,5 +209,6 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         await server.close()
         await owner.cancel_all()
         await zygote.stop()
+        await networks.dns.stop()
         images.meta.close()
 

@@ -206,7 +206,8 @@ class ContainersService:
             return {}
         c.networks = {**c.networks, **att["networks"]}
         c.ports, c.sandbox_key = dict(att["ports"]), str(att["ns_path"])
-        await asyncio.to_thread(etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"])
+        await asyncio.to_thread(etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"],
+                                embedded_dns=bool(att.get("dns")))
         return {"network": att["ns_path"]}
 
     async def _network_down(self, c: Container) -> None:

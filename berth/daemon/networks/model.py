@@ -83,6 +83,7 @@ class Sandbox:
     ns_path: str
     networks: list[str] = field(default_factory=list)
     ports: list[Binding] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
 
 
 class State:
@@ -116,7 +117,7 @@ class State:
             raw = {k: v for k, v in vars(n).items() if k != "endpoints"}
             raw["endpoints"] = {cid: vars(ep) for cid, ep in n.endpoints.items()}
             nets.append(raw)
-        sbs = [{"cid": s.cid, "ns_path": s.ns_path, "networks": s.networks,
+        sbs = [{"cid": s.cid, "ns_path": s.ns_path, "networks": s.networks, "dns": s.dns,
                 "ports": [p.to_json() for p in s.ports]} for s in self.sandboxes.values()]
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         write_json_atomic(self.path, {"networks": nets, "sandboxes": sbs}, 0o600)

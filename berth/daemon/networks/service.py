@@ -14,6 +14,7 @@ from typing import Any
 from berth import errdefs
 from berth.daemon.networks import hostcmd, ipam
 from berth.daemon.networks.create import BRIDGE_NAME_OPT, new_network
+from berth.daemon.networks.dns import EmbeddedDns, upstream_servers
 from berth.daemon.networks.model import Endpoint, Network, Sandbox, State
 from berth.daemon.networks.nftables import BridgeRules, PortRule, ruleset
 from berth.daemon.networks.portmap import Binding, allocate_bindings, docker_ports
@@ -46,7 +47,8 @@ class NetworksService:
         self.lock = asyncio.Lock()
         self.fw_lock = asyncio.Lock()
         self.table_made = False
-        self.listeners: list[Callable[[], None]] = []
+        self.dns = EmbeddedDns()
+        self.container_names: Callable[[], Mapping[str, str]] = dict
 
     # -- start-up -------------------------------------------------------------------------------
     async def init(self) -> None:
@@ -198,7 +200,7 @@ class NetworksService:
                     net.endpoints.pop(cid, None)
                 raise
             sb = Sandbox(cid=cid, ns_path=os.path.join(self.ns_dir, cid), networks=[n.id for n in nets],
-                         ports=bindings)
+                         ports=bindings, dns=[str(d) for d in host_config.get("Dns") or []])
             self.state.sandboxes[cid] = sb
             self.state.save()
         try:
@@ -213,8 +215,8 @@ class NetworksService:
         except BaseException:
             await self.teardown(cid)
             raise
-        self.changed()
-        return {"ns_path": sb.ns_path, "ip": ep.ip if len(eps) == 1 else eps[0].ip,
+        await self.changed()
+        return {"ns_path": sb.ns_path, "ip": eps[0].ip, "dns": self.uses_embedded_dns(host_config),
                 "networks": {n.name: self.endpoint_settings(n, cid) for n in nets},
                 "ports": docker_ports(bindings, exposed)}
 
@@ -256,7 +258,7 @@ class NetworksService:
         except BaseException:
             await self.disconnect_running(cid, net)
             raise
-        self.changed()
+        await self.changed()
         return self.endpoint_settings(net, cid)
 
     async def disconnect_running(self, cid: str, net: Network) -> None:
@@ -269,12 +271,32 @@ class NetworksService:
         if ep is not None:
             with contextlib.suppress(errdefs.BerthError):
                 await hostcmd.delete_link(ep.host_if)
-        self.changed()
+        await self.changed()
 
-    def changed(self) -> None:
-        """Hook for the embedded DNS: the name table must be rebuilt."""
-        for cb in self.listeners:
-            cb()
+    async def changed(self) -> None:
+        """Rebuild the embedded DNS tables of containers on user-defined networks."""
+        names = self.container_names()
+        upstream = upstream_servers(_read("/etc/resolv.conf"))
+        tables: dict[str, tuple[str, dict[str, list[str]], list[str]]] = {}
+        for sb in self.state.sandboxes.values():
+            records: dict[str, list[str]] = {}
+            for nid in sb.networks:
+                net = self.state.networks.get(nid)
+                if net is None or net.name == "bridge":
+                    continue
+                for cid, ep in net.endpoints.items():
+                    for name in {names.get(cid, ""), cid[:12], *ep.aliases} - {""}:
+                        records.setdefault(name.lower(), []).append(ep.ip)
+            if any(self.state.networks.get(n) and self.state.networks[n].name != "bridge" for n in sb.networks):
+                tables[sb.cid] = (sb.ns_path, records, sb.dns or upstream)
+        try:
+            await self.dns.sync(tables)
+        except (OSError, EOFError) as exc:
+            log.warning("embedded DNS update failed: %s", exc)
+
+    def uses_embedded_dns(self, host_config: Mapping[str, Any]) -> bool:
+        mode = str(host_config.get("NetworkMode") or "bridge")
+        return not (mode in ("default", "bridge", "host", "none") or mode.startswith("container:"))
 
     def endpoint_settings(self, net: Network, cid: str) -> dict[str, Any]:
         ep = net.endpoints.get(cid)
@@ -295,7 +317,7 @@ class NetworksService:
             had_ports = await self._teardown_locked(cid)
         if had_ports:
             await self.apply_firewall()
-        self.changed()
+        await self.changed()
 
     async def _teardown_locked(self, cid: str) -> bool:
         sb = self.state.sandboxes.pop(cid, None)
