@@ -346,6 +346,7 @@ class NetworksService:
             if entry not in self.state.sandboxes:
                 await asyncio.to_thread(hostcmd.release_netns, os.path.join(self.ns_dir, entry))
         await self.apply_firewall()
+        await self.changed()
 
     # -- user networks --------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> Network:
