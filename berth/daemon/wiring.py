@@ -209,6 +209,6 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         await server.close()
         await owner.cancel_all()
         await zygote.stop()
-        await networks.dns.stop()
+        await networks.shutdown()
         images.meta.close()
 

@@ -10,7 +10,7 @@ from berth import errdefs
 from berth.kernel.mount import umount2
 
 __all__ = ["add_interface", "attach_netns", "bridge_exists", "delete_link", "ensure_bridge", "link_exists", "nft_apply",
-           "nft_delete_table", "release_netns", "run", "write_sysctl"]
+           "nft_delete_table", "release_netns", "run", "run_output", "write_sysctl"]
 
 MNT_DETACH = 2
 
@@ -26,6 +26,14 @@ async def run(argv: list[str], stdin: bytes | None = None, check: bool = True) -
     if check and rc != 0:
         raise errdefs.System(f"{argv[0]} failed: {text}")
     return rc, text
+
+
+async def run_output(argv: list[str]) -> tuple[int, str]:
+    """Run a command; its exit code and stdout."""
+    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
 
 
 def write_sysctl(path: str, value: str) -> None:

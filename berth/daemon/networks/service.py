@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from berth import errdefs
-from berth.daemon.networks import hostcmd, ipam
+from berth.daemon.networks import coexist, hostcmd, ipam
 from berth.daemon.networks.create import BRIDGE_NAME_OPT, new_network
 from berth.daemon.networks.dns import EmbeddedDns, upstream_servers
 from berth.daemon.networks.model import Endpoint, Network, Sandbox, State
@@ -48,6 +48,7 @@ class NetworksService:
         self.fw_lock = asyncio.Lock()
         self.table_made = False
         self.dns = EmbeddedDns()
+        self.docker_user_synced: list[BridgeRules] | None = None
         self.container_names: Callable[[], Mapping[str, str]] = dict
 
     # -- start-up -------------------------------------------------------------------------------
@@ -118,6 +119,9 @@ class NetworksService:
                 return
             await hostcmd.nft_apply(ruleset(self.table, bridges, ports))
             self.table_made = True
+            if bridges != self.docker_user_synced:
+                await coexist.sync_docker_user_rules(self.table, bridges)
+                self.docker_user_synced = bridges
 
     def _primary_ip(self, sb: Sandbox) -> str:
         for nid in sb.networks:
@@ -125,6 +129,12 @@ class NetworksService:
             if net is not None and sb.cid in net.endpoints and not net.internal:
                 return net.endpoints[sb.cid].ip
         return ""
+
+    async def shutdown(self) -> None:
+        """berthd stops: the resolver goes (containers keep their netns), our DOCKER-USER rules go."""
+        await self.dns.stop()
+        with contextlib.suppress(errdefs.BerthError, OSError):
+            await coexist.remove_docker_user_rules(self.table)
 
     # -- lookup ---------------------------------------------------------------------------------
     def find(self, ref: str) -> Network:
