@@ -40,6 +40,9 @@ GROUPS = {
               "history": "history", "import": "import", "pull": "pull",
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events", "df": "system:df"},
+    "network": {"ls": "network:ls", "list": "network:ls", "create": "network:create",
+                "inspect": "network:inspect", "rm": "network:rm", "remove": "network:rm",
+                "prune": "network:prune", "connect": "network:connect", "disconnect": "network:disconnect"},
 }
 
 GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",
