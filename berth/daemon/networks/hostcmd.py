@@ -67,17 +67,18 @@ async def ensure_bridge(name: str, cidr: str, mtu: int = 1500) -> None:
 
 async def attach_netns(ns_path: str, bridge: str, host_if: str, mac: str, cidr: str, gateway: str | None,
                        mtu: int = 1500) -> None:
-    """A new network namespace bind-mounted at `ns_path` with eth0 (a veth to `bridge`) and a default route."""
+    """A new network namespace bind-mounted at `ns_path` with eth0 (a veth to `bridge`) and a default route.
+
+    Two processes: `unshare --net=PATH ip -batch -` makes the namespace and, inside it, the veth pair whose
+    peer goes back to our (the host's) namespace by pid; then `ip` enslaves that peer to the bridge."""
     _create_file(ns_path)
+    inner = (f"link add eth0 address {mac} mtu {mtu} type veth peer name {host_if} netns {os.getpid()}\n"
+             f"link set lo up\naddr add {cidr} dev eth0\nlink set eth0 up\n")
+    if gateway:
+        inner += f"route add default via {gateway}\n"
     try:
-        await run(["unshare", f"--net={ns_path}", "true"])
-        host_batch = (f"link add {host_if} mtu {mtu} type veth peer name eth0 address {mac} netns {ns_path}\n"
-                      f"link set {host_if} master {bridge} up\n")
-        await run(["ip", "-batch", "-"], stdin=host_batch.encode())
-        inner = f"link set lo up\naddr add {cidr} dev eth0\nlink set eth0 up\n"
-        if gateway:
-            inner += f"route add default via {gateway}\n"
-        await run(["nsenter", f"--net={ns_path}", "ip", "-batch", "-"], stdin=inner.encode())
+        await run(["unshare", f"--net={ns_path}", "ip", "-batch", "-"], stdin=inner.encode())
+        await run(["ip", "link", "set", host_if, "master", bridge, "up"])
     except BaseException:
         with contextlib.suppress(errdefs.BerthError):
             await delete_link(host_if)

@@ -8,7 +8,8 @@ import ipaddress
 import logging
 import os
 import secrets
-from collections.abc import Callable, Collection, Mapping
+import time
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any
 
 from berth import errdefs
@@ -48,6 +49,7 @@ class NetworksService:
         self.fw_lock = asyncio.Lock()
         self.table_made = False
         self.dns = EmbeddedDns()
+        self.tasks: set[asyncio.Task[None]] = set()
         self.docker_user_synced: list[BridgeRules] | None = None
         self.container_names: Callable[[], Mapping[str, str]] = dict
 
@@ -189,6 +191,7 @@ class NetworksService:
     async def setup(self, cid: str, config: Mapping[str, Any], host_config: Mapping[str, Any],
                     endpoints_config: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Create the container's netns on its networks and publish its ports; None = no sandbox of ours."""
+        t0 = time.perf_counter()
         eps_cfg = dict(endpoints_config or {})
         nets = self._wanted_networks(str(host_config.get("NetworkMode") or "bridge"), eps_cfg)
         if not nets:
@@ -226,6 +229,7 @@ class NetworksService:
             await self.teardown(cid)
             raise
         await self.changed()
+        log.debug("network setup of %s: %.1f ms", cid[:12], (time.perf_counter() - t0) * 1000)
         return {"ns_path": sb.ns_path, "ip": eps[0].ip, "dns": self.uses_embedded_dns(host_config),
                 "networks": {n.name: self.endpoint_settings(n, cid) for n in nets},
                 "ports": docker_ports(bindings, exposed)}
@@ -323,11 +327,15 @@ class NetworksService:
 
     async def teardown(self, cid: str) -> None:
         """Release the container's addresses, ports and namespace (on stop, failed start and removal)."""
+        if cid not in self.state.sandboxes and not any(cid in n.endpoints for n in self.state.networks.values()):
+            return
+        t0 = time.perf_counter()
         async with self.lock:
             had_ports = await self._teardown_locked(cid)
         if had_ports:
             await self.apply_firewall()
         await self.changed()
+        log.debug("network teardown of %s: %.1f ms", cid[:12], (time.perf_counter() - t0) * 1000)
 
     async def _teardown_locked(self, cid: str) -> bool:
         sb = self.state.sandboxes.pop(cid, None)
@@ -336,13 +344,25 @@ class NetworksService:
             ep = net.endpoints.pop(cid, None)
             if ep is not None:
                 links.append(ep.host_if)
+        if sb is None and not links:
+            return False
         self.state.save()
         if sb is not None:
-            await asyncio.to_thread(hostcmd.release_netns, sb.ns_path)
-        for link in links:
-            with contextlib.suppress(errdefs.BerthError):
-                await hostcmd.delete_link(link)
+            hostcmd.release_netns(sb.ns_path)  # an umount and an unlink: no thread needed
+        if links:  # the veths go with the namespace; deleting them is slow (RCU), so off the stop path
+            self._background(self._delete_links(links))
         return bool(sb and sb.ports)
+
+    @staticmethod
+    async def _delete_links(links: list[str]) -> None:
+        for link in links:
+            with contextlib.suppress(errdefs.BerthError, OSError):
+                await hostcmd.delete_link(link)
+
+    def _background(self, aw: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(aw)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def reconcile(self, live: Collection[str]) -> None:
         """After a daemon restart: drop sandboxes of containers that are not running any more."""

@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,16 @@ def unique_net() -> tuple[str, str, str]:
 def veths_on(bridge: str) -> list[str]:
     path = f"/sys/class/net/{bridge}/brif"
     return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def settled_veths(bridge: str, expected: int, timeout: float = 10.0) -> list[str]:
+    """The bridge's ports once their count is `expected` (veths of gone namespaces vanish asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = veths_on(bridge)
+        if len(found) == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def nft_rules(table: str) -> str:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, nft_rules, veths_on
+from tests.e2e.network.conftest import NetDaemon, nft_rules, settled_veths
 
 pytestmark = pytest.mark.e2e
 
@@ -35,16 +35,16 @@ def test_inspect_shows_network_settings_and_stop_releases(netd: NetDaemon) -> No
         assert ns["IPPrefixLen"] == 24
         assert ns["MacAddress"] == "02:42:" + ":".join(f"{int(x):02x}" for x in ip.split("."))
         assert ns["Networks"]["bridge"]["IPAddress"] == ip
-        assert len(veths_on(netd.bridge)) == 1
+        assert len(settled_veths(netd.bridge, 1)) == 1
         # a second container reaches the first by IP
         _ok(netd.d.docker("run", "--rm", "busybox", "ping", "-c1", "-W2", ip))
         _ok(netd.d.docker("stop", "-t", "0", cid))
-        assert veths_on(netd.bridge) == []
+        assert settled_veths(netd.bridge, 0) == []
         info = json.loads(_ok(netd.d.docker("inspect", cid)))[0]
         assert info["NetworkSettings"]["IPAddress"] == ""
     finally:
         netd.d.docker("rm", "-f", cid)
-    assert veths_on(netd.bridge) == []
+    assert settled_veths(netd.bridge, 0) == []
     assert "masquerade" in nft_rules(netd.table)
 
 
@@ -57,4 +57,4 @@ def test_addresses_are_reused_after_release(netd: NetDaemon) -> None:
 def test_network_none_and_host_have_no_veth(netd: NetDaemon) -> None:
     out = _ok(netd.d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"))
     assert "eth0" not in out
-    assert veths_on(netd.bridge) == []
+    assert settled_veths(netd.bridge, 0) == []

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.network.conftest import net_daemon, nft_rules, veths_on
+from tests.e2e.network.conftest import net_daemon, nft_rules, settled_veths
 
 pytestmark = pytest.mark.e2e
 
@@ -65,10 +65,10 @@ def test_kill9_restart_keeps_networking_and_drops_dead_state(busybox_tar: bytes)
         out = _ok(d.docker("run", "--rm", "--network", net, "busybox", "nslookup", "web"))
         assert f"{prefix}." in out
         assert _netns_files(d.exec_root) == [web]
-        assert len(veths_on(nets_bridge(d, net))) == 1
+        assert len(settled_veths(nets_bridge(d, net), 1)) == 1
         _ok(d.docker("rm", "-f", web, doomed))
         assert _netns_files(d.exec_root) == []
-        assert veths_on(nets_bridge(d, net)) == []
+        assert settled_veths(nets_bridge(d, net), 0) == []
         assert f"dport {port}" not in nft_rules(nd.table)
         _ok(d.docker("network", "rm", net))
 
@@ -84,13 +84,13 @@ def test_stop_and_rm_release_everything(busybox_tar: bytes) -> None:
         port = _free_port()
         cids = [_ok(d.docker("run", "-d", "-p", f"{port + i}:80", "busybox", "sleep", "300")).strip()
                 for i in range(2)]
-        assert len(veths_on(nd.bridge)) == 2
+        assert len(settled_veths(nd.bridge, 2)) == 2
         assert nft_rules(nd.table).count("dnat to") == 2
         _ok(d.docker("stop", "-t", "0", cids[0]))
-        assert len(veths_on(nd.bridge)) == 1
+        assert len(settled_veths(nd.bridge, 1)) == 1
         assert nft_rules(nd.table).count("dnat to") == 1
         _ok(d.docker("rm", "-f", cids[1]))
-        assert veths_on(nd.bridge) == []
+        assert settled_veths(nd.bridge, 0) == []
         assert "dnat to" not in nft_rules(nd.table)
         assert _netns_files(d.exec_root) == []
         _ok(d.docker("start", cids[0]))  # its port is free again and comes back
