@@ -5,8 +5,10 @@ cd "$(dirname "$0")/.."
 
 packages=(busybox-static tini runc iproute2 nftables procps git make python3 python3-venv python3-pip)
 if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
-  # oracles and peers the tests compare with: Debian's registry, skopeo, htpasswd; hyperfine for bench/
-  packages+=(hyperfine skopeo docker-registry apache2-utils)
+  # oracles and peers the tests compare with: Debian's registry, skopeo, htpasswd, openssl (a token server's
+  # keys), libseccomp2 (the seccomp compiler's oracle), gcc + libc6-dev (the escape battery's static probe);
+  # hyperfine and debootstrap for bench/
+  packages+=(hyperfine skopeo docker-registry apache2-utils openssl libseccomp2 gcc libc6-dev debootstrap)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -28,6 +28,7 @@ class EngineFacts:
     registry_mirrors: tuple[str, ...] = ()
     live_restore: bool = False
     userns: bool = False
+    seccomp_profile: str = ""  # "" while containers run without seccomp; else the profile's name ("builtin")
 
 
 @dataclass(frozen=True)

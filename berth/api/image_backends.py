@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any, Protocol
 
-__all__ = ["ImagesBackend"]
+__all__ = ["ImagesBackend", "RegistryBackend"]
 
 
 class ImagesBackend(Protocol):
@@ -27,3 +27,12 @@ class ImagesBackend(Protocol):
                                changes: Iterable[str] = (), comment: str = "", author: str = "",
                                config: dict[str, Any] | None = None) -> str: ...
     async def load_stream(self, chunks: AsyncIterable[bytes]) -> builtins.list[str]: ...
+
+
+class RegistryBackend(Protocol):
+    """Pull, push and login (the daemon's RegistryService)."""
+
+    def pull(self, from_image: str, tag: str = "", platform: str = "",
+             auth_header: str | None = None) -> AsyncIterator[dict[str, Any]]: ...
+    def push(self, name: str, tag: str = "", auth_header: str | None = None) -> AsyncIterator[dict[str, Any]]: ...
+    async def login(self, body: dict[str, Any]) -> dict[str, str]: ...

@@ -258,13 +258,16 @@ class ImageRow:
         out = []
         for img in images:
             tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+            digests = [d for d in img.get("RepoDigests") or [] if d != "<none>@<none>"]
+            by_repo = {}
+            for d in reversed(digests):
+                by_repo[d.split("@", 1)[0]] = d.split("@", 1)[1]
             if not tags:
-                digests = [d for d in img.get("RepoDigests") or [] if d != "<none>@<none>"]
                 repo = digests[0].split("@", 1)[0] if digests else "<none>"
-                out.append(cls(img, repo, "<none>", trunc, now))
+                out.append(cls(img, repo, "<none>", trunc, now, by_repo.get(repo, "<none>")))
             for ref in tags:
                 repo, _, tag = ref.rpartition(":")
                 if "/" in tag or not repo:
                     repo, tag = ref, "<none>"
-                out.append(cls(img, repo, tag, trunc, now))
+                out.append(cls(img, repo, tag, trunc, now, by_repo.get(repo, "<none>")))
         return out

@@ -25,7 +25,8 @@ COMMANDS = {
     "inspect": "container:inspect", "top": "container:top", "rename": "container:rename",
     "export": "container:export",
     "images": "image:images", "tag": "image:tag", "rmi": "image:rmi", "history": "image:history",
-    "import": "image:import_", "pull": "image:pull",
+    "import": "image:import_", "pull": "registry_client:pull", "push": "registry_client:push",
+    "login": "registry_client:login", "logout": "registry_client:logout",
     "pause": "extra:pause", "unpause": "extra:unpause", "port": "extra:port", "diff": "extra:diff",
     "commit": "extra:commit", "save": "extra:save", "load": "extra:load", "events": "extra:events",
 }
@@ -37,7 +38,7 @@ GROUPS = {
                   "top": "top", "rename": "rename", "export": "export", "pause": "pause",
                   "unpause": "unpause", "port": "port", "diff": "diff", "commit": "commit"},
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
-              "history": "history", "import": "import", "pull": "pull",
+              "history": "history", "import": "import", "pull": "pull", "push": "push",
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events", "df": "system:df"},
     "network": {"ls": "network:ls", "list": "network:ls", "create": "network:create",

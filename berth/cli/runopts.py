@@ -24,7 +24,9 @@ _LISTS = [
     ("--log-opt", "Log driver options"),
     ("--mount", "Attach a filesystem mount to the container"),
     ("--network-alias", "Add network-scoped alias"),
-    ("--security-opt", "Security Options"), ("--tmpfs", "Mount a tmpfs directory"),
+    ("--security-opt", "Security Options"), ("--sysctl", "Sysctl options"),
+    ("--device-cgroup-rule", "Add a rule to the cgroup allowed devices list"),
+    ("--tmpfs", "Mount a tmpfs directory"),
     ("--ulimit", "Ulimit options"), ("--volumes-from", "Mount volumes from the specified container(s)"),
 ]
 _VALUES = [
@@ -69,6 +71,7 @@ def container_flags(cmd: Command, run: bool) -> Command:
      .flag("-m, --memory", "value", help="Memory limit")
      .flag("--net", "value", dest="network", hidden=True)
      .flag("--ip", "value", help="IPv4 address (e.g., 172.30.100.104)")
+     .flag("--oom-score-adj", "int", help="Tune host's OOM preferences (-1000 to 1000)")
      .flag("--pids-limit", "int", help="Tune container pids limit (set -1 for unlimited)")
      .flag("-p, --publish", "list", help="Publish a container's port(s) to the host")
      .flag("--stop-timeout", "int", help="Timeout (in seconds) to stop a container")
@@ -208,7 +211,20 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
         hc["CpusetCpus"] = ns.cpuset_cpus
     if ns.pids_limit is not None:
         hc["PidsLimit"] = ns.pids_limit
+    if ns.oom_score_adj:
+        hc["OomScoreAdj"] = ns.oom_score_adj
+    if ns.device_cgroup_rule:
+        hc["DeviceCgroupRules"] = ns.device_cgroup_rule
+    if ns.sysctl:
+        hc["Sysctls"] = dict(_sysctl(s) for s in ns.sysctl)
     return hc
+
+
+def _sysctl(spec: str) -> tuple[str, str]:
+    key, eq, value = spec.partition("=")
+    if not eq or not key:
+        raise StatusError(125, f'invalid argument "{spec}" for "--sysctl" flag: sysctl \'{spec}\' is not allowed')
+    return key, value
 
 
 def _caps(names: list[str]) -> list[str] | None:
@@ -230,9 +246,15 @@ def _ulimit(spec: str) -> dict[str, Any]:
 
 
 def _device(spec: str) -> dict[str, str]:
+    """docker's --device HOST[:CONTAINER][:PERMS]; a second part made of r, w, m is the permissions."""
     parts = spec.split(":")
-    return {"PathOnHost": parts[0], "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
-            "CgroupPermissions": parts[2] if len(parts) > 2 else "rwm"}
+    inside, perms = parts[0], "rwm"
+    if len(parts) == 2 and parts[1] and set(parts[1]) <= set("rwm"):
+        perms = parts[1]
+    elif len(parts) >= 2:
+        inside = parts[1]
+        perms = parts[2] if len(parts) > 2 else "rwm"
+    return {"PathOnHost": parts[0], "PathInContainer": inside, "CgroupPermissions": perms}
 
 
 def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -> tuple[dict[str, Any],

@@ -40,8 +40,14 @@ class APIError(Exception):
 class DaemonUnreachable(Exception):
     """The socket cannot be reached."""
 
-    def __init__(self, host: str) -> None:
-        super().__init__(f"Cannot connect to the Berth daemon at {host}. Is the berth daemon running?")
+    def __init__(self, host: str, cause: BaseException | None = None) -> None:
+        if isinstance(cause, PermissionError):
+            super().__init__(
+                f"permission denied while trying to connect to the Berth daemon socket at {host}: "
+                "connect: permission denied (is your user in the socket's group, \"berth\" by default?)"
+            )
+        else:
+            super().__init__(f"Cannot connect to the Berth daemon at {host}. Is the berth daemon running?")
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -67,7 +73,7 @@ class Client:
         try:
             return Connection(connect(self.host))
         except OSError as exc:
-            raise DaemonUnreachable(self.host) from exc
+            raise DaemonUnreachable(self.host, exc) from exc
 
     def _release(self, conn: Connection) -> None:
         if conn.reusable and self._idle is None:
@@ -97,7 +103,7 @@ class Client:
                 resp.read()
         except (OSError, ConnectionError) as exc:
             conn.close()
-            raise DaemonUnreachable(self.host) from exc
+            raise DaemonUnreachable(self.host, exc) from exc
         self._release(conn)
         server = resp.headers.get("api-version")
         if not server:
@@ -123,7 +129,7 @@ class Client:
         except (OSError, ConnectionError) as exc:
             conn.close()
             if not reused:
-                raise DaemonUnreachable(self.host) from exc
+                raise DaemonUnreachable(self.host, exc) from exc
             conn = self._conn(fresh=True)
             resp = conn.request(method, f"/v{version}{path}", query, data, hdrs)
         if resp.status >= 400:

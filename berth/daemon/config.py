@@ -33,6 +33,11 @@ class DaemonConfig:
     bridge: str = "berth0"
     bip: str = ""
     nft_table: str = "berth"
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    group: str = "berth"
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -61,12 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cgroup-parent", default=None, help="parent cgroup of containers (default berth)")
     p.add_argument("--runtime", default=None, help="OCI runtime command (default: berth-runtime)")
     p.add_argument("--init-path", default=None, help="init binary for --init (default /usr/bin/tini-static)")
+    p.add_argument("-G", "--group", default=None,
+                   help='group owning the unix socket (default "berth"; "" leaves it root\'s)')
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("--userns-remap", default=None,
                    help="map container root to the ranges of default|user[:group] in /etc/subuid, /etc/subgid")
     p.add_argument("-b", "--bridge", default=None, help="the default bridge's interface (none: no bridge)")
     p.add_argument("--bip", default=None, help="the default bridge's address and prefix (default: a free /16)")
     p.add_argument("--nft-table", default=None, help="name of Berth's nftables table (default berth)")
+    p.add_argument("--insecure-registry", action="append", default=None, help="plain-HTTP registry (host or CIDR)")
+    p.add_argument("--registry-mirror", action="append", default=None, help="preferred Docker Hub mirror")
+    p.add_argument("--max-concurrent-downloads", type=int, default=None, help="parallel layer downloads (3)")
+    p.add_argument("--max-concurrent-uploads", type=int, default=None, help="parallel layer uploads (5)")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
 
@@ -86,6 +97,11 @@ _FILE_KEYS = {
     "bridge": "bridge",
     "bip": "bip",
     "nft-table": "nft_table",
+    "insecure-registries": "insecure_registries",
+    "registry-mirrors": "registry_mirrors",
+    "max-concurrent-downloads": "max_concurrent_downloads",
+    "max-concurrent-uploads": "max_concurrent_uploads",
+    "group": "group",
 }
 
 
@@ -116,7 +132,8 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         else:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
-                 "init_path", "userns_remap", "bridge", "bip", "nft_table")
+                 "init_path", "userns_remap", "bridge", "bip", "nft_table", "max_concurrent_downloads",
+                 "max_concurrent_uploads", "group")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:
@@ -125,6 +142,13 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         values["hosts"] = tuple(ns.host)
     if ns.label:
         values["labels"] = tuple(ns.label)
+    if ns.insecure_registry:
+        values["insecure_registries"] = tuple(ns.insecure_registry)
+    if ns.registry_mirror:
+        values["registry_mirrors"] = tuple(ns.registry_mirror)
+    for key in ("max_concurrent_downloads", "max_concurrent_uploads"):
+        if key in values and (not isinstance(values[key], int) or int(str(values[key])) < 1):
+            raise errdefs.InvalidParameter(f"invalid {key.replace('_', '-')}: {values[key]} (must be at least 1)")
     if ns.runtime:
         values["runtime"] = tuple(ns.runtime.split())
     exec_root = str(values.get("exec_root", "/run/berth"))

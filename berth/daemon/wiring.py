@@ -25,13 +25,16 @@ from berth.api.routes import refused as refused_routes
 from berth.api.routes import system as system_routes
 from berth.daemon import userns
 from berth.daemon.config import DaemonConfig
+from berth.daemon.containers import spec_seccomp
 from berth.daemon.containers.execs import ExecService
 from berth.daemon.containers.facade import ContainersFacade
 from berth.daemon.containers.model import State
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.service import ContainersService
+from berth.daemon.containers.spec_linux import default_capabilities
 from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
+from berth.daemon.images.registry import RegistryOptions, RegistryService
 from berth.daemon.images.service import ImagesService
 from berth.daemon.networks.facade import NetworksFacade
 from berth.daemon.networks.service import NetworksService
@@ -64,7 +67,7 @@ class SystemFacade:
     def engine_facts(self) -> EngineFacts:
         return EngineFacts(
             id=self.engine_id, name=os.uname().nodename, data_root=self.cfg.data_root, labels=self.cfg.labels,
-            debug=self.cfg.debug, userns=bool(self.cfg.userns_remap),
+            debug=self.cfg.debug, userns=bool(self.cfg.userns_remap), seccomp_profile="builtin",
         )
 
     def container_counts(self) -> ContainerCounts:
@@ -160,12 +163,19 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         c = holder["c"].get(ref)
         return c.id, c.image_id, c.config
 
+    dist = RegistryService.store(cfg.data_root)
     images = ImagesService.open(cfg.data_root, idmap=idmap, containers_using=containers_using,
                                 container_running=container_running, events=events,
-                                container_info=container_info)
+                                container_info=container_info, retained_blobs=dist.retained)
+    registry = RegistryService(images, dist, RegistryOptions(
+        insecure=cfg.insecure_registries, mirrors=cfg.registry_mirrors,
+        max_downloads=cfg.max_concurrent_downloads, max_uploads=cfg.max_concurrent_uploads))
     zygote = Zygote(cfg.exec_root, sys.executable, python_env())
     await zygote.start()  # it loads while we restore; launches go direct until it serves
     shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
+    if not cfg.runtime:  # berth-runtime keeps compiled seccomp filters next to its state root
+        cache = os.path.join(os.path.dirname(cfg.runtime_root), "berth-seccomp-cache")
+        owner.spawn(asyncio.to_thread(spec_seccomp.prewarm, cache, default_capabilities()))
     networks = NetworksService(cfg.data_root, cfg.exec_root, cfg.bridge, cfg.bip, cfg.nft_table)
     await networks.init()
     container_store = ContainerStore(os.path.join(cfg.data_root, "containers"))
@@ -190,12 +200,12 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     facade = ContainersFacade(containers, execs, image_matches)
     system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade)
     route_lists: list[list[Route]] = [
-        system_routes.routes(system), containers_routes.routes(facade), exec_routes.routes(facade),
-        images_routes.routes(images), refused_routes.routes(),
+        images_routes.routes(images, registry), system_routes.routes(system), containers_routes.routes(facade),
+        exec_routes.routes(facade), refused_routes.routes(),
         networks_routes.routes(NetworksFacade(networks, containers)),
     ]
     router = Router([r for routes in route_lists for r in routes])
-    server = HttpServer(Application(router, __version__), on_error=error_response)
+    server = HttpServer(Application(router, __version__), on_error=error_response, socket_group=cfg.group)
     await server.start(list(cfg.hosts))
     log.info("berthd %s serving on %s (data root %s)", __version__, ", ".join(cfg.hosts), cfg.data_root)
     stop = asyncio.Event()
@@ -211,4 +221,5 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         await zygote.stop()
         await networks.shutdown()
         images.meta.close()
+        registry.close()
 

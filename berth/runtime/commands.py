@@ -45,6 +45,9 @@ def write_pid_file(path: str | None, pid: int) -> None:
 def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
     bundle = os.path.abspath(opts.get("bundle") or ".")
     spec = load_spec(bundle)
+    from berth.runtime.sysctls import validate as validate_sysctls
+
+    validate_sysctls(spec)
     c = Container(root, cid)
     os.makedirs(root, 0o711, exist_ok=True)
     try:
@@ -77,6 +80,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
 
                 console = connect_console_socket(opts["console-socket"])
         from berth.runtime.process import spawn_init
+        from berth.runtime.seccomp import prepare as prepare_seccomp
 
         pid = spawn_init(
             spec,
@@ -88,6 +92,7 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
             preserve_fds=int(opts.get("preserve-fds") or 0),
             hook_info=(cid, bundle),
             on_hooks=lambda pid: _hooks(spec, ("prestart", "createRuntime"), cid, bundle, pid, "creating"),
+            seccomp=prepare_seccomp(spec, root),
         )
         if console is not None:
             console.close()

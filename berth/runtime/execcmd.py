@@ -79,7 +79,11 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
         become_subreaper()
     cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
     preserve = int(opts.get("preserve-fds") or 0)
-    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve)
+    from berth.runtime.seccomp import prepare as prepare_seccomp
+
+    # runc: an exec'd process gets the container's filter
+    seccomp = prepare_seccomp(c.data.get("config") or {}, os.path.dirname(c.dir))
+    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve, seccomp)
     from berth.runtime.warmup import reap_warmup
 
     reap_warmup(opts.get("warmup-pid", 0))

@@ -1,9 +1,9 @@
 """Child side (runtime layer): the container's init and exec'd processes, in runc's standard_init order.
 
 Init: setsid, lo up, rootfs (mounts, /dev, pivot_root), console, finalize rootfs, hostname, sysctl,
-read-only and masked paths, oom score, rlimits, no_new_privs, [seccomp slot], bounding set, user,
-caps, cwd, [seccomp slot], report ready, block on exec.fifo, execve. Everything imported here is loaded
-before pivot_root: no import may happen in the container.
+read-only and masked paths, oom score, rlimits, no_new_privs, seccomp (without no_new_privs), bounding
+set, user, caps, cwd, seccomp (with no_new_privs), report ready, block on exec.fifo, execve. Everything
+imported here is loaded before pivot_root: no import may happen in the container.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import struct
 from berth.kernel import abi, prctl
 from berth.kernel.libc import LIBC, check
 from berth.kernel.ns import unshare
+from berth.kernel.seccomp import load_filter
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
 from berth.runtime.hooks import has_hooks, hook_state, run_hooks
 from berth.runtime.sync import Channel
@@ -24,6 +25,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up m
 if TYPE_CHECKING:
     import socket
     from typing import Any
+
+    from berth.seccomp.filter import Filter
 
 
 __all__ = ["InitArgs", "run_exec_process", "run_init"]
@@ -43,6 +46,7 @@ class InitArgs:
         "netns",
         "preserve_fds",
         "rootfs",
+        "seccomp",
         "spec",
     )
 
@@ -58,12 +62,14 @@ class InitArgs:
         cgroupns: bool,
         preserve_fds: int = 0,
         hook_info: tuple[str, str] = ("", ""),
+        seccomp: Filter | None = None,
     ) -> None:
         self.spec, self.rootfs, self.fifo_fd, self.console = spec, rootfs, fifo_fd, console
         self.cgroup_dirs, self.last_cap, self.netns, self.cgroupns = cgroup_dirs, last_cap, netns, cgroupns
         self.preserve_fds = preserve_fds
         self.hook_info = hook_info  # (container id, bundle) for the hooks' state
         self.host_pid = 0
+        self.seccomp = seccomp  # compiled by the parent: nothing is compiled or read after pivot_root
 
 
 def lo_up() -> None:
@@ -130,14 +136,17 @@ def _cloexec_from(first: int) -> None:
                 pass
 
 
-def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int = 0) -> tuple[str, list[str], list[str]]:
-    """rlimits, no_new_privs, caps and user, cwd, umask; returns (path, args, env) for execve."""
+def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int = 0,
+                     seccomp: Filter | None = None) -> tuple[str, list[str], list[str]]:
+    """rlimits, no_new_privs, seccomp, caps and user, cwd, umask; returns (path, args, env) for execve."""
     _cloexec_from(3 + preserve_fds)
     apply_rlimits(list(process.get("rlimits") or []))
     _oom_score_adj(process.get("oomScoreAdj"))
-    if process.get("noNewPrivileges"):
+    nnp = bool(process.get("noNewPrivileges"))
+    if nnp:
         prctl.set_no_new_privs()
-    # seccomp (without no_new_privs) slots in here
+    if seccomp is not None and not nnp:
+        load_filter(seccomp.program, seccomp.flags)  # runc: without no_new_privs, while CAP_SYS_ADMIN is held
     caps = CapConfig(process.get("capabilities"), last_cap)
     drop_bounding(caps)
     prctl.set_keepcaps(True)
@@ -146,7 +155,8 @@ def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int =
     prctl.set_keepcaps(False)
     set_caps(caps)
     os.chdir(process.get("cwd") or "/")
-    # seccomp (with no_new_privs) slots in here
+    if seccomp is not None and nnp:
+        load_filter(seccomp.program, seccomp.flags)  # runc: with no_new_privs, as late as it can
     if user.get("umask") is not None:
         os.umask(int(user["umask"]))
     args = [str(a) for a in process.get("args") or []]
@@ -196,7 +206,7 @@ def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
         rootfs_mod.readonly_path(path)
     for path in linux.get("maskedPaths") or []:
         rootfs_mod.mask_path(path)
-    result = finalize_process(process, a.last_cap, a.preserve_fds)
+    result = finalize_process(process, a.last_cap, a.preserve_fds, a.seccomp)
     if not a.cgroupns:
         _await_cgroups(ch, False)
     return result
@@ -206,6 +216,16 @@ def _report(ch: Channel, exc: BaseException) -> None:
     try:
         ch.send(error=str(exc) or exc.__class__.__name__)
     finally:
+        os._exit(1)
+
+
+def _execve(path: str, args: list[str], env: list[str]) -> None:
+    """execve; past `start` nobody reads the channel, so a failure is told on stderr, as runc does."""
+    try:
+        os.execve(path, args, _env_map(env))
+    except OSError as e:
+        text = os.strerror(e.errno) if e.errno else str(e)
+        os.write(2, f"exec {path}: {text[:1].lower()}{text[1:]}\n".encode())
         os._exit(1)
 
 
@@ -220,14 +240,15 @@ def run_init(ch: Channel, a: InitArgs) -> None:
         os.close(fd)
         if has_hooks(a.spec, "startContainer"):
             run_hooks(a.spec, ("startContainer",), hook_state(a.spec, *a.hook_info, a.host_pid, "running"))
-        os.execve(path, args, _env_map(env))
+        _execve(path, args, env)
     except BaseException as e:
         _report(ch, e)
     os._exit(1)
 
 
 def run_exec_process(
-    ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0
+    ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0,
+    seccomp: Filter | None = None,
 ) -> None:
     """An exec'd process, already in the container's namespaces; never returns."""
     try:
@@ -236,7 +257,7 @@ def run_exec_process(
             from berth.runtime.console import setup_console  # loaded by the parent before the fork
 
             setup_console(console, process.get("consoleSize"), mount_console=False)
-        path, args, env = finalize_process(process, last_cap, preserve_fds)
+        path, args, env = finalize_process(process, last_cap, preserve_fds, seccomp)
         os.execve(path, args, _env_map(env))
     except BaseException as e:
         _report(ch, e)

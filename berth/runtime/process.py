@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from berth.seccomp.filter import Filter
+
 
 __all__ = ["spawn_exec", "spawn_init"]
 
@@ -189,6 +191,7 @@ def spawn_init(
     preserve_fds: int = 0,
     hook_info: tuple[str, str] = ("", ""),
     on_hooks: Callable[[int], object] | None = None,
+    seccomp: Filter | None = None,
 ) -> int:
     """Start the container's init; returns its host pid once it waits on the exec fifo."""
     flags, joins = namespace_plan(spec)
@@ -200,7 +203,8 @@ def spawn_init(
     fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in joins]
     has_netns = bool(flags & abi.CLONE_NEWNET)
     args = InitArgs(
-        spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns, preserve_fds, hook_info
+        spec, rootfs, fifo_fd, console, cgroups.dirs, last_cap(), has_netns, cgroupns, preserve_fds, hook_info,
+        seccomp,
     )
     try:
         pid, chan = _ladder(
@@ -227,6 +231,7 @@ def spawn_exec(
     console: socket.socket | None,
     cgroups: Cgroups | None,
     preserve_fds: int = 0,
+    seccomp: Filter | None = None,
 ) -> int:
     """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd."""
     fds: list[tuple[int, int]] = []
@@ -243,7 +248,7 @@ def spawn_exec(
         pid, chan = _ladder(
             cgroups,
             (0, fds),
-            lambda ch: lambda: run_exec_process(ch, process, console, cap, preserve_fds),
+            lambda ch: lambda: run_exec_process(ch, process, console, cap, preserve_fds, seccomp),
             until_eof=True,
         )
     finally:

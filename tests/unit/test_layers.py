@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2] / "berth"
 
 # package -> packages it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "berth.kernel": ("berth.runtime", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli"),
+    "berth.kernel": ("berth.runtime", "berth.seccomp", "berth.shim", "berth.store", "berth.daemon", "berth.api",
+                     "berth.cli"),
     "berth.runtime": ("berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.shim": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.netns": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
@@ -20,6 +21,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "berth.api": ("berth.daemon", "berth.cli", "berth.store", "berth.shim", "berth.runtime"),
     "berth.cli": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
     "berth.client": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.kernel"),
+    "berth.distribution": ("berth.daemon", "berth.api", "berth.cli", "berth.shim", "berth.runtime", "berth.client"),
+    "berth.seccomp": ("berth.runtime", "berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli",
+                      "berth.client"),
     "berth.oci": ("berth.daemon", "berth.api", "berth.store", "berth.shim", "berth.runtime", "berth.cli"),
 }
 

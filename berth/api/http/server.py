@@ -16,6 +16,7 @@ from typing import Any
 
 import h11
 
+from berth import errdefs
 from berth.api.http.request import Headers, HijackReader, Request
 from berth.api.http.responses import (
     Hijacked,
@@ -52,14 +53,38 @@ def _has_body(event: h11.Request) -> bool:
     return False
 
 
-def _give_to_docker_group(path: str) -> None:
-    """Like dockerd: the socket belongs to group "docker" when that group exists (and we are root)."""
-    try:
-        gid = grp.getgrnam("docker").gr_gid
-    except KeyError:
+DEFAULT_SOCKET_GROUP = "berth"
+
+
+def _give_to_group(path: str, group: str) -> None:
+    """Like dockerd's -G: root:`group` when that group exists; a missing default group leaves it root's."""
+    if not group:
         return
+    try:
+        gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
+    except KeyError:
+        if group == DEFAULT_SOCKET_GROUP:
+            return
+        raise errdefs.InvalidParameter(f"group {group} not found") from None
     if os.geteuid() == 0:
         os.chown(path, 0, gid)
+
+
+def _bind_unix(path: str, group: str) -> socket.socket:
+    """A listening unix socket at `path`, mode 0660 root:`group`, never wider than that (fchmod before bind)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.fchmod(sock.fileno(), 0o660)  # Linux creates the socket file with the socket inode's mode & ~umask
+        sock.bind(path)
+        os.chmod(path, 0o660)
+        _give_to_group(path, group)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
+    return sock
 
 
 def _http_date() -> str:
@@ -295,9 +320,11 @@ class _Connection:
 class HttpServer:
     """Listens on `unix://PATH` and `tcp://HOST:PORT` addresses and serves `app` on each connection."""
 
-    def __init__(self, app: App, on_error: ErrorMapper = _plain_error) -> None:
+    def __init__(self, app: App, on_error: ErrorMapper = _plain_error,
+                 socket_group: str = DEFAULT_SOCKET_GROUP) -> None:
         self.app = app
         self.on_error = on_error
+        self.socket_group = socket_group
         self._servers: list[asyncio.Server] = []
         self._unix_paths: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -328,9 +355,7 @@ class HttpServer:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            server = await asyncio.start_unix_server(self._client, path=path)
-            os.chmod(path, 0o660)
-            _give_to_docker_group(path)
+            server = await asyncio.start_unix_server(self._client, sock=_bind_unix(path, self.socket_group))
             self._unix_paths.append(path)
             return server
         if spec.startswith("tcp://"):

@@ -1,4 +1,4 @@
-"""Image routes: import, list, inspect, tag, rmi, history, prune, save/load, commit; pulls answer 404."""
+"""Image routes: import, pull, push, login, list, inspect, tag, rmi, history, prune, save/load, commit."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from berth import errdefs
 from berth.api.http.request import Request
 from berth.api.http.responses import JSONResponse, RawResponse, Response, StreamResponse
 from berth.api.http.router import Route
-from berth.api.image_backends import ImagesBackend
-from berth.api.streams import json_message
+from berth.api.image_backends import ImagesBackend, RegistryBackend
+from berth.api.streams import json_message, json_stream
 
 __all__ = ["routes"]
 
@@ -46,7 +46,7 @@ async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
             yield chunk
 
 
-def routes(backend: ImagesBackend) -> list[Route]:
+def routes(backend: ImagesBackend, registry: RegistryBackend | None = None) -> list[Route]:
     async def create(req: Request) -> Response:
         from_src = req.query.get("fromSrc")
         from_image = req.query.get("fromImage")
@@ -62,7 +62,11 @@ def routes(backend: ImagesBackend) -> list[Route]:
             )
             return RawResponse(json_message({"status": image_id}), "application/json")
         if from_image:
-            raise _pull_refused(from_image, req.query.get("tag") or "")
+            if registry is None:
+                raise _pull_refused(from_image, req.query.get("tag") or "")
+            source = registry.pull(from_image, req.query.get("tag") or "", req.query.get("platform") or "",
+                                   req.headers.get("X-Registry-Auth"))
+            return StreamResponse(json_stream(source, raise_before_first=True), wait_first=True)
         raise errdefs.InvalidParameter("fromImage or fromSrc must be given")
 
     async def list_(req: Request) -> Response:
@@ -118,7 +122,23 @@ def routes(backend: ImagesBackend) -> list[Route]:
         )
         return JSONResponse({"Id": image_id}, status=201)
 
+    async def push(req: Request) -> Response:
+        if registry is None:
+            raise errdefs.NotImplementedErr("this daemon has no registry client")
+        source = registry.push(req.path_params["name"], req.query.get("tag") or "", req.headers.get("X-Registry-Auth"))
+        return StreamResponse(json_stream(source, raise_before_first=True), wait_first=True)
+
+    async def auth(req: Request) -> Response:
+        if registry is None:
+            raise errdefs.NotImplementedErr("this daemon has no registry client")
+        body = await req.json()
+        if not isinstance(body, dict):
+            raise errdefs.InvalidParameter("the login body must be a JSON object")
+        return JSONResponse(await registry.login(body))
+
+    extra = [Route("POST", "/auth", auth), Route("POST", "/images/{name:.*}/push", push)] if registry else []
     return [
+        *extra,
         Route("POST", "/commit", commit),
         Route("GET", "/images/get", get_many),
         Route("POST", "/images/load", load),

@@ -1,4 +1,4 @@
-"""System routes: /_ping, /version, /info, /events, /auth (refusals live in refused.py)."""
+"""System routes: /_ping, /version, /info, /events, /system/df (POST /auth lives with the image routes)."""
 
 from __future__ import annotations
 
@@ -70,8 +70,9 @@ def _driver_status(facts: EngineFacts) -> list[list[str]]:
     ]
 
 
-def _security_options(cgroup_version: str, userns: bool) -> list[str]:
-    opts = ["name=seccomp,profile=builtin"]
+def _security_options(cgroup_version: str, seccomp_profile: str, userns: bool) -> list[str]:
+    """What containers really get: seccomp only when the daemon applies a profile."""
+    opts = [f"name=seccomp,profile={seccomp_profile}"] if seccomp_profile else []
     if userns:
         opts.append("name=userns")
     if cgroup_version == "2":
@@ -166,7 +167,7 @@ def info_body(backend: SystemBackend) -> dict[str, Any]:
         "ContainerdCommit": commit,
         "RuncCommit": commit,
         "InitCommit": commit,
-        "SecurityOptions": _security_options(cgv, facts.userns),
+        "SecurityOptions": _security_options(cgv, facts.seccomp_profile, facts.userns),
         "Warnings": None,
     }
 
@@ -234,16 +235,11 @@ def routes(backend: SystemBackend) -> list[Route]:
             raise errdefs.InvalidParameter(f"invalid type: {bad[0]}")
         return JSONResponse(await backend.disk_usage(types))
 
-    async def auth(req: Request) -> Response:
-        await req.json()
-        raise errdefs.NotImplementedErr("registry login is not supported by this engine yet")
-
     return [
         Route("GET", "/_ping", ping),
         Route("HEAD", "/_ping", ping),
         Route("GET", "/version", version),
         Route("GET", "/info", info),
         Route("GET", "/events", events),
-        Route("POST", "/auth", auth),
         Route("GET", "/system/df", disk_usage),
     ]

@@ -1,4 +1,4 @@
-"""Image commands: images, tag, rmi, history, import, pull, image inspect, image prune."""
+"""Image commands: images, tag, rmi, history, import, image inspect, image prune (pull: registry_client)."""
 
 from __future__ import annotations
 
@@ -220,29 +220,11 @@ def _progress(cli: Cli) -> Progress:
     return Progress(write, sys.stdout.isatty())
 
 
-PULL = (Command("pull", "berth pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
-                min_args=1, max_args=1)
-        .flag("-a, --all-tags", help="Download all tagged images in the repository")
-        .flag("--platform", "value", help="Set platform if server is multi-platform capable")
-        .flag("-q, --quiet", help="Suppress verbose output"))
-
-
 def pull_image(cli: Cli, ref: str, quiet: bool = False, platform: str | None = None,
                announce: bool = True) -> None:
-    repo, tg = split_ref(ref)
-    query = {"fromImage": repo, "tag": tg or "latest", "platform": platform}
-    if not tg and announce:
-        cli.out("Using default tag: latest\n")
-    progress = _progress(cli)
-    for msg in cli.client.json_stream("POST", "/images/create", query, headers={"X-Registry-Auth": "e30="}):
-        if not quiet or msg.get("error") or msg.get("errorDetail"):
-            progress.show(msg)
+    """Pull with progress (`run`/`create` use it for a missing image); see registry_client."""
+    from berth.cli.commands.registry_client import pull_image as pull_with_auth
+    pull_with_auth(cli, ref, quiet, platform, announce)
 
 
-def pull(cli: Cli, argv: list[str]) -> int:
-    ns = PULL.parse(argv)
-    pull_image(cli, ns.args[0], ns.quiet, ns.platform)
-    return 0
-
-
-__all__ = ["history", "images", "import_", "inspect_image", "prune", "pull", "rmi", "tag"]
+__all__ = ["history", "images", "import_", "inspect_image", "prune", "pull_image", "rmi", "tag"]

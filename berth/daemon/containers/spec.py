@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from berth import errdefs
 from berth.daemon.containers import spec_linux as lx
 from berth.daemon.containers import spec_mounts as mnt
+from berth.daemon.containers import spec_seccomp
 from berth.daemon.containers.spec_linux import all_capabilities
 from berth.daemon.containers.users import ResolvedUser
 from berth.kernel.caps import CAP_NAMES
@@ -41,6 +42,8 @@ _CONFIG_KEYS = (
 DOCKER_NET_SYSCTLS = {"net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0"}
 KNOWN_CAPS: tuple[str, ...] = tuple(f"CAP_{n}" for n in CAP_NAMES)
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}  # Go's strconv.ParseBool
 
 
 # -- create time --------------------------------------------------------------------------------
@@ -112,15 +115,17 @@ def security_options(opts: Sequence[str]) -> dict[str, Any]:
         if opt == "no-new-privileges":
             out["no_new_privileges"] = True
             continue
+        if opt in ("writable-cgroups", "disable"):
+            continue
         key, sep, value = opt.partition("=")
         if not sep:
             key, sep, value = opt.partition(":")
         if not sep:
             raise errdefs.InvalidParameter(f'invalid --security-opt 1: "{opt}"')
         if key == "no-new-privileges":
-            if value not in ("true", "false"):
+            if value not in _GO_BOOLS:
                 raise errdefs.InvalidParameter(f'invalid --security-opt 2: "{opt}"')
-            out["no_new_privileges"] = value == "true"
+            out["no_new_privileges"] = _GO_BOOLS[value]
         elif key == "seccomp":
             out["seccomp"] = value
         elif key not in ("apparmor", "label", "systempaths", "writable-cgroups"):
@@ -199,7 +204,14 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
     mnt.check_duplicates(host_config)
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
+    lx.check_rlimits_grantable(host_config.get("Ulimits") or [])
+    if not host_config.get("Privileged"):
+        lx.custom_devices(host_config.get("Devices") or [], lx.stat_device)
+    lx.device_cgroup_rules(host_config.get("DeviceCgroupRules") or [])
     security_options(host_config.get("SecurityOpt") or [])
+    caps = lx.tweak_capabilities(host_config.get("CapAdd") or [], host_config.get("CapDrop") or [],
+                                 bool(host_config.get("Privileged")), KNOWN_CAPS)
+    spec_seccomp.validate(host_config, caps)
     _validate_modes(host_config)
     _validate_resources(host_config)
 
@@ -241,7 +253,9 @@ def _process(config: Mapping[str, Any], hc: Mapping[str, Any], user: ResolvedUse
         "args": argv,
         "env": build_env(config, user.home),
         "cwd": config.get("WorkingDir") or "/",
-        "capabilities": {"bounding": caps, "effective": list(caps), "permitted": list(caps)},
+        # moby sets no effective/permitted caps for a non-root user (what execve would leave anyway)
+        "capabilities": ({"bounding": caps, "effective": list(caps), "permitted": list(caps)} if user.uid == 0
+                         else {"bounding": caps}),
     })
     limits = lx.rlimits(hc.get("Ulimits") or [])
     if limits:
@@ -315,7 +329,8 @@ def build_spec(
         resources["devices"] = [{"allow": True, "access": "rwm"}]
     else:
         linux["devices"] = nodes
-        resources["devices"] = [dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+        resources["devices"] = ([dict(r) for r in lx.DEFAULT_DEVICE_RULES] + rules
+                                + lx.device_cgroup_rules(hc.get("DeviceCgroupRules") or []))
     userns = remapped(hc, idmap)
     if userns is not None:
         linux["namespaces"].append({"type": "user"})
@@ -373,13 +388,16 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
     """build_spec for a container record, with this host's capabilities and masked thermal paths."""
     etc = {"/etc/resolv.conf": c.resolv_conf_path, "/etc/hostname": c.hostname_path,
            "/etc/hosts": c.hosts_path}
-    return build_spec(
+    oci = build_spec(
         c.config, c.host_config, user=user, rootfs=rootfs, cgroups_path=cgroups_path, etc_files=etc,
         init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
         thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
         host_devices=lx.host_devices() if c.host_config.get("Privileged") else (),
         net_sysctls=_host_net_sysctls(), idmap=idmap,
     )
+    if seccomp is None:
+        spec_seccomp.apply(oci, c.host_config)
+    return oci
 
 
 def write(bundle: str, spec: Mapping[str, Any]) -> None:

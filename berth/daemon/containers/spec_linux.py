@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,7 +16,11 @@ __all__ = [
     "DEFAULT_DEVICE_RULES",
     "DeviceStat",
     "all_capabilities",
+    "default_capabilities",
+    "check_rlimits_grantable",
     "custom_devices",
+    "device_cgroup_rules",
+    "grantable_rlimit",
     "host_devices",
     "namespaces",
     "normalize_caps",
@@ -86,6 +91,11 @@ def normalize_caps(names: Sequence[str], field: str, known: Sequence[str]) -> li
                 raise errdefs.InvalidParameter(f'invalid {field}: unknown capability: "{name}"')
         out.append(name)
     return out
+
+
+def default_capabilities() -> list[str]:
+    """The bounding set of a container that asks for nothing: Docker's default set."""
+    return tweak_capabilities([], [], False, all_capabilities())
 
 
 def tweak_capabilities(adds: Sequence[str], drops: Sequence[str], privileged: bool,
@@ -174,6 +184,42 @@ def rlimits(ulimits: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _has_cap(cap: int) -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> cap & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def grantable_rlimit(name: str) -> int | None:
+    """The highest hard limit the daemon's processes can set for `name` (None: no bound known)."""
+    import resource
+
+    if _has_cap(24):  # CAP_SYS_RESOURCE: only the kernel's own ceilings remain
+        if name != "nofile":
+            return None
+        with open("/proc/sys/fs/nr_open") as f:
+            return int(f.read())
+    hard = resource.getrlimit(getattr(resource, f"RLIMIT_{name.upper()}"))[1]
+    return None if hard == resource.RLIM_INFINITY else hard
+
+
+def check_rlimits_grantable(ulimits: Sequence[Mapping[str, Any]],
+                            limit_of: Callable[[str], int | None] = grantable_rlimit) -> None:
+    """A ulimit above what the daemon can grant is refused at create (runc would fail to set it at start)."""
+    for ul in ulimits:
+        name, hard = str(ul.get("Name") or ""), int(ul.get("Hard") or 0)
+        limit = limit_of(name)
+        if limit is not None and (hard < 0 or hard > limit):
+            raise errdefs.InvalidParameter(
+                f"ulimit {name}: hard limit {hard} is above what the daemon can grant ({limit})"
+            )
+
+
 def stat_device(path: str) -> DeviceStat:
     """A host device node's type, numbers, permission bits and owner."""
     st = os.stat(path)
@@ -211,6 +257,31 @@ def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
     return out
 
 
+def _go_strerror(exc: OSError) -> str:
+    """Go's text for an errno (lower-case, as moby prints it)."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _device_nodes(host: str, inside: str, stat_fn: Callable[[str], DeviceStat]) -> list[dict[str, Any]]:
+    """The node at `host`, or every node under it when it is a directory (moby's DevicesFromPath)."""
+    try:
+        kind, major, minor, mode, uid, gid = stat_fn(host)
+    except errdefs.InvalidParameter:
+        if not os.path.isdir(host):
+            raise
+        found = [dict(d, path=inside + d["path"][len(host.rstrip("/")):]) for d in host_devices(host)]
+        if not found:
+            raise
+        return found
+    except OSError as exc:
+        raise errdefs.InvalidParameter(
+            f'error gathering device information while adding custom device "{host}": {_go_strerror(exc)}'
+        ) from None
+    return [{"path": inside, "type": kind, "major": major, "minor": minor, "fileMode": mode, "uid": uid,
+             "gid": gid}]
+
+
 def custom_devices(devices: Sequence[Mapping[str, Any]],
                    stat_fn: Callable[[str], DeviceStat]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """HostConfig.Devices as (linux.devices, cgroup allow rules)."""
@@ -223,16 +294,39 @@ def custom_devices(devices: Sequence[Mapping[str, Any]],
             raise errdefs.InvalidParameter(f"{host}:{inside} is not an absolute path")
         if not perms or any(ch not in "rwm" for ch in perms):
             raise errdefs.InvalidParameter(f"invalid device cgroup permissions: {perms}")
-        try:
-            kind, major, minor, mode, uid, gid = stat_fn(host)
-        except OSError as exc:
-            raise errdefs.InvalidParameter(
-                f'error gathering device information while adding custom device "{host}": {exc.strerror}'
-            ) from None
-        nodes.append({"path": inside, "type": kind, "major": major, "minor": minor, "fileMode": mode,
-                      "uid": uid, "gid": gid})
-        rules.append({"allow": True, "type": kind, "major": major, "minor": minor, "access": perms})
+        for node in _device_nodes(host, inside, stat_fn):
+            nodes.append(node)
+            rules.append({"allow": True, "type": node["type"], "major": node["major"], "minor": node["minor"],
+                          "access": perms})
     return nodes, rules
+
+
+_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+def device_cgroup_rules(rules: Sequence[str]) -> list[dict[str, Any]]:
+    """HostConfig.DeviceCgroupRules ("c 1:3 rwm") as OCI allow rules, with moby's error text."""
+    out: list[dict[str, Any]] = []
+    for text in rules:
+        m = _CGROUP_RULE.match(text)
+        if m is None and text != "a":
+            raise errdefs.InvalidParameter(f"invalid device cgroup rule format: '{text}'")
+        if m is None or m.group(1) == "a":
+            if text != "a" and not re.match(r"^a \*:\* [rwm]{3}$", text):
+                raise errdefs.InvalidParameter(
+                    "although this cgroup rule is technically correct, because 'a' maps to 'a *:* rwm' regardless "
+                    f"of what comes next, this format is partially ineffective: '{text}'"
+                )
+            out.append({"allow": True, "type": "a", "access": "rwm"})
+            continue
+        kind, major, minor, access = m.groups()
+        rule: dict[str, Any] = {"allow": True, "type": kind, "access": access}
+        if major != "*":
+            rule["major"] = int(major)
+        if minor != "*":
+            rule["minor"] = int(minor)
+        out.append(rule)
+    return out
 
 
 def resources(hc: Mapping[str, Any]) -> dict[str, Any]:

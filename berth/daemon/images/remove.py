@@ -191,7 +191,8 @@ def collect_garbage(svc: ImagesService) -> tuple[list[str], list[str]]:
     for rec in svc.meta.snapshots():
         if rec.kind == "committed" and not svc.meta.snapshot_children(rec.key):
             layers.extend(release_chain(svc, rec.key))
-    keep = {img.id for img in svc.meta.images()} | {r.blob for r in svc.meta.snapshots() if r.blob}
+    ids = {img.id for img in svc.meta.images()}
+    keep = ids | {r.blob for r in svc.meta.snapshots() if r.blob} | svc.retained_blobs(ids)
     blobs = [d.digest for d in svc.content.walk() if d.digest not in keep]
     for digest in blobs:
         svc.content.delete(digest)

@@ -14,6 +14,7 @@ from berth.daemon.images import refs
 from berth.oci import digest as dg
 from berth.oci import mediatypes
 from berth.oci.manifest import descriptor, image_index, image_manifest
+from berth.store.compression import detect
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
@@ -52,6 +53,13 @@ def _plan(svc: ImagesService, names: list[str]) -> list[_Entry]:
     return list(entries.values())
 
 
+def _layer_type(svc: ImagesService, blob: str) -> str:
+    """Pulled layers are kept compressed as they came: name what the blob holds."""
+    with svc.content.open(blob) as f:
+        kind = detect(f.read(6))
+    return {"gzip": mediatypes.OCI_LAYER_GZIP, "zstd": mediatypes.OCI_LAYER_ZSTD}.get(kind, mediatypes.OCI_LAYER)
+
+
 def save(svc: ImagesService, names: list[str]) -> Iterator[bytes]:
     """Resolve every name now (NotFound before any byte), then stream the archive."""
     if not names:
@@ -72,7 +80,7 @@ def _stream(svc: ImagesService, entries: list[_Entry]) -> Iterator[bytes]:
         for blob in [img.id, *entry.layers]:
             size = svc.content.size(blob)
             if blob != img.id:
-                layer_descs.append(descriptor(mediatypes.OCI_LAYER, blob, size))
+                layer_descs.append(descriptor(_layer_type(svc, blob), blob, size))
             if blob not in written:
                 written.add(blob)
                 with svc.content.open(blob) as f:

@@ -55,6 +55,7 @@ class ImagesService:
         container_running: Callable[[str], bool] = lambda _cid: False,
         events: EventSink | None = None,
         container_info: ContainerInfo | None = None,
+        retained_blobs: Callable[[set[str]], set[str]] | None = None,
     ) -> None:
         self.content = content
         self.meta = meta
@@ -63,6 +64,8 @@ class ImagesService:
         self.container_running = container_running
         self.events = events
         self.container_info = container_info
+        # blobs the startup GC keeps besides layers and configs (the registry client's), given the image ids
+        self.retained_blobs = retained_blobs or (lambda _ids: set())
         self.lock = threading.RLock()
         self.tmp_root = os.path.join(os.path.dirname(content.root), "tmp")
 

@@ -1,4 +1,4 @@
-"""linux.resources -> cgroup files (runtime layer): memory, cpu, cpuset, pids, blkio weight, v1 and v2."""
+"""linux.resources -> cgroup files (runtime layer): memory, cpu, cpuset, pids, blkio weight, devices; v1 and v2."""
 
 from __future__ import annotations
 
@@ -88,9 +88,21 @@ def _apply_v2(d: str, res: dict[str, Any]) -> None:
         _write(d, "pids.max", pids["limit"] if pids["limit"] > 0 else "max")
 
 
+def _apply_devices(cg: Cgroups, devices: list[dict[str, Any]]) -> None:
+    from berth.runtime.cgroups import devices as devcg
+
+    d = None if cg.pure_v2 else _find(cg, "devices.allow")
+    if d is not None:
+        devcg.apply_v1(d, devices)
+    elif cg.v2_dir:  # pure v2, or a hybrid host without the v1 devices controller: the eBPF filter
+        devcg.apply_v2(cg.v2_dir, devices)
+
+
 def apply(cg: Cgroups, res: dict[str, Any]) -> None:
-    """Write the limits of `res` into the container's cgroups."""
+    """Write the limits of `res` into the container's cgroups (devices only when `res` has the key)."""
     if cg.pure_v2 and cg.v2_dir:
         _apply_v2(cg.v2_dir, res)
     else:
         _apply_v1(cg, res)
+    if "devices" in res:
+        _apply_devices(cg, list(res["devices"] or []))

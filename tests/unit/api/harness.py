@@ -27,7 +27,8 @@ class StubSystem:
     data_root: str = "/var/lib/berth"
 
     def engine_facts(self) -> EngineFacts:
-        return EngineFacts(id="STUB:ID", name="stubhost", data_root=self.data_root, labels=("a=b",))
+        return EngineFacts(id="STUB:ID", name="stubhost", data_root=self.data_root, labels=("a=b",),
+                           seccomp_profile="builtin")
 
     def container_counts(self) -> ContainerCounts:
         return ContainerCounts(running=1, paused=0, stopped=2)

@@ -117,13 +117,6 @@ def test_events_bad_filter_and_bad_window(client: RawClient) -> None:
     assert b"cannot be after `until` time" in body
 
 
-def test_auth_is_a_clear_not_implemented(client: RawClient) -> None:
-    client.request("POST", "/v1.44/auth", b'{"username":"u","password":"p"}')
-    status, _, body = client.read_response()
-    assert status == 501
-    assert b"login" in body
-
-
 def test_refusals_buildkit_swarm_plugins(client: RawClient) -> None:
     client.request("POST", "/session")
     assert client.read_response()[::2] == (

@@ -1,0 +1,217 @@
+"""Pull/push benchmark: an ~80 MB image pushed to a loopback docker-registry by berthd, then pulled back.
+
+Usage: .venv/bin/python -m bench.pull_push [--mb 80] [--layers 4]
+The image is a Debian minbase made with debootstrap when it is installed (the mirror is read from the apt
+sources at run time), else ~80 MB of this machine's /usr files in several layers. Prints wall times, MB/s,
+and where the time goes (network+digest, decompression, digest alone, unpack), measured on the same blobs.
+Compares with dockerd only when one already answers on /var/run/docker.sock (this never starts dockerd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import httpx
+
+from tests.daemon_harness import DOCKER, running_daemon
+from tests.e2e.registry_client.registries import running_registry
+
+SOURCES = ("/usr/lib/python3", "/usr/share", "/usr/lib/x86_64-linux-gnu", "/usr/bin")
+
+
+def _apt_mirror() -> str | None:
+    """The first Debian mirror of the apt sources (read at run time, never stored)."""
+    paths = ["/etc/apt/sources.list"] + [os.path.join("/etc/apt/sources.list.d", n)
+                                          for n in sorted(os.listdir("/etc/apt/sources.list.d"))]
+    for path in paths:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            parts = line.split()
+            if line.startswith("deb ") and len(parts) > 1:
+                return parts[1] if not parts[1].startswith("[") else parts[2]
+            if line.startswith("URIs:") and len(parts) > 1 and "security" not in parts[1]:
+                return parts[1]
+    return None
+
+
+def _debootstrap(tmp: str) -> str | None:
+    tool = shutil.which("debootstrap")
+    mirror = _apt_mirror()
+    if not tool or not mirror:
+        return None
+    root = os.path.join(tmp, "rootfs")
+    res = subprocess.run([tool, "--variant=minbase", "bookworm", root, mirror], capture_output=True)
+    return root if res.returncode == 0 else None
+
+
+def _layer_from_host(budget: int, skip: set[str]) -> bytes:
+    buf = io.BytesIO()
+    used = 0
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for top in SOURCES:
+            for dirpath, _dirs, files in os.walk(top):
+                for name in sorted(files):
+                    path = os.path.join(dirpath, name)
+                    if path in skip or not os.path.isfile(path) or os.path.islink(path):
+                        continue
+                    size = os.path.getsize(path)
+                    if used + size > budget:
+                        return _finish(tar, buf)
+                    skip.add(path)
+                    try:
+                        tar.add(path, arcname=path.lstrip("/"), recursive=False)
+                    except OSError:
+                        continue
+                    used += size
+    return _finish(tar, buf)
+
+
+def _finish(tar: tarfile.TarFile, buf: io.BytesIO) -> bytes:
+    tar.close()
+    return buf.getvalue()
+
+
+def _rootfs_layers(root: str) -> list[bytes]:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(root, arcname=".")
+    return [buf.getvalue()]
+
+
+def _oci_archive(layers: list[bytes]) -> bytes:
+    def sha(b: bytes) -> str:
+        return "sha256:" + hashlib.sha256(b).hexdigest()
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+                      "config": {"Cmd": ["/bin/sh"]},
+                      "rootfs": {"type": "layers", "diff_ids": [sha(b) for b in layers]},
+                      "history": [{"created_by": f"layer {i}"} for i in range(len(layers))]}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg),
+                                      "size": len(cfg)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(b),
+                                       "size": len(b)} for b in layers]}).encode()
+    index = json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(manifest), "size": len(manifest),
+        "annotations": {"io.containerd.image.name": "bench/big:1"}}]}).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index),
+                           *[(f"blobs/sha256/{sha(b)[7:]}", b) for b in [cfg, manifest, *layers]]]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _timed(label: str, cmd: list[str], env: dict[str, str], total_mb: float) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, env=env, capture_output=True)
+    dt = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()}")
+    print(f"{label:<34} {dt:7.2f} s   {total_mb / dt:7.1f} MB/s (of uncompressed image)")
+    return dt
+
+
+def _breakdown(registry_url: str, repo: str, tag: str, tmp: str) -> None:
+    """Re-fetch the pushed blobs and time each stage on its own."""
+    accept = "application/vnd.docker.distribution.manifest.v2+json"
+    with httpx.Client(base_url=registry_url, timeout=120) as http:
+        man = http.get(f"/v2/{repo}/manifests/{tag}", headers={"Accept": accept}).json()
+        blobs = []
+        t0 = time.perf_counter()
+        for layer in man["layers"]:
+            h = hashlib.sha256()
+            data = bytearray()
+            with http.stream("GET", f"/v2/{repo}/blobs/{layer['digest']}") as resp:
+                for chunk in resp.iter_raw(1 << 17):
+                    h.update(chunk)
+                    data += chunk
+            blobs.append(bytes(data))
+        net = time.perf_counter() - t0
+    comp_mb = sum(len(b) for b in blobs) / 1e6
+    t0 = time.perf_counter()
+    for b in blobs:
+        hashlib.sha256(b).digest()
+    digest_t = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    plain = [zlib.decompressobj(wbits=31).decompress(b) for b in blobs]
+    dec = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for p in plain:
+        zlib.compress(p[: 1 << 24], 6)
+    sampled = max(1, sum(min(len(p), 1 << 24) for p in plain))
+    comp_sample = (time.perf_counter() - t0) * sum(len(p) for p in plain) / sampled
+    t0 = time.perf_counter()
+    for i, p in enumerate(plain):
+        target = os.path.join(tmp, f"unpack{i}")
+        os.makedirs(target)
+        subprocess.run([sys.executable, "-m", "berth.store.unpack", target], input=p, check=True, capture_output=True,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    unpack = time.perf_counter() - t0
+    print(f"  compressed size                  {comp_mb:7.1f} MB over {len(blobs)} layers")
+    print(f"  network + sha256 (httpx, 1 conn) {net:7.2f} s")
+    print(f"  sha256 alone                     {digest_t:7.2f} s")
+    print(f"  gunzip (zlib)                    {dec:7.2f} s")
+    print(f"  gzip -6 (push side, estimated)   {comp_sample:7.2f} s")
+    print(f"  unpack (chroot'ed helper)        {unpack:7.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=80)
+    ap.add_argument("--layers", type=int, default=4)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-pp-", dir="/tmp") as tmp:
+        root = _debootstrap(tmp)
+        if root:
+            layers, source = _rootfs_layers(root), "debootstrap bookworm minbase"
+        else:
+            seen: set[str] = set()
+            per = args.mb * 1_000_000 // args.layers
+            layers, source = [_layer_from_host(per, seen) for _ in range(args.layers)], "host /usr files"
+        total_mb = sum(len(b) for b in layers) / 1e6
+        print(f"image: {source}, {len(layers)} layers, {total_mb:.1f} MB uncompressed")
+        archive = os.path.join(tmp, "image.tar")
+        with open(archive, "wb") as f:
+            f.write(_oci_archive(layers))
+        with running_registry() as reg, running_daemon() as d:
+            env = d.env()
+            berth = [sys.executable, "-m", "berth.cli.main"]
+            _timed("load (not part of the figures)", [*berth, "load", "-i", archive], env, total_mb)
+            ref = f"{reg.host}/bench/big:1"
+            subprocess.run([*berth, "tag", "bench/big:1", ref], env=env, check=True)
+            _timed("berth push (gzip + upload)", [*berth, "push", ref], env, total_mb)
+            _timed("berth push again (all exist)", [*berth, "push", ref], env, total_mb)
+            subprocess.run([*berth, "rmi", ref, "bench/big:1"], env=env, check=True, capture_output=True)
+            _timed("berth pull (download + unpack)", [*berth, "pull", ref], env, total_mb)
+            _timed("berth pull again (up to date)", [*berth, "pull", ref], env, total_mb)
+            print("where the time goes (same blobs, each stage alone):")
+            _breakdown(reg.url, "bench/big", "1", tmp)
+            if os.path.exists("/var/run/docker.sock"):
+                denv = dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock")
+                _timed("dockerd pull (same registry)", [DOCKER, "pull", ref], denv, total_mb)
+                subprocess.run([DOCKER, "rmi", ref], env=denv, capture_output=True)
+            else:
+                print("dockerd: not running here (not started by this benchmark)")
+
+
+if __name__ == "__main__":
+    main()
