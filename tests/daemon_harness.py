@@ -80,6 +80,8 @@ class Daemon:
             "--pidfile", os.path.join(self.exec_root, "berthd.pid"), "--debug",
             "--config-file", os.path.join(self.base, "daemon.json"), *self.extra_args,
         ]
+        if not any(a in ("-b", "--bridge") or a.startswith("--bridge=") for a in self.extra_args):
+            cmd += ["--bridge", "none"]  # no shared host bridge unless a test asks for its own
         if not os.path.exists(os.path.join(self.base, "daemon.json")):
             with open(os.path.join(self.base, "daemon.json"), "w") as f:
                 f.write("{}")

@@ -42,6 +42,9 @@ GROUPS = {
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events", "df": "system:df"},
     "registry": {"serve": "registry:serve", "gc": "registry:gc"},
+    "network": {"ls": "network:ls", "list": "network:ls", "create": "network:create",
+                "inspect": "network:inspect", "rm": "network:rm", "remove": "network:rm",
+                "prune": "network:prune", "connect": "network:connect", "disconnect": "network:disconnect"},
 }
 
 GLOBAL = (Command("berth", "berth [OPTIONS] COMMAND", "A self-sufficient runtime for containers",

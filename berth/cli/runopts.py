@@ -70,6 +70,7 @@ def container_flags(cmd: Command, run: bool) -> Command:
      .flag("-l, --label", "list", help="Set meta data on a container")
      .flag("-m, --memory", "value", help="Memory limit")
      .flag("--net", "value", dest="network", hidden=True)
+     .flag("--ip", "value", help="IPv4 address (e.g., 172.30.100.104)")
      .flag("--oom-score-adj", "int", help="Tune host's OOM preferences (-1000 to 1000)")
      .flag("--pids-limit", "int", help="Tune container pids limit (set -1 for unlimited)")
      .flag("-p, --publish", "list", help="Publish a container's port(s) to the host")
@@ -296,6 +297,9 @@ def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -
     if ns.tty and console:
         body["HostConfig"]["ConsoleSize"] = list(console)
     net = ns.network or "default"
-    body["NetworkingConfig"] = {"EndpointsConfig": {net: {"Aliases": ns.network_alias or None}}}
+    endpoint: dict[str, Any] = {"Aliases": ns.network_alias or None}
+    if ns.ip:
+        endpoint["IPAMConfig"] = {"IPv4Address": ns.ip}
+    body["NetworkingConfig"] = {"EndpointsConfig": {net: endpoint}}
     query = {"name": ns.name, "platform": ns.platform}
     return query, body

@@ -30,6 +30,9 @@ class DaemonConfig:
     init_path: str = "/usr/bin/tini-static"
     labels: tuple[str, ...] = ()
     userns_remap: str = ""
+    bridge: str = "berth0"
+    bip: str = ""
+    nft_table: str = "berth"
     insecure_registries: tuple[str, ...] = ()
     registry_mirrors: tuple[str, ...] = ()
     max_concurrent_downloads: int = 3
@@ -68,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", action="append", default=None, help="daemon label key=value")
     p.add_argument("--userns-remap", default=None,
                    help="map container root to the ranges of default|user[:group] in /etc/subuid, /etc/subgid")
+    p.add_argument("-b", "--bridge", default=None, help="the default bridge's interface (none: no bridge)")
+    p.add_argument("--bip", default=None, help="the default bridge's address and prefix (default: a free /16)")
+    p.add_argument("--nft-table", default=None, help="name of Berth's nftables table (default berth)")
     p.add_argument("--insecure-registry", action="append", default=None, help="plain-HTTP registry (host or CIDR)")
     p.add_argument("--registry-mirror", action="append", default=None, help="preferred Docker Hub mirror")
     p.add_argument("--max-concurrent-downloads", type=int, default=None, help="parallel layer downloads (3)")
@@ -88,6 +94,9 @@ _FILE_KEYS = {
     "labels": "labels",
     "init-path": "init_path",
     "userns-remap": "userns_remap",
+    "bridge": "bridge",
+    "bip": "bip",
+    "nft-table": "nft_table",
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
     "max-concurrent-downloads": "max_concurrent_downloads",
@@ -123,7 +132,8 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
         else:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
-                 "init_path", "userns_remap", "max_concurrent_downloads", "max_concurrent_uploads", "group")
+                 "init_path", "userns_remap", "bridge", "bip", "nft_table", "max_concurrent_downloads",
+                 "max_concurrent_uploads", "group")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:

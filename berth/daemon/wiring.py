@@ -20,6 +20,7 @@ from berth.api.middleware import Application, error_response
 from berth.api.routes import containers as containers_routes
 from berth.api.routes import exec as exec_routes
 from berth.api.routes import images as images_routes
+from berth.api.routes import networks as networks_routes
 from berth.api.routes import refused as refused_routes
 from berth.api.routes import system as system_routes
 from berth.daemon import userns
@@ -35,6 +36,8 @@ from berth.daemon.containers.store import ContainerStore
 from berth.daemon.events import EventBus
 from berth.daemon.images.registry import RegistryOptions, RegistryService
 from berth.daemon.images.service import ImagesService
+from berth.daemon.networks.facade import NetworksFacade
+from berth.daemon.networks.service import NetworksService
 from berth.daemon.shimclient import ShimLauncher, python_env
 from berth.util.atomic import write_atomic
 from berth.util.ids import generate_id
@@ -173,15 +176,18 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     if not cfg.runtime:  # berth-runtime keeps compiled seccomp filters next to its state root
         cache = os.path.join(os.path.dirname(cfg.runtime_root), "berth-seccomp-cache")
         owner.spawn(asyncio.to_thread(spec_seccomp.prewarm, cache, default_capabilities()))
+    networks = NetworksService(cfg.data_root, cfg.exec_root, cfg.bridge, cfg.bip, cfg.nft_table)
+    await networks.init()
     container_store = ContainerStore(os.path.join(cfg.data_root, "containers"))
     if idmap is not None:
         os.chown(container_store.root, 0, idmap.root_gid)
     containers = ContainersService(
         store=container_store, images=images, shims=shims, idmap=idmap,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
-        init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None,
+        init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None, network=networks,
     )
     holder["c"] = containers
+    networks.container_names = lambda: {c.id: c.name for c in containers.containers.values()}
     await containers.restore()
     execs = ExecService(containers)
 
@@ -196,6 +202,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     route_lists: list[list[Route]] = [
         images_routes.routes(images, registry), system_routes.routes(system), containers_routes.routes(facade),
         exec_routes.routes(facade), refused_routes.routes(),
+        networks_routes.routes(NetworksFacade(networks, containers)),
     ]
     router = Router([r for routes in route_lists for r in routes])
     server = HttpServer(Application(router, __version__), on_error=error_response, socket_group=cfg.group)
@@ -212,6 +219,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         await server.close()
         await owner.cancel_all()
         await zygote.stop()
+        await networks.shutdown()
         images.meta.close()
         registry.close()
 

@@ -15,6 +15,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                      "berth.cli"),
     "berth.runtime": ("berth.shim", "berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.shim": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
+    "berth.netns": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.zygote": ("berth.store", "berth.daemon", "berth.api", "berth.cli", "berth.client"),
     "berth.store": ("berth.daemon", "berth.api", "berth.cli", "berth.shim", "berth.runtime"),
     "berth.api": ("berth.daemon", "berth.cli", "berth.store", "berth.shim", "berth.runtime"),

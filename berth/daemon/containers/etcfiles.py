@@ -103,13 +103,20 @@ def _filtered(text: str, ipv6: bool) -> str:
 
 def build_resolv_conf(host_text: str, host_network: bool, dns: Sequence[str] = (),
                       dns_search: Sequence[str] = (), dns_options: Sequence[str] = (),
-                      ipv6: bool = False) -> str:
-    """Docker's resolv.conf for a container from the host's file and the Dns* overrides."""
+                      ipv6: bool = False, embedded_dns: bool = False) -> str:
+    """Docker's resolv.conf for a container from the host's file and the Dns* overrides.
+
+    With `embedded_dns` (user-defined networks) the only nameserver is 127.0.0.11 (which forwards to the
+    others) and ndots:0 comes first among the options, as docker writes it."""
     base = host_text if host_network else _filtered(host_text, ipv6)
-    if not (dns or dns_search or dns_options):
+    if not (dns or dns_search or dns_options or embedded_dns):
         return base
     servers, search, options = _parse_resolv(base)
     servers = list(dns) or servers
+    if embedded_dns:
+        servers = ["127.0.0.11"]
+        options = list(dns_options) or options
+        dns_options = ["ndots:0", *[o for o in options if not o.startswith("ndots:")]]
     search = list(dns_search) or search
     options = list(dns_options) or options
     out = ""
@@ -131,7 +138,7 @@ def _read(path: str) -> str:
 
 def write_all(root: str, config: Mapping[str, Any], host_config: Mapping[str, Any], *, ip: str | None = None,
               host_resolv_conf: str = "/etc/resolv.conf", host_hosts: str = "/etc/hosts",
-              host_gateway: str | None = None) -> None:
+              host_gateway: str | None = None, embedded_dns: bool = False) -> None:
     """Write `root`/hostname, hosts and resolv.conf for the container's Config and HostConfig."""
     hostname = str(config.get("Hostname") or "")
     domainname = str(config.get("Domainname") or "")
@@ -142,6 +149,6 @@ def write_all(root: str, config: Mapping[str, Any], host_config: Mapping[str, An
     write_atomic(os.path.join(root, "hosts"), hosts.encode())
     resolv = build_resolv_conf(
         _read(host_resolv_conf), host_net, host_config.get("Dns") or [], host_config.get("DnsSearch") or [],
-        host_config.get("DnsOptions") or [],
+        host_config.get("DnsOptions") or [], embedded_dns=embedded_dns,
     )
     write_atomic(os.path.join(root, "resolv.conf"), resolv.encode())

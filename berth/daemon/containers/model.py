@@ -92,6 +92,8 @@ class Container:
     restart_count: int = 0
     exec_ids: list[str] = field(default_factory=list)
     networks: dict[str, Any] = field(default_factory=dict)
+    ports: dict[str, Any] = field(default_factory=dict)
+    sandbox_key: str = ""
 
     @classmethod
     def new(cls, *, cid: str, name: str, image: str, image_id: str, config: dict[str, Any],
@@ -199,12 +201,15 @@ class Container:
         }
 
     def _network_settings(self) -> dict[str, Any]:
+        bridge = self.networks.get("bridge") or {}
         return {
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
-            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": dict(self.networks),
+            "Bridge": "", "SandboxID": self.id if self.sandbox_key else "", "SandboxKey": self.sandbox_key,
+            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Ports": dict(self.ports), "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            "EndpointID": bridge.get("EndpointID", ""), "Gateway": bridge.get("Gateway", ""),
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": bridge.get("IPAddress", ""),
+            "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
+            "MacAddress": bridge.get("MacAddress", ""), "Networks": dict(self.networks),
         }
 
     def to_inspect(self, graph_data: dict[str, str] | None = None) -> dict[str, Any]:
@@ -246,7 +251,7 @@ class Container:
             "ImageID": self.image_id,
             "Command": " ".join([path, *(f"'{a}'" if " " in a else a for a in args)]) if args else path,
             "Created": self.created // 1_000_000_000,
-            "Ports": [],
+            "Ports": summary_ports(self.ports),
             "Labels": dict(self.config.get("Labels") or {}),
             "State": self._state.value,
             "Status": self.status_text(now),
@@ -263,6 +268,7 @@ class Container:
             "Created": rfc3339nano(self.created), "State": self._state_dict(),
             "RestartCount": self.restart_count, "ExecIDs": list(self.exec_ids),
             "Config": self.config, "HostConfig": self.host_config, "Networks": self.networks,
+            "Ports": self.ports, "SandboxKey": self.sandbox_key,
         }
 
     @classmethod
@@ -278,5 +284,20 @@ class Container:
             oom_killed=bool(st.get("OOMKilled")), started_at=from_rfc3339(st.get("StartedAt") or ZERO_TIME),
             finished_at=from_rfc3339(st.get("FinishedAt") or ZERO_TIME),
             restart_count=int(data.get("RestartCount") or 0), exec_ids=list(data.get("ExecIDs") or []),
-            networks=dict(data.get("Networks") or {}),
+            networks=dict(data.get("Networks") or {}), ports=dict(data.get("Ports") or {}),
+            sandbox_key=str(data.get("SandboxKey") or ""),
         )
+
+
+def summary_ports(ports: dict[str, Any]) -> list[dict[str, Any]]:
+    """`ps` Ports from NetworkSettings.Ports: one entry per binding, or the bare exposed port."""
+    out: list[dict[str, Any]] = []
+    for key, bindings in ports.items():
+        port, _, proto = key.partition("/")
+        if not bindings:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+            continue
+        for b in bindings:
+            out.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(port),
+                        "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+    return out

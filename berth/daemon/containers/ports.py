@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
 
-__all__ = ["EventSink", "ImageLookup", "ShimHandle", "ShimLauncher", "ShimStream", "Spawner"]
+__all__ = ["EventSink", "ImageLookup", "NetworkAttacher", "ShimHandle", "ShimLauncher", "ShimStream", "Spawner"]
 
 
 class ShimStream(Protocol):
@@ -54,6 +54,17 @@ class ImageLookup(Protocol):
     def release_rootfs(self, cid: str) -> None: ...
     def writable_layer_owners(self) -> list[str]: ...
     def container_sizes(self, cid: str, image_id: str) -> tuple[int, int]: ...
+
+
+class NetworkAttacher(Protocol):
+    """Gives a starting container its network namespace (path) and addresses, and takes them back."""
+
+    async def setup(self, cid: str, config: Mapping[str, Any], host_config: Mapping[str, Any],
+                    endpoints_config: Mapping[str, Any] | None = None) -> dict[str, Any] | None: ...
+    async def teardown(self, cid: str) -> None: ...
+    async def reconcile(self, live: Collection[str]) -> None: ...
+    def sandbox_path(self, cid: str) -> str | None: ...
+    def validate_mode(self, mode: str) -> None: ...
 
 
 class EventSink(Protocol):

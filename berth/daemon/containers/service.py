@@ -13,7 +13,7 @@ from berth import errdefs
 from berth.daemon.containers import etcfiles, spec, users
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.names import NameIndex
-from berth.daemon.containers.ports import EventSink, ImageLookup, ShimLauncher, Spawner
+from berth.daemon.containers.ports import EventSink, ImageLookup, NetworkAttacher, ShimLauncher, Spawner
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.runstate import RunState, Waiter
 from berth.daemon.containers.signals import parse_signal
@@ -43,6 +43,7 @@ class ContainersService:
         cgroup_parent: str,
         init_path: str | None = None,
         idmap: IdMap | None = None,
+        network: NetworkAttacher | None = None,
     ) -> None:
         self.store = store
         self.images = images
@@ -53,6 +54,7 @@ class ContainersService:
         self.cgroup_parent = cgroup_parent
         self.init_path = init_path
         self.idmap = idmap  # --userns-remap
+        self.network = network
         self.names = NameIndex()
         self.containers: dict[str, Container] = {}
         self.run: dict[str, RunState] = {}
@@ -66,6 +68,9 @@ class ContainersService:
 
     def listing(self) -> list[Container]:
         return sorted(self.containers.values(), key=lambda c: c.created, reverse=True)
+
+    def save_record(self, c: Container) -> None:
+        self.store.save(c)
 
     def using_image(self, image_id: str) -> list[str]:
         return [c.id for c in self.containers.values() if c.image_id == image_id]
@@ -96,6 +101,9 @@ class ContainersService:
                 host_config=host_config,
                 root=self.store.dir_of(cid),
             )
+            c.networks = _requested_endpoints(body, c.host_config)
+            if self.network is not None:
+                self.network.validate_mode(str(c.host_config.get("NetworkMode") or ""))
             spec.validate(c.config, c.host_config, self.idmap)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
             etcfiles.write_all(c.root, c.config, c.host_config)
@@ -150,10 +158,11 @@ class ContainersService:
         mount = self.images.rootfs_mount(c.id, c.image_id)
         await asyncio.to_thread(self.mounter.mount, mount, rootfs)
         try:
+            ns_paths = await self._network_up(c)
             user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
                                  c.host_config.get("GroupAdd") or [])
             oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
-                             init_path=self.init_path, idmap=self.idmap)
+                             init_path=self.init_path, idmap=self.idmap, ns_paths=ns_paths)
             spec.write(bundle, oci)
             shim, pid = await self.shims.launch(
                 c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
@@ -181,8 +190,40 @@ class ContainersService:
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
 
+    async def _network_up(self, c: Container) -> dict[str, str]:
+        """The namespaces to join by path: the sandbox the network service wires, or another container's."""
+        mode = str(c.host_config.get("NetworkMode") or "")
+        if mode.startswith("container:"):
+            target = self.get(mode.split(":", 1)[1])
+            if target.state not in (State.RUNNING, State.PAUSED) or not target.pid:
+                return {}
+            path = self.network.sandbox_path(target.id) if self.network is not None else None
+            return {"network": path or f"/proc/{target.pid}/ns/net"}
+        if self.network is None:
+            return {}
+        att = await self.network.setup(c.id, c.config, c.host_config, c.networks)
+        if att is None:
+            return {}
+        c.networks = {**c.networks, **att["networks"]}
+        c.ports, c.sandbox_key = dict(att["ports"]), str(att["ns_path"])
+        await asyncio.to_thread(etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"],
+                                embedded_dns=bool(att.get("dns")))
+        return {"network": att["ns_path"]}
+
+    async def _network_down(self, c: Container) -> None:
+        """Addresses, ports and the namespace go back when the container stops (the records stay, emptied)."""
+        if self.network is None:
+            return
+        try:
+            await self.network.teardown(c.id)
+        except (OSError, errdefs.BerthError) as exc:
+            log.warning("network teardown of %s failed: %s", c.id[:12], exc)
+        c.networks = {name: _emptied(ep) for name, ep in c.networks.items()}
+        c.ports, c.sandbox_key = {}, ""
+
     async def _start_failed(self, c: Container, rs: RunState, rootfs: str, err: errdefs.BerthError) -> None:
         """Docker's way: record the error and code, close waiting attachers, honour AutoRemove."""
+        await self._network_down(c)
         await asyncio.to_thread(self.mounter.unmount, rootfs)
         self.shims.cleanup(c.id)
         c.mark_start_failed(str(err))
@@ -211,6 +252,7 @@ class ContainersService:
             except Exception as exc:
                 log.warning("shim delete of %s failed: %s", c.id[:12], exc)
         self.shims.cleanup(c.id)
+        await self._network_down(c)
         await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
         c.mark_exited(code, finished_at)
         if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
@@ -366,6 +408,7 @@ class ContainersService:
     async def _finish_remove(self, c: Container, rs: RunState) -> None:
         """Unmount, take the record away atomically, answer; the disk clean-up goes on in the background."""
         rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
+        await self._network_down(c)
         await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
         trash = self.store.discard(c.id)
         self.spawn(asyncio.to_thread(self._dispose, c.id, trash))
@@ -423,6 +466,9 @@ class ContainersService:
                 await self._reconnect(c)
             elif c.state == State.REMOVING or (c.host_config.get("AutoRemove") and c.state != State.CREATED):
                 await self._finish_remove(c, self.state_of(c))
+        if self.network is not None:
+            live = [c.id for c in self.containers.values() if c.state in (State.RUNNING, State.PAUSED)]
+            await self.network.reconcile(live)
 
     async def _reconnect(self, c: Container) -> None:
         rs = self.state_of(c)
@@ -440,3 +486,32 @@ class ContainersService:
             return
         record = self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
         await self._on_exit(c, rs, int(record.get("exit_code", 255)), int(record.get("finished_at") or now_ns()))
+
+
+_ENDPOINT_KEYS = ("IPAMConfig", "Links", "Aliases", "MacAddress", "DriverOpts", "GwPriority", "NetworkID",
+                  "EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address",
+                  "GlobalIPv6PrefixLen", "DNSNames")
+
+
+def _emptied(ep: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint of a stopped container: what was asked for and the network id, no addresses."""
+    keep = {"IPAMConfig", "Links", "Aliases", "DriverOpts", "NetworkID", "GwPriority", "DNSNames"}
+    blank: dict[str, Any] = {"MacAddress": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
+    return {k: (ep.get(k) if k in keep else blank.get(k)) for k in _ENDPOINT_KEYS}
+
+
+def _requested_endpoints(body: dict[str, Any], host_config: dict[str, Any]) -> dict[str, Any]:
+    """NetworkSettings.Networks of a created container: its network mode's entry, with what the client asked."""
+    mode = str(host_config.get("NetworkMode") or "bridge")
+    if mode.startswith("container:"):
+        return {}
+    asked = ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    if not isinstance(asked, dict):
+        raise errdefs.InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
+    out: dict[str, Any] = {}
+    for name, cfg in asked.items():
+        out["bridge" if name == "default" else name] = _emptied(dict(cfg or {}))
+    if not out:
+        out[mode] = _emptied({})
+    return out

@@ -76,6 +76,9 @@ def merge_image_config(body: Mapping[str, Any], image_config: Mapping[str, Any] 
     cfg["Env"] = _merge_env(cfg.get("Env") or [], img.get("Env") or [])
     ports = dict(img.get("ExposedPorts") or {})
     ports.update(cfg.get("ExposedPorts") or {})
+    bindings = (body.get("HostConfig") or {}).get("PortBindings") or {}
+    for key in bindings if isinstance(bindings, dict) else ():  # a published port is exposed (as dockerd)
+        ports.setdefault(key if "/" in key else f"{key}/tcp", {})
     if ports:
         cfg["ExposedPorts"] = ports
     labels = dict(img.get("Labels") or {})

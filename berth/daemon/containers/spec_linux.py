@@ -118,6 +118,8 @@ def _ns_entry(kind: str, mode: str, label: str, ns_paths: Mapping[str, str]) -> 
     """None = share the host's; {"type"} = new; {"type","path"} = join another container's."""
     if mode == "host":
         return None
+    if kind in ns_paths:  # joined by path: another container's, or the sandbox the network service made
+        return {"type": kind, "path": ns_paths[kind]}
     if mode.startswith("container:"):
         target = mode.split(":", 1)[1]
         if kind not in ns_paths:

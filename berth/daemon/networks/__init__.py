@@ -1,0 +1,1 @@
+"""Container networking: bridges, address management, veths, nftables and published ports."""
