@@ -240,12 +240,15 @@ class ShimLauncher:
         """The shim's stdout and stderr, up to EOF (its result line is on stdout)."""
         if self.zygote is not None:
             try:
-                out_fd, err_fd = await self.zygote.spawn(self._shim_args(cid, bundle, log_path, stdin, tty))
+                out_fd, err_fd, acknowledged = await self.zygote.spawn(
+                    self._shim_args(cid, bundle, log_path, stdin, tty))
             except ZygoteUnavailable as exc:
                 log.debug("zygote unavailable (%s): launching the shim directly", exc)
             else:
                 out, err = await asyncio.gather(read_to_eof(out_fd), read_to_eof(err_fd))
-                return out, err
+                if out or err or acknowledged:
+                    return out, err
+                log.warning("the zygote was replaced before it started the shim of %s: launching it directly", cid)
         proc = await asyncio.create_subprocess_exec(
             *self._argv(cid, bundle, log_path, stdin, tty), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=python_env(), close_fds=True,

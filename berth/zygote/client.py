@@ -2,7 +2,8 @@
 
 Protocol: berth.zygote.server. A request that could not be handed over, or that the zygote refused, raises
 ZygoteUnavailable: the caller then launches the shim directly. Once handed over, the shim's report on the
-pipes is the outcome, whatever becomes of the zygote's acknowledgement.
+pipes is the outcome. A zygote that does not acknowledge in time is killed and replaced, so that the pipes
+come to EOF if it never forked: only an empty report after an unacknowledged request allows a direct launch.
 """
 
 from __future__ import annotations
@@ -68,12 +69,14 @@ class Zygote:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock_path)
 
-    async def spawn(self, shim_args: list[str]) -> tuple[int, int]:
-        """Fork `python -m berth.shim SHIM_ARGS`; returns the read ends of its stdout and stderr."""
+    async def spawn(self, shim_args: list[str]) -> tuple[int, int, bool]:
+        """Fork `python -m berth.shim SHIM_ARGS`: the read ends of its stdout and stderr, and whether the zygote
+        acknowledged the fork (if not, empty pipes mean that no shim was started)."""
+        serving = self.proc
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
-            await self._hand_over(shim_args, (out_w, err_w))
+            acknowledged = await self._hand_over(shim_args, (out_w, err_w))
         except BaseException:
             os.close(out_r)
             os.close(err_r)
@@ -81,9 +84,23 @@ class Zygote:
         finally:
             os.close(out_w)
             os.close(err_w)
-        return out_r, err_r
+        if not acknowledged and self.proc is serving:  # not replaced already by a concurrent request
+            await self._replace()
+        return out_r, err_r, acknowledged
 
-    async def _hand_over(self, shim_args: list[str], fds: tuple[int, int]) -> None:
+    async def _replace(self) -> None:
+        """Kill a zygote that took a request without answering (its copies of the pipes close), start another."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        stop_stale(self.pid_path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.sock_path)
+        await self.start()
+
+    async def _hand_over(self, shim_args: list[str], fds: tuple[int, int]) -> bool:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -107,15 +124,16 @@ class Zygote:
             async with asyncio.timeout(HANDOFF_TIMEOUT):
                 reply = await _read_line(loop, sock)
         except (OSError, TimeoutError):
-            return
+            return False
         finally:
             sock.close()
         try:
             result = json.loads(reply)
         except ValueError:
-            return
+            return False
         if isinstance(result, dict) and result.get("ok") is False:
             raise ZygoteUnavailable(str(result.get("error")))
+        return True
 
 
 async def _read_line(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:

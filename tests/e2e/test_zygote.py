@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -99,14 +100,17 @@ def test_a_daemon_restart_replaces_the_zygote(daemon: Daemon) -> None:
     assert ok(daemon.docker("run", "--rm", "busybox", "echo", "hi")).strip() == "hi"
 
 
-def test_a_zygote_that_forks_but_never_answers_starts_one_shim_only(daemon: Daemon) -> None:
-    """A slow or stuck acknowledgement must not make the daemon launch a second shim for the same container."""
+def test_a_stuck_zygote_is_replaced_and_the_container_starts_once(daemon: Daemon) -> None:
+    """A zygote that takes a request but never answers is replaced; the container starts with one shim."""
     zpid = _zygote_pid(daemon)
-    os.kill(zpid, signal.SIGSTOP)  # it will accept (the backlog) but neither fork nor answer until resumed
+    os.kill(zpid, signal.SIGSTOP)  # it will accept (the backlog) but neither fork nor answer
     try:
         res = daemon.docker("run", "-d", "busybox", "sleep", "1000", timeout=60)
     finally:
-        os.kill(zpid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(zpid, signal.SIGCONT)
+    assert _gone(zpid)
+    _zygote_pid(daemon, not_pid=zpid)
     assert res.returncode == 0, res.stderr
     cid = res.stdout.decode().strip()
     try:
