@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -120,14 +121,32 @@ def _oci_archive(layers: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def _timed(label: str, cmd: list[str], env: dict[str, str], total_mb: float) -> float:
+def _run(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True)
     dt = time.perf_counter() - t0
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()}")
-    print(f"{label:<34} {dt:7.2f} s   {total_mb / dt:7.1f} MB/s (of uncompressed image)")
     return dt
+
+
+class _Figures:
+    """Wall times per step over several rounds; printed as median (min-max) and MB/s of the median."""
+
+    def __init__(self, total_mb: float) -> None:
+        self.total_mb = total_mb
+        self.times: dict[str, list[float]] = {}
+
+    def add(self, label: str, dt: float) -> None:
+        self.times.setdefault(label, []).append(dt)
+        print(f"  {label:<40} {dt:7.2f} s", flush=True)
+
+    def report(self) -> None:
+        print(f"medians over rounds (MB/s of the {self.total_mb:.1f} MB uncompressed image):")
+        for label, ts in self.times.items():
+            med = statistics.median(ts)
+            print(f"{label:<42} {med:7.2f} s   ({min(ts):.2f}-{max(ts):.2f}, n={len(ts)})"
+                  f"   {self.total_mb / med:7.1f} MB/s")
 
 
 def _breakdown(registry_url: str, repo: str, tag: str, tmp: str) -> None:
@@ -174,13 +193,47 @@ def _breakdown(registry_url: str, repo: str, tag: str, tmp: str) -> None:
     print(f"  unpack (chroot'ed helper)        {unpack:7.2f} s")
 
 
+def _rmi_all(berth: list[str], env: dict[str, str]) -> None:
+    ids = subprocess.run([*berth, "images", "-aq"], env=env, capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run([*berth, "rmi", "-f", *sorted(set(ids))], env=env, capture_output=True)
+
+
+def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: _Figures) -> tuple[str, str]:
+    """One load, save, push, pull, push, save, load cycle on fresh registries; returns (registry url, ref)."""
+    with running_registry() as reg_a, running_registry() as reg_b:
+        figs.add("load (OCI archive, plain layers)", _run([*berth, "load", "-i", archive], env))
+        out = os.path.join(tmp, "save1.tar")
+        figs.add("save (loaded image, plain layers)", _run([*berth, "save", "-o", out, "bench/big:1"], env))
+        os.unlink(out)
+        ref_a, ref_b = f"{reg_a.host}/bench/big:1", f"{reg_b.host}/bench/big:1"
+        subprocess.run([*berth, "tag", "bench/big:1", ref_a], env=env, check=True)
+        figs.add("push (loaded image: gzip + upload)", _run([*berth, "push", ref_a], env))
+        figs.add("push again (all layers exist)", _run([*berth, "push", ref_a], env))
+        _rmi_all(berth, env)
+        figs.add("pull (nothing present)", _run([*berth, "pull", ref_a], env))
+        figs.add("pull again (up to date)", _run([*berth, "pull", ref_a], env))
+        subprocess.run([*berth, "tag", ref_a, ref_b], env=env, check=True)
+        figs.add("push (pulled image) to an empty registry", _run([*berth, "push", ref_b], env))
+        out = os.path.join(tmp, "save2.tar")
+        figs.add("save (pulled image, gzip layers)", _run([*berth, "save", "-o", out, ref_a], env))
+        _rmi_all(berth, env)
+        figs.add("load (that save)", _run([*berth, "load", "-i", out], env))
+        os.unlink(out)
+        _rmi_all(berth, env)
+        return reg_a.url, ref_a
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=80)
     ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rootfs", help="use this directory as the image's root (skips debootstrap)")
+    ap.add_argument("--no-breakdown", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pp-", dir="/tmp") as tmp:
-        root = _debootstrap(tmp)
+        root = args.rootfs or _debootstrap(tmp)
         if root:
             layers, source = _rootfs_layers(root), "debootstrap bookworm minbase"
         else:
@@ -192,25 +245,29 @@ def main() -> None:
         archive = os.path.join(tmp, "image.tar")
         with open(archive, "wb") as f:
             f.write(_oci_archive(layers))
-        with running_registry() as reg, running_daemon() as d:
+        del layers
+        figs = _Figures(total_mb)
+        with running_daemon() as d:
             env = d.env()
             berth = [sys.executable, "-m", "berth.cli.main"]
-            _timed("load (not part of the figures)", [*berth, "load", "-i", archive], env, total_mb)
-            ref = f"{reg.host}/bench/big:1"
-            subprocess.run([*berth, "tag", "bench/big:1", ref], env=env, check=True)
-            _timed("berth push (gzip + upload)", [*berth, "push", ref], env, total_mb)
-            _timed("berth push again (all exist)", [*berth, "push", ref], env, total_mb)
-            subprocess.run([*berth, "rmi", ref, "bench/big:1"], env=env, check=True, capture_output=True)
-            _timed("berth pull (download + unpack)", [*berth, "pull", ref], env, total_mb)
-            _timed("berth pull again (up to date)", [*berth, "pull", ref], env, total_mb)
-            print("where the time goes (same blobs, each stage alone):")
-            _breakdown(reg.url, "bench/big", "1", tmp)
-            if os.path.exists("/var/run/docker.sock"):
-                denv = dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock")
-                _timed("dockerd pull (same registry)", [DOCKER, "pull", ref], denv, total_mb)
-                subprocess.run([DOCKER, "rmi", ref], env=denv, capture_output=True)
-            else:
-                print("dockerd: not running here (not started by this benchmark)")
+            for n in range(args.rounds):
+                print(f"round {n + 1}:", flush=True)
+                _round(berth, env, archive, tmp, figs)
+            figs.report()
+            if not args.no_breakdown:
+                with running_registry() as reg:
+                    ref = f"{reg.host}/bench/big:1"
+                    subprocess.run([*berth, "load", "-i", archive], env=env, check=True, capture_output=True)
+                    subprocess.run([*berth, "tag", "bench/big:1", ref], env=env, check=True)
+                    subprocess.run([*berth, "push", ref], env=env, check=True, capture_output=True)
+                    print("where the time goes (same blobs, each stage alone, one thread):")
+                    _breakdown(reg.url, "bench/big", "1", tmp)
+                    if os.path.exists("/var/run/docker.sock"):
+                        denv = dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock")
+                        print(f"dockerd pull (same registry): {_run([DOCKER, 'pull', ref], denv):.2f} s")
+                        subprocess.run([DOCKER, "rmi", ref], env=denv, capture_output=True)
+                    else:
+                        print("dockerd: not running here (not started by this benchmark)")
 
 
 if __name__ == "__main__":
