@@ -15,14 +15,16 @@ and our own checks reject `..` escapes in member names and hardlink targets.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import shutil
 import stat
 import sys
-import tarfile
+from collections.abc import Callable
 from typing import BinaryIO
 
+from berth.store.tarread import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Member, TarFormatError, TarReader
 from berth.util.idmap import IdMap, UnmappableId
 
 __all__ = ["LayerError", "clean_name", "extract", "main"]
@@ -30,7 +32,6 @@ __all__ = ["LayerError", "clean_name", "extract", "main"]
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
-XATTR_PREFIX = "SCHILY.xattr."
 
 
 class LayerError(Exception):
@@ -52,121 +53,198 @@ def clean_name(name: str) -> str:
     return "/".join(parts)
 
 
-def _remove(path: str) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
+class _Extractor:
+    """Creates members under `root` with as few system calls as the member needs."""
 
+    def __init__(self, root: str, idmap: IdMap | None) -> None:
+        self.root = root
+        self.idmap = idmap
+        self.me = (os.geteuid(), os.getegid())
+        umask = os.umask(0)
+        os.umask(umask)
+        self.umask = umask
+        self.plain_dirs: set[str] = {""}  # dirs made here without setgid: new files in them are owned by us
+        self.dirs: list[tuple[str, float]] = []
+        self.size = 0
 
-def _ensure_parent(path: str) -> None:
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent, mode=0o755, exist_ok=True)
+    def owner(self, m: Member) -> tuple[int, int]:
+        if self.idmap is None:
+            return m.uid, m.gid
+        try:
+            return self.idmap.host_uid(m.uid), self.idmap.host_gid(m.gid)
+        except UnmappableId as exc:
+            raise LayerError(f"{exc} (file {m.name!r})") from None
 
+    def needs_chown(self, rel_parent: str, owner: tuple[int, int]) -> bool:
+        return owner != self.me or rel_parent not in self.plain_dirs
 
-def _owner(member: tarfile.TarInfo, idmap: IdMap | None) -> tuple[int, int]:
-    if idmap is None:
-        return member.uid, member.gid
-    try:
-        return idmap.host_uid(member.uid), idmap.host_gid(member.gid)
-    except UnmappableId as exc:
-        raise LayerError(f"{exc} (file {member.name!r})") from None
+    def needs_chmod(self, mode: int) -> bool:
+        return bool(mode & 0o7000) or bool(mode & self.umask)
 
+    def remove(self, path: str, rel: str) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path)
+            prefix = rel + "/"
+            self.plain_dirs = {d for d in self.plain_dirs if d != rel and not d.startswith(prefix)}
+        else:
+            os.unlink(path)
 
-def _whiteout(parent: str, base: str, member: tarfile.TarInfo, idmap: IdMap | None) -> None:
-    # image-spec layer.md: opaque whiteout .wh..wh..opq, file whiteout .wh.<name>; overlayfs equivalents
-    if parent:
-        os.makedirs(parent, mode=0o755, exist_ok=True)
-    target_dir = parent or "/"
-    if base == OPAQUE:
-        os.setxattr(target_dir, OPAQUE_XATTR, b"y")
-        return
-    name = base[len(WHITEOUT_PREFIX):]
-    if name in ("", ".", ".."):
-        raise LayerError(f"invalid whiteout {base!r} in {parent or '/'}")
-    victim = os.path.join(target_dir, name)
-    _remove(victim)
-    os.mknod(victim, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-    os.lchown(victim, *_owner(member, idmap))
+    def ensure_parent(self, rel_parent: str) -> None:
+        path = os.path.join(self.root, rel_parent)
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o755, exist_ok=True)
 
+    def member(self, m: Member, reader: TarReader) -> None:
+        rel = clean_name(m.name)
+        parent, base = os.path.split(rel)
+        if base.startswith(WHITEOUT_PREFIX):
+            self.whiteout(parent, base, m)
+            return
+        if not rel:
+            if m.type != DIR:
+                raise LayerError(f"invalid tar member {m.name!r}: the layer root must be a directory")
+            self.meta_path(self.root, m, parent)
+            self.dirs.append((self.root, m.mtime))
+            return
+        path = os.path.join(self.root, rel)
+        if m.type == REG:
+            self.regular(path, rel, parent, m, reader)
+        elif m.type == DIR:
+            self.directory(path, rel, parent, m)
+        else:
+            self.retry(lambda: self.create_other(path, m), path, rel, parent)
+            if m.type != LNK:  # a hardlink shares its target's inode, which already carries the metadata
+                self.meta_path(path, m, parent)
 
-def _create(path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
-    if member.isdir():
-        if not os.path.isdir(path) or os.path.islink(path):
-            _remove(path)
-            os.mkdir(path, 0o700)
-        return
-    _remove(path)
-    if member.isreg():
-        src = tar.extractfile(member)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            if src is not None:
-                shutil.copyfileobj(src, out, 1 << 20)
-    elif member.issym():
-        os.symlink(member.linkname, path)
-    elif member.islnk():
-        target = "/" + clean_name(member.linkname)
-        if not os.path.lexists(target):
-            raise LayerError(f"invalid hardlink {member.name!r} -> {member.linkname!r}: target not in layer")
-        os.link(target, path, follow_symlinks=False)
-    elif member.ischr() or member.isblk():
-        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-        os.mknod(path, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
-    elif member.isfifo():
-        os.mkfifo(path, member.mode & 0o7777)
-    else:
-        raise LayerError(f"unsupported tar member type {member.type!r} for {member.name!r}")
-
-
-def _apply_meta(path: str, member: tarfile.TarInfo, idmap: IdMap | None) -> None:
-    if member.islnk():  # a hardlink shares its target's inode, which already carries the metadata
-        return
-    os.lchown(path, *_owner(member, idmap))
-    if not member.issym():
-        os.chmod(path, member.mode & 0o7777)
-    for key, value in member.pax_headers.items():
-        if key.startswith(XATTR_PREFIX):
+    def retry(self, make: Callable[[], None], path: str, rel: str, parent: str) -> None:
+        """Create; when the name is taken, replace what is there; when the parent is missing, make it."""
+        for _ in range(3):
             try:
-                os.setxattr(path, key[len(XATTR_PREFIX):], value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False)
+                make()
+                return
+            except FileExistsError:
+                self.remove(path, rel)
+            except FileNotFoundError:
+                if os.path.isdir(os.path.join(self.root, parent)):
+                    raise
+                self.ensure_parent(parent)
+        make()
+
+    def regular(self, path: str, rel: str, parent: str, m: Member, reader: TarReader) -> None:
+        fds: list[int] = []
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        self.retry(lambda: fds.append(os.open(path, flags, m.mode & 0o777)), path, rel, parent)
+        fd = fds[0]
+        try:
+            reader.write_to(fd)
+            owner = self.owner(m)
+            if self.needs_chown(parent, owner):
+                os.fchown(fd, *owner)
+            if self.needs_chmod(m.mode):
+                os.fchmod(fd, m.mode & 0o7777)
+            self.set_xattrs(fd, m)
+            ns = int(m.mtime * 1e9)
+            os.utime(fd, ns=(ns, ns))
+        finally:
+            os.close(fd)
+        self.size += m.size
+
+    def directory(self, path: str, rel: str, parent: str, m: Member) -> None:
+        def make() -> None:
+            try:
+                os.mkdir(path, m.mode & 0o777)
+            except FileExistsError:
+                if not os.path.isdir(path) or os.path.islink(path):
+                    raise
+                self.meta_path(path, m, parent, force=True)
+                return
+            self.meta_path(path, m, parent)
+
+        self.retry(make, path, rel, parent)
+        if not m.mode & 0o2000:
+            self.plain_dirs.add(rel)
+        else:
+            self.plain_dirs.discard(rel)
+        self.dirs.append((path, m.mtime))
+
+    def create_other(self, path: str, m: Member) -> None:
+        if m.type == SYM:
+            os.symlink(m.linkname, path)
+        elif m.type == LNK:
+            target = os.path.join(self.root, clean_name(m.linkname))
+            if not os.path.lexists(target):
+                raise LayerError(f"invalid hardlink {m.name!r} -> {m.linkname!r}: target not in layer")
+            os.link(target, path, follow_symlinks=False)
+        elif m.type in (CHR, BLK):
+            kind = stat.S_IFCHR if m.type == CHR else stat.S_IFBLK
+            os.mknod(path, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor))
+        elif m.type == FIFO:
+            os.mkfifo(path, m.mode & 0o7777)
+        else:  # pragma: no cover (the reader yields no other types)
+            raise LayerError(f"unsupported tar member type {m.type!r} for {m.name!r}")
+
+    def meta_path(self, path: str, m: Member, parent: str, force: bool = False) -> None:
+        owner = self.owner(m)
+        if force or self.needs_chown(parent, owner):
+            os.lchown(path, *owner)
+        if m.type != SYM and (force or self.needs_chmod(m.mode)):
+            os.chmod(path, m.mode & 0o7777)
+        self.set_xattrs(path, m)
+        if m.type != DIR:
+            ns = int(m.mtime * 1e9)
+            os.utime(path, ns=(ns, ns), follow_symlinks=False)
+
+    @staticmethod
+    def set_xattrs(target: int | str, m: Member) -> None:
+        for key, value in m.xattrs.items():
+            try:
+                if isinstance(target, int):
+                    os.setxattr(target, key, value)
+                else:
+                    os.setxattr(target, key, value, follow_symlinks=False)
             except OSError as exc:
                 if exc.errno not in (errno.ENOTSUP, errno.EPERM):
                     raise
-    if not member.isdir():
-        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+    def whiteout(self, parent: str, base: str, m: Member) -> None:
+        # image-spec layer.md: opaque whiteout .wh..wh..opq, file whiteout .wh.<name>; overlayfs equivalents
+        target_dir = os.path.join(self.root, parent) if parent else self.root
+        if parent:
+            os.makedirs(target_dir, mode=0o755, exist_ok=True)
+        if base == OPAQUE:
+            os.setxattr(target_dir, OPAQUE_XATTR, b"y")
+            return
+        name = base[len(WHITEOUT_PREFIX):]
+        if name in ("", ".", ".."):
+            raise LayerError(f"invalid whiteout {base!r} in {parent or '/'}")
+        victim = os.path.join(target_dir, name)
+        self.remove(victim, os.path.join(parent, name))
+        os.mknod(victim, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        os.lchown(victim, *self.owner(m))
 
 
 def extract(stream: BinaryIO, root: str = "/", idmap: IdMap | None = None) -> int:
     """Extract a layer tar from `stream` under `root`; returns the bytes of regular files written."""
-    size = 0
-    dirs: list[tuple[str, float]] = []
-    with tarfile.open(fileobj=stream, mode="r|", errors="surrogateescape") as tar:
-        for member in tar:
-            rel = clean_name(member.name)
-            parent, base = os.path.split(rel)
-            if base.startswith(WHITEOUT_PREFIX):
-                _whiteout(os.path.join(root, parent) if parent else root, base, member, idmap)
-                continue
-            path = os.path.join(root, rel) if rel else root
-            if rel:
-                _ensure_parent(path)
-                _create(path, member, tar)
-            elif not member.isdir():
-                raise LayerError(f"invalid tar member {member.name!r}: the layer root must be a directory")
-            _apply_meta(path, member, idmap)
-            if member.isdir():
-                dirs.append((path, member.mtime))
-            elif member.isreg():
-                size += member.size
-    for path, mtime in reversed(dirs):
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
-    return size
+    ex = _Extractor(root, idmap)
+    reader = TarReader(stream)
+    for member in reader:
+        ex.member(member, reader)
+    for path, mtime in reversed(ex.dirs):
+        ns = int(mtime * 1e9)
+        os.utime(path, ns=(ns, ns), follow_symlinks=False)
+    reader.drain()
+    return ex.size
+
+
+class _Stdin:
+    """fd 0 read without Python's buffering (a pipe from the snapshotter)."""
+
+    def read(self, n: int = -1, /) -> bytes:
+        return os.read(0, n if n > 0 else 1 << 20)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,16 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) not in (1, 2):
         sys.stderr.write("usage: python -m berth.store.unpack DIR [IDMAP] < layer.tar\n")
         return 2
-    stdin = sys.stdin.buffer
+    try:
+        fcntl.fcntl(0, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass
     try:
         idmap = IdMap.decode(args[1]) if len(args) == 2 else None
         os.chroot(args[0])
         os.chdir("/")
         os.umask(0)
-        size = extract(stdin, "/", idmap)
-        while stdin.read(1 << 16):
-            pass
-    except (LayerError, tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        size = extract(_Stdin(), "/", idmap)  # type: ignore[arg-type]
+    except (LayerError, TarFormatError, OSError, EOFError, ValueError) as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
     sys.stdout.write(json.dumps({"size": size}) + "\n")
