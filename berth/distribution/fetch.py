@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from berth import errdefs
 from berth.distribution.client import RegistryClient
-from berth.store.content import ContentStore, Descriptor
+from berth.store.content import BlobFollower, ContentStore, Descriptor
 
 __all__ = ["fetch_blob", "fetch_small"]
 
@@ -15,9 +15,12 @@ MAX_CONFIG = 8 << 20
 
 
 def fetch_blob(client: RegistryClient, repo: str, digest: str, size: int, store: ContentStore,
-               progress: Callable[[int], None] | None = None) -> Descriptor:
-    """Download `digest` (`size` bytes) into `store`; nothing becomes visible unless it verifies."""
-    with client.blob(repo, digest) as resp, store.writer() as writer:
+               progress: Callable[[int], None] | None = None, follower: BlobFollower | None = None) -> Descriptor:
+    """Download `digest` (`size` bytes) into `store`; nothing becomes visible unless it verifies.
+
+    A `follower` reads the bytes as they arrive; it sees the end of the data only once the blob verified.
+    """
+    with client.blob(repo, digest) as resp, store.writer(follower) as writer:
         declared = resp.headers.get("content-length")
         if declared is not None and size >= 0 and int(declared) != size:
             raise errdefs.InvalidParameter(

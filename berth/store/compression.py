@@ -50,7 +50,7 @@ class DecompressingReader:
         self._head = src.read(6)
         self.kind = detect(self._head)
         self._dec: Any = _new(self.kind) if self.kind else None
-        self._buf = b""
+        self._buf = bytearray()
         self._eof = False
 
     def _fill(self) -> None:
@@ -71,10 +71,19 @@ class DecompressingReader:
                 self._dec = _new(self.kind)
 
     def read(self, n: int = -1, /) -> bytes:
+        if self._dec is None and not self._buf and not self._eof and n > 0:
+            data = self._head or self._src.read(n)  # plain input: no copy through the buffer
+            self._head = b""
+            if len(data) <= n:
+                self._eof = not data
+                return data
+            self._buf += data
         while not self._eof and (n < 0 or len(self._buf) < n):
             self._fill()
-        if n < 0:
-            out, self._buf = self._buf, b""
+        if n < 0 or n >= len(self._buf):
+            out = bytes(self._buf)
+            self._buf.clear()
         else:
-            out, self._buf = self._buf[:n], self._buf[n:]
+            out = bytes(self._buf[:n])
+            del self._buf[:n]
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import BinaryIO
 from berth import errdefs
 from berth.oci import digest as dg
 
-__all__ = ["ContentStore", "ContentWriter", "Descriptor"]
+__all__ = ["BlobFollower", "ContentStore", "ContentWriter", "Descriptor", "FollowAborted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +31,91 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+class FollowAborted(Exception):
+    """The blob being followed was not committed (a failed or interrupted write): read it again from the store."""
+
+
+class BlobFollower:
+    """Reads a blob while its writer is still writing it; the end of the data comes only once the writer
+    committed the blob (digest verified), an aborted write raises FollowAborted in the reader."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._file: BinaryIO | None = None
+        self._written = 0
+        self._pos = 0
+        self._state = ""  # "", "attached", "done", "failed", "closed"
+
+    # writer side
+    def attach(self, path: str) -> None:
+        with self._cond:
+            if self._state == "":
+                self._file = open(path, "rb", buffering=0)  # noqa: SIM115 (closed in close)
+                self._state = "attached"
+                self._cond.notify_all()
+
+    def advance(self, written: int) -> None:
+        with self._cond:
+            self._written = written
+            self._cond.notify_all()
+
+    def finish(self) -> None:
+        with self._cond:
+            if self._state == "attached":
+                self._state = "done"
+            self._cond.notify_all()
+
+    def fail(self) -> None:
+        with self._cond:
+            if self._state in ("", "attached"):
+                self._state = "failed"
+            self._cond.notify_all()
+
+    # reader side
+    def wait_attached(self) -> bool:
+        """True once a writer streams into this follower; False when none will (the blob came otherwise)."""
+        with self._cond:
+            while self._state == "":
+                self._cond.wait()
+            return self._file is not None
+
+    def read(self, n: int = -1, /) -> bytes:
+        with self._cond:
+            while self._state == "attached" and self._pos >= self._written:
+                self._cond.wait()
+            if self._state in ("failed", "closed") or self._file is None:
+                raise FollowAborted("the blob was not committed")
+            avail = self._written - self._pos
+            f = self._file
+        if avail <= 0:
+            return b""
+        data = f.read(avail if n < 0 else min(n, avail))
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        """Reader side done (or given up): no writer waits on it, the file is closed."""
+        with self._cond:
+            if self._state in ("", "attached"):
+                self._state = "closed"
+            if self._file is not None:
+                self._file.close()
+            self._cond.notify_all()
+
+
 class ContentWriter:
     """Writes one blob under ingest/; `commit` verifies the digest and only then moves it into blobs/."""
 
-    def __init__(self, store: ContentStore) -> None:
+    def __init__(self, store: ContentStore, follower: BlobFollower | None = None) -> None:
         self._store = store
         self._hash = hashlib.sha256()
         self.size = 0
         self.path = os.path.join(store.ingest_dir, uuid.uuid4().hex)
         self._file: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115 (closed in commit/abort)
         self.committed: Descriptor | None = None
+        self._follower = follower
+        if follower is not None:
+            follower.attach(self.path)
 
     @property
     def digest(self) -> str:
@@ -51,6 +127,9 @@ class ContentWriter:
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
+        if self._follower is not None:
+            self._file.flush()
+            self._follower.advance(self.size)
 
     def commit(self, expected: str | None = None, media_type: str = "") -> Descriptor:
         """Verify against `expected` (when given), then publish the blob; the writer is done after this."""
@@ -69,6 +148,8 @@ class ContentWriter:
         os.replace(self.path, target)
         _fsync_dir(os.path.dirname(target))
         self.committed = Descriptor(actual, self.size, media_type)
+        if self._follower is not None:
+            self._follower.finish()
         return self.committed
 
     def abort(self) -> None:
@@ -76,6 +157,8 @@ class ContentWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._follower is not None and self.committed is None:
+            self._follower.fail()
         if self.committed is None:
             try:
                 os.unlink(self.path)
@@ -99,8 +182,8 @@ class ContentStore:
         os.makedirs(self.blobs_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.ingest_dir, mode=0o700, exist_ok=True)
 
-    def writer(self) -> ContentWriter:
-        return ContentWriter(self)
+    def writer(self, follower: BlobFollower | None = None) -> ContentWriter:
+        return ContentWriter(self, follower)
 
     def ingest_bytes(self, data: bytes, expected: str | None = None) -> str:
         with self.writer() as w:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ from berth.distribution.errors import RegistryError
 from berth.distribution.fetch import fetch_blob, fetch_small
 from berth.oci import digest as dg
 from berth.store.compression import DecompressingReader
+from berth.store.content import BlobFollower, FollowAborted
 from berth.store.metadata import ImageRecord
 from berth.util.timefmt import from_rfc3339, now_ns
 
@@ -148,16 +150,17 @@ class _Job:
         except Cancelled:
             pass
 
-    def ensure(self, digest: str, size: int, lid: str | None) -> None:
+    def ensure(self, digest: str, size: int, lid: str | None, follower: BlobFollower | None = None) -> None:
         """The blob is in the store when this returns (downloaded here, or by a concurrent pull)."""
         store = self.svc.content
-        if store.has(digest):
-            return
-        fut, owner = self.reg.claim(digest)
-        if not owner:
+        while not store.has(digest):
+            fut, owner = self.reg.claim(digest)
+            if owner:
+                break
             if lid:
                 self.note(progress("Waiting", lid))
-            fut.result()
+            fut.result()  # and once more when a failed owner's cleanup took the blob away
+        else:
             return
         exc: BaseException | None = None
         try:
@@ -167,7 +170,7 @@ class _Job:
                 self.reg.downloads.acquire()
             try:
                 self.reg.dist.lease(digest)
-                self._fetch(digest, size, lid)
+                self._fetch(digest, size, lid, follower)
                 self.downloaded.append(digest)
                 self.reg.dist.add_source(digest, self.client.base_url + "/" + self.repo)
             finally:
@@ -178,12 +181,13 @@ class _Job:
         finally:
             self.reg.finish(digest, fut, exc)
 
-    def _fetch(self, digest: str, size: int, lid: str | None) -> None:
+    def _fetch(self, digest: str, size: int, lid: str | None, follower: BlobFollower | None) -> None:
         """Download with docker's retries: transport failures are retried after 1, 2, 4 s."""
         report = _Throttle(lambda n: self.note(progress("Downloading", lid, n, size))) if lid else None
         for attempt in range(RETRIES + 1):
             try:
-                fetch_blob(self.client, self.repo, digest, size, self.svc.content, report)
+                fetch_blob(self.client, self.repo, digest, size, self.svc.content, report,
+                           follower if attempt == 0 else None)
                 break
             except httpx.TransportError:
                 if attempt == RETRIES:
@@ -195,32 +199,60 @@ class _Job:
         if report is not None:
             report(size, final=True)
 
-    def download(self, layer: manifests.Layer) -> None:
+    def download(self, layer: manifests.Layer, follower: BlobFollower | None = None) -> None:
         lid = dg.short_id(layer.digest)
-        self.ensure(layer.digest, layer.size, lid)
+        try:
+            self.ensure(layer.digest, layer.size, lid, follower)
+        finally:
+            if follower is not None:
+                follower.fail()  # no-op once the blob committed; else its reader stops waiting
         self.note(progress("Verifying Checksum", lid))
         self.note(progress("Download complete", lid))
 
-    def unpack(self, layer: manifests.Layer, parent: str | None, diff_id: str) -> str:
+    def unpack_streaming(self, layer: manifests.Layer, parent: str | None, diff_id: str,
+                         follower: BlobFollower, downloaded: concurrent.futures.Future[None]) -> str:
+        """Unpack while the blob downloads; from the store when the stream is not available or was cut."""
+        try:
+            if follower.wait_attached():
+                return self.unpack(layer, parent, diff_id, follower, downloaded)
+        except FollowAborted:
+            pass  # a retried or failed download: the outcome of the download decides
+        finally:
+            follower.close()
+        downloaded.result()
+        return self.unpack(layer, parent, diff_id)
+
+    def unpack(self, layer: manifests.Layer, parent: str | None, diff_id: str, source: BlobFollower | None = None,
+               downloaded: concurrent.futures.Future[None] | None = None) -> str:
         lid = dg.short_id(layer.digest)
         chain = dg.chain_id(parent, diff_id)
+
+        def verify(got: str) -> None:
+            if got != diff_id:
+                raise errdefs.InvalidParameter(
+                    f"failed to register layer: layer {layer.digest} has diff id {got}, "
+                    f"the image config says {diff_id}")
+
         with self.reg.unpack_lock(chain):
             if self.svc.snapshots.exists(chain):
+                if downloaded is not None:
+                    downloaded.result()
                 self.emit(progress("Pull complete", lid))
                 return chain
             report = _Throttle(lambda n: self.emit(progress("Extracting", lid, n, layer.size)))
-            with self.svc.content.open(layer.digest) as f:
+            with contextlib.ExitStack() as stack:
+                f = source if source is not None else stack.enter_context(self.svc.content.open(layer.digest))
                 try:
-                    applied = self.svc.snapshots.apply_layer(parent, DecompressingReader(_CountingReader(f, report)))
+                    applied = self.svc.snapshots.apply_layer(
+                        parent, DecompressingReader(_CountingReader(f, report)), verify=verify)  # type: ignore[arg-type]
                 except (ValueError, EOFError, OSError) as exc:
                     raise errdefs.InvalidParameter(f"failed to register layer: {exc}") from None
             report(layer.size, final=True)
             if applied.new:
                 self.created.append(applied.chain_id)
-            if applied.diff_id != diff_id:
-                raise errdefs.InvalidParameter(
-                    f"failed to register layer: layer {layer.digest} has diff id {applied.diff_id}, "
-                    f"the image config says {diff_id}")
+            verify(applied.diff_id)
+            if downloaded is not None:
+                downloaded.result()
             with self.svc.lock:
                 if applied.new:
                     self.svc.snapshots.set_blob(chain, layer.digest)
@@ -236,6 +268,8 @@ class _Job:
             users = {r.blob for r in self.svc.meta.snapshots() if r.blob}
             images = {r.id for r in self.svc.meta.images()}
             for digest in self.downloaded:
+                if self.reg.take_waited(digest):
+                    continue  # another pull waited for this download and uses the blob now
                 if digest not in users and digest not in images:
                     self.svc.content.delete(digest)
         for digest in self.downloaded:
@@ -281,9 +315,13 @@ def _pull_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference,
         if todo:
             with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(todo), 16),
                                                        thread_name_prefix="pull") as pool:
-                futures = {i: pool.submit(job.download, layers[i]) for i in todo}
+                follower = BlobFollower()  # the first layer unpacks while it downloads
+                futures = {i: pool.submit(job.download, layers[i], follower if i == todo[0] else None)
+                           for i in todo}
                 try:
-                    for i in todo:
+                    parent = job.unpack_streaming(layers[todo[0]], parent, diff_ids[todo[0]], follower,
+                                                  futures[todo[0]])
+                    for i in todo[1:]:
                         futures[i].result()
                         parent = job.unpack(layers[i], parent, diff_ids[i])
                 except BaseException:
@@ -295,6 +333,7 @@ def _pull_one(reg: RegistryService, client: RegistryClient, ref: refs.Reference,
         job.cleanup()
         raise
     for digest in job.downloaded:
+        reg.take_waited(digest)
         reg.dist.release(digest)
     emit({"status": f"Digest: {top.digest}"})
     return changed

@@ -68,6 +68,7 @@ class RegistryService:
         self.uploads = threading.BoundedSemaphore(max(1, options.max_uploads))
         self.lock = threading.Lock()
         self.inflight: dict[str, concurrent.futures.Future[None]] = {}
+        self.waited: set[str] = set()
         self.unpacking: dict[str, threading.Lock] = {}
 
     @staticmethod
@@ -104,6 +105,7 @@ class RegistryService:
         with self.lock:
             fut = self.inflight.get(digest)
             if fut is not None:
+                self.waited.add(digest)
                 return fut, False
             fut = concurrent.futures.Future()
             self.inflight[digest] = fut
@@ -116,6 +118,14 @@ class RegistryService:
             fut.set_result(None)
         else:
             fut.set_exception(exc)
+
+    def take_waited(self, digest: str) -> bool:
+        """Whether another pull waited for this download (its blob must then outlive a failed owner)."""
+        with self.lock:
+            if digest in self.waited:
+                self.waited.discard(digest)
+                return True
+            return False
 
     def unpack_lock(self, chain_id: str) -> threading.Lock:
         with self.lock:

@@ -4,6 +4,7 @@ moby-style short links snapshots/l/<short> -> ../<n>/fs for the mount options; c
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,7 +25,8 @@ from berth.util.timefmt import now_ns
 
 __all__ = ["AppliedLayer", "Snapshotter"]
 
-CHUNK = 1 << 16
+CHUNK = 1 << 20
+PIPE_SIZE = 1 << 20
 PAGE = 4096
 _BERTH_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 _SHORT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -73,15 +75,22 @@ class Snapshotter:
 
     # -- layers ---------------------------------------------------------------------------------
     def apply_layer(
-        self, parent_chain: str | None, stream: Readable, tee: Callable[[bytes], None] | None = None
+        self, parent_chain: str | None, stream: Readable, tee: Callable[[bytes], None] | None = None,
+        verify: Callable[[str], None] | None = None,
     ) -> AppliedLayer:
-        """Unpack an uncompressed layer tar on top of `parent_chain` (chroot'ed helper process)."""
+        """Unpack an uncompressed layer tar on top of `parent_chain` (chroot'ed helper process).
+
+        `verify(diff_id)` runs once the whole tar is unpacked and before anything is committed: when it
+        raises, the unpacked files are dropped and nothing becomes visible.
+        """
         if parent_chain is not None:
             self._get(parent_chain)
         tmp = os.path.join(self.root, f"ingest-{uuid.uuid4().hex}")
         try:
             os.makedirs(os.path.join(tmp, "fs"), mode=0o755)
             diff_id, size = self._unpack(os.path.join(tmp, "fs"), stream, tee)
+            if verify is not None:
+                verify(diff_id)
             chain = dg.chain_id(parent_chain, diff_id)
             with self.meta.transaction():
                 if self.meta.get_snapshot(chain) is not None:
@@ -101,6 +110,10 @@ class Snapshotter:
         assert proc.stdin is not None
         assert proc.stdout is not None
         assert proc.stderr is not None
+        try:
+            fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass
         hasher = hashlib.sha256()
         try:
             broken = False
