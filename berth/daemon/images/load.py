@@ -37,7 +37,7 @@ class _Archive:
         self.links: dict[str, str] = {}
 
     def spool(self, stream: Readable) -> None:
-        with tarfile.open(fileobj=DecompressingReader(stream), mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=DecompressingReader(stream, external=False), mode="r|") as tar:  # type: ignore[call-overload]
             for m in tar:
                 name = _clean(m.name)
                 if m.isreg():
@@ -155,9 +155,9 @@ def _layer(svc: ImagesService, ar: _Archive, parent: str | None, diff_id: str, n
     chain = dg.chain_id(parent, diff_id)
     if svc.snapshots.exists(chain):
         return chain
-    with open(ar.path(name), "rb") as f, svc.content.writer() as writer:
+    with open(ar.path(name), "rb") as f, svc.content.writer() as writer, DecompressingReader(f) as reader:
         try:
-            applied = svc.snapshots.apply_layer(parent, DecompressingReader(f), tee=writer.write)
+            applied = svc.snapshots.apply_layer(parent, reader, tee=writer.write)
         except (ValueError, EOFError, OSError) as exc:
             raise errdefs.InvalidParameter(f"invalid layer {name}: {exc}") from None
         if applied.new:

@@ -243,8 +243,8 @@ class _Job:
             with contextlib.ExitStack() as stack:
                 f = source if source is not None else stack.enter_context(self.svc.content.open(layer.digest))
                 try:
-                    applied = self.svc.snapshots.apply_layer(
-                        parent, DecompressingReader(_CountingReader(f, report)), verify=verify)  # type: ignore[arg-type]
+                    reader = stack.enter_context(DecompressingReader(_CountingReader(f, report)))  # type: ignore[arg-type]
+                    applied = self.svc.snapshots.apply_layer(parent, reader, verify=verify)
                 except (ValueError, EOFError, OSError) as exc:
                     raise errdefs.InvalidParameter(f"failed to register layer: {exc}") from None
             report(layer.size, final=True)

@@ -98,7 +98,7 @@ class ImagesService:
                                 history=[{"created": created, "comment": comment}], comment=comment,
                                 docker_version=DOCKER_VERSION)
 
-        reader = DecompressingReader(src if hasattr(src, "read") else IterReader(src))  # type: ignore[arg-type]
+        reader = DecompressingReader(src if hasattr(src, "read") else IterReader(src), external=False)  # type: ignore[arg-type]
         return self.new_image(reader, None, build, ref, action="import")
 
     def new_image(self, stream: Readable, parent_chain: str | None, build: DocBuilder,

@@ -43,3 +43,28 @@ def test_zstd_frames_are_all_read() -> None:
     blob = c.compress(DATA[:5000]) + c.compress(DATA[5000:])
     assert detect(blob) == "zstd"
     assert read_all(blob) == DATA
+
+
+@pytest.mark.parametrize("igzip", ["1", "0"])
+def test_gzip_through_igzip_or_zlib_gives_the_same_bytes(igzip: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BERTH_DISABLE_IGZIP", "0" if igzip == "1" else "1")
+    blob = gzip.compress(DATA[:1000]) + gzip.compress(DATA[1000:])
+    assert read_all(blob) == DATA
+    with DecompressingReader(io.BytesIO(blob)) as r:
+        assert r.read() == DATA
+    with pytest.raises((ValueError, EOFError)):
+        read_all(blob[: len(blob) // 2])
+
+
+def test_an_error_of_the_source_reaches_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BERTH_DISABLE_IGZIP", "0")
+    blob = gzip.compress(DATA)
+
+    class Cut(io.BytesIO):
+        def read(self, n: int | None = -1, /) -> bytes:
+            if self.tell() > 100:
+                raise ConnectionResetError("cut")
+            return super().read(min(n or 100, 100))
+
+    with pytest.raises(ConnectionResetError), DecompressingReader(Cut(blob)) as r:
+        r.read()
