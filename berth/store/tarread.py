@@ -121,6 +121,12 @@ class TarReader:
         self._consume(self._left, fd)
         self._left = 0
 
+    def read_data(self) -> bytes:
+        """The current member's data as bytes (for small files handed to another thread)."""
+        data = self._take(self._left)
+        self._left = 0
+        return data
+
     def skip(self) -> None:
         self._consume(self._left + self._pad, None)
         self._left = self._pad = 0

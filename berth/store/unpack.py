@@ -21,7 +21,9 @@ import os
 import shutil
 import stat
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from berth.store.tarread import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Member, TarFormatError, TarReader
@@ -32,6 +34,9 @@ __all__ = ["LayerError", "clean_name", "extract", "main"]
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
+WORKERS = 2
+IN_FLIGHT = 64
+SMALL_FILE = 1 << 20
 
 
 class LayerError(Exception):
@@ -53,6 +58,44 @@ def clean_name(name: str) -> str:
     return "/".join(parts)
 
 
+class _Writers:
+    """Small new files written by worker threads (creating inodes is mostly kernel time, outside the GIL);
+    `barrier` waits for all of them before anything that could touch their names."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="unpack")
+        self.slots = threading.BoundedSemaphore(IN_FLIGHT)
+        self.pending: dict[str, Future[None]] = {}
+
+    def submit(self, rel: str, job: Callable[[], None]) -> None:
+        self.slots.acquire()
+        try:
+            fut = self.pool.submit(job)
+        except BaseException:
+            self.slots.release()
+            raise
+        fut.add_done_callback(lambda _f: self.slots.release())
+        self.pending[rel] = fut
+        if len(self.pending) >= IN_FLIGHT * 4:
+            self._reap()
+
+    def _reap(self) -> None:
+        for rel, fut in list(self.pending.items()):
+            if fut.done():
+                del self.pending[rel]
+                fut.result()
+
+    def barrier(self) -> None:
+        for fut in self.pending.values():
+            fut.result()
+        self.pending.clear()
+
+    def close(self) -> None:
+        for fut in self.pending.values():
+            fut.cancel()
+        self.pool.shutdown(wait=True)
+
+
 class _Extractor:
     """Creates members under `root` with as few system calls as the member needs."""
 
@@ -66,6 +109,8 @@ class _Extractor:
         self.plain_dirs: set[str] = {""}  # dirs made here without setgid: new files in them are owned by us
         self.dirs: list[tuple[str, float]] = []
         self.size = 0
+        self.seen: set[str] = set()  # names created so far (a new name cannot collide with an earlier member)
+        self.writer = _Writers(WORKERS)
 
     def owner(self, m: Member) -> tuple[int, int]:
         if self.idmap is None:
@@ -82,6 +127,7 @@ class _Extractor:
         return bool(mode & 0o7000) or bool(mode & self.umask)
 
     def remove(self, path: str, rel: str) -> None:
+        self.writer.barrier()
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -101,7 +147,10 @@ class _Extractor:
     def member(self, m: Member, reader: TarReader) -> None:
         rel = clean_name(m.name)
         parent, base = os.path.split(rel)
+        if rel in self.writer.pending or (m.type == LNK and clean_name(m.linkname) in self.writer.pending):
+            self.writer.barrier()
         if base.startswith(WHITEOUT_PREFIX):
+            self.writer.barrier()
             self.whiteout(parent, base, m)
             return
         if not rel:
@@ -113,12 +162,14 @@ class _Extractor:
         path = os.path.join(self.root, rel)
         if m.type == REG:
             self.regular(path, rel, parent, m, reader)
+            self.seen.add(rel)
         elif m.type == DIR:
             self.directory(path, rel, parent, m)
         else:
             self.retry(lambda: self.create_other(path, m), path, rel, parent)
             if m.type != LNK:  # a hardlink shares its target's inode, which already carries the metadata
                 self.meta_path(path, m, parent)
+        self.seen.add(rel)
 
     def retry(self, make: Callable[[], None], path: str, rel: str, parent: str) -> None:
         """Create; when the name is taken, replace what is there; when the parent is missing, make it."""
@@ -135,6 +186,14 @@ class _Extractor:
         make()
 
     def regular(self, path: str, rel: str, parent: str, m: Member, reader: TarReader) -> None:
+        if m.size <= SMALL_FILE and rel not in self.seen:
+            data = reader.read_data()
+            owner = self.owner(m)
+            chown, chmod = self.needs_chown(parent, owner), self.needs_chmod(m.mode)
+            self.writer.submit(rel, lambda: self.small_file(path, parent, m, data, owner, chown, chmod))
+            self.seen.add(rel)
+            self.size += m.size
+            return
         fds: list[int] = []
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         self.retry(lambda: fds.append(os.open(path, flags, m.mode & 0o777)), path, rel, parent)
@@ -152,6 +211,29 @@ class _Extractor:
         finally:
             os.close(fd)
         self.size += m.size
+
+    def small_file(self, path: str, parent: str, m: Member, data: bytes, owner: tuple[int, int], chown: bool,
+                   chmod: bool) -> None:
+        """A worker thread's part: a new file no earlier member named (its parent may be missing)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, m.mode & 0o777)
+        except FileNotFoundError:
+            os.makedirs(os.path.join(self.root, parent), mode=0o755, exist_ok=True)
+            fd = os.open(path, flags, m.mode & 0o777)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if chown:
+                os.fchown(fd, *owner)
+            if chmod:
+                os.fchmod(fd, m.mode & 0o7777)
+            self.set_xattrs(fd, m)
+            ns = int(m.mtime * 1e9)
+            os.utime(fd, ns=(ns, ns))
+        finally:
+            os.close(fd)
 
     def directory(self, path: str, rel: str, parent: str, m: Member) -> None:
         def make() -> None:
@@ -231,8 +313,12 @@ def extract(stream: BinaryIO, root: str = "/", idmap: IdMap | None = None) -> in
     """Extract a layer tar from `stream` under `root`; returns the bytes of regular files written."""
     ex = _Extractor(root, idmap)
     reader = TarReader(stream)
-    for member in reader:
-        ex.member(member, reader)
+    try:
+        for member in reader:
+            ex.member(member, reader)
+        ex.writer.barrier()
+    finally:
+        ex.writer.close()
     for path, mtime in reversed(ex.dirs):
         ns = int(mtime * 1e9)
         os.utime(path, ns=(ns, ns), follow_symlinks=False)
