@@ -155,12 +155,19 @@ def test_x_registry_auth() -> None:
 
 def test_push_gzip_is_deterministic_and_schema2_is_docker_shaped() -> None:
     import io
+    import tempfile
 
-    from berth.daemon.images.push import _gzip, _schema2
+    from berth.daemon.images.push import _schema2
+    from berth.store.gzipper import gzip_blob
 
     data = b"tar bytes " * 5000
     outs = [io.BytesIO(), io.BytesIO()]
-    results = [_gzip(io.BytesIO(data), out) for out in outs]
+    with tempfile.TemporaryFile() as src:
+        src.write(data)
+        results = []
+        for out in outs:
+            src.seek(0)
+            results.append(gzip_blob(src, out))
     assert results[0] == results[1]
     assert results[0][0] == dg.sha256(outs[0].getvalue())
     layer = {"mediaType": manifests.mt.DOCKER_LAYER_GZIP, "size": results[0][1], "digest": results[0][0]}

@@ -7,7 +7,6 @@ import json
 import os
 import tempfile
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -25,6 +24,7 @@ from berth.distribution.errors import RegistryError
 from berth.oci import digest as dg
 from berth.oci import mediatypes as mt
 from berth.store.compression import detect
+from berth.store.gzipper import gzip_blob
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["push"]
 
-GZIP_LEVEL = 6
-CHUNK = 1 << 20
 
 
 @dataclass
@@ -154,7 +152,8 @@ class _Pusher:
     def _compress_and_upload(self, layer: _Layer, lid: str) -> None:
         os.makedirs(self.svc.tmp_root, mode=0o700, exist_ok=True)
         with tempfile.TemporaryFile(dir=self.svc.tmp_root) as tmp:
-            digest, size = _gzip(self.svc.content.open(layer.blob), tmp)
+            with self.svc.content.open(layer.blob) as src:
+                digest, size = gzip_blob(src, tmp)
             self.reg.dist.add_compressed(layer.diff_id, digest, mt.DOCKER_LAYER_GZIP, size)
             layer.desc = {"mediaType": mt.DOCKER_LAYER_GZIP, "size": size, "digest": digest}
             if self.exists(digest):
@@ -171,26 +170,6 @@ class _Pusher:
     def _pushed(self, digest: str, lid: str) -> None:
         self.reg.dist.add_source(digest, self.where)
         self.emit(progress("Pushed", lid))
-
-
-def _gzip(src: BinaryIO, out: BinaryIO) -> tuple[str, int]:
-    """Deterministic gzip (mtime 0) of `src` into `out`: (digest, size)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    size = 0
-    comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-    with src:
-        while chunk := src.read(CHUNK):
-            data = comp.compress(chunk)
-            h.update(data)
-            out.write(data)
-            size += len(data)
-    data = comp.flush()
-    h.update(data)
-    out.write(data)
-    out.flush()
-    return "sha256:" + h.hexdigest(), size + len(data)
 
 
 def _original(reg: RegistryService, img: Image, pusher: _Pusher) -> tuple[bytes, str, list[dict[str, Any]]] | None:
