@@ -131,6 +131,11 @@ class ContentWriter:
             self._file.flush()
             self._follower.advance(self.size)
 
+    def flush(self) -> None:
+        """Written bytes reach the file (for a reader of `path`)."""
+        if self._file is not None:
+            self._file.flush()
+
     def commit(self, expected: str | None = None, media_type: str = "") -> Descriptor:
         """Verify against `expected` (when given), then publish the blob; the writer is done after this."""
         if self._file is None:

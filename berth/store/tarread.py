@@ -121,6 +121,26 @@ class TarReader:
         self._consume(self._left, fd)
         self._left = 0
 
+    def peek(self, n: int) -> bytes:
+        """Up to `n` first bytes of the current member's data, left unread."""
+        n = min(n, self._left)
+        while len(self._buf) - self._pos < n:
+            if not self._more():
+                raise EOFError("unexpected end of the layer tar")
+        return self._buf[self._pos:self._pos + n]
+
+    def read_some(self, n: int) -> bytes:
+        """At most `n` bytes of the current member's data (b"" at its end)."""
+        n = min(n, self._left)
+        if n <= 0:
+            return b""
+        if self._pos == len(self._buf) and not self._more():
+            raise EOFError("unexpected end of the layer tar")
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
+        self._left -= len(out)
+        return out
+
     def read_data(self) -> bytes:
         """The current member's data as bytes (for small files handed to another thread)."""
         data = self._take(self._left)

@@ -8,8 +8,8 @@ import json
 import os
 import posixpath
 import shutil
-import tarfile
 import tempfile
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from berth import errdefs
@@ -17,7 +17,10 @@ from berth.daemon.images import refs, remove
 from berth.oci import digest as dg
 from berth.oci import mediatypes
 from berth.store.compression import DecompressingReader, Readable
+from berth.store.content import ContentWriter
 from berth.store.metadata import ImageRecord
+from berth.store.snapshots.overlay import Detached
+from berth.store.tarread import LNK, REG, SYM, TarFormatError, TarReader
 from berth.util.timefmt import from_rfc3339, now_ns
 
 if TYPE_CHECKING:
@@ -28,39 +31,83 @@ __all__ = ["load"]
 _INDEXES = (mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST)
 
 
-class _Archive:
-    """The archive's regular files spooled to disk, and its links kept as a name map."""
+@dataclass
+class _Speculative:
+    """A plain tar member unpacked while the archive streamed in, before the manifest says what it is."""
 
-    def __init__(self, tmp: str) -> None:
+    unpacked: Detached | None  # None when the unpack failed (the member is then only spooled)
+    writer: ContentWriter  # the member's bytes = the layer blob, committed once the layer is used
+    used: bool = False
+
+
+class _Archive:
+    """The archive's regular files spooled to disk, and its links kept as a name map; plain tar members
+    (layers) are unpacked on the way in, each into its own detached snapshot."""
+
+    def __init__(self, tmp: str, svc: ImagesService | None = None) -> None:
         self.tmp = tmp
+        self.svc = svc
         self.files: dict[str, str] = {}
         self.links: dict[str, str] = {}
+        self.layers: dict[str, _Speculative] = {}
 
     def spool(self, stream: Readable) -> None:
-        with tarfile.open(fileobj=DecompressingReader(stream, external=False), mode="r|") as tar:  # type: ignore[call-overload]
-            for m in tar:
+        reader = TarReader(DecompressingReader(stream, external=False))
+        try:
+            for m in reader:
                 name = _clean(m.name)
-                if m.isreg():
+                if m.type == REG:
+                    if self.svc is not None and m.size >= 1024 and _is_tar(reader.peek(512)):
+                        self._unpack(name, reader)
+                        continue
                     path = os.path.join(self.tmp, str(len(self.files)))
-                    src = tar.extractfile(m)
                     with open(path, "wb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
+                        reader.write_to(out.fileno())
                     self.files[name] = path
-                elif m.issym():
+                elif m.type == SYM:
                     base = "" if m.linkname.startswith("/") else posixpath.dirname(name)
                     self.links[name] = _clean(posixpath.join(base, m.linkname))
-                elif m.islnk():
+                elif m.type == LNK:
                     self.links[name] = _clean(m.linkname)
+            reader.drain()
+        except (TarFormatError, EOFError) as exc:
+            raise errdefs.InvalidParameter(f"invalid archive: {exc}") from None
 
-    def path(self, name: str) -> str:
+    def _unpack(self, name: str, reader: TarReader) -> None:
+        assert self.svc is not None
+        writer = self.svc.content.writer()
+        self.layers[name] = spec = _Speculative(None, writer)
+        self.files[name] = writer.path
+        try:
+            spec.unpacked = self.svc.snapshots.unpack_detached(_MemberData(reader), tee=writer.write)
+        except errdefs.InvalidParameter:
+            pass  # not a layer after all, or a broken one: kept as a spooled file for the checks after
+        writer.flush()
+
+    def close(self) -> None:
+        """Drop what no image used."""
+        for spec in self.layers.values():
+            if spec.unpacked is not None and self.svc is not None:
+                self.svc.snapshots.discard(spec.unpacked)  # a committed one was moved away: a no-op
+            spec.writer.abort()  # a no-op after commit
+
+    def resolve(self, name: str) -> str:
+        """The name of the regular file `name` is or links to."""
         name = _clean(name)
         for _ in range(40):
             if name in self.files:
-                return self.files[name]
+                return name
             if name not in self.links:
                 break
             name = self.links[name]
         raise errdefs.InvalidParameter(f"invalid archive: {name} not found in the archive")
+
+    def path(self, name: str) -> str:
+        return self.files[self.resolve(name)]
+
+    def speculative(self, name: str) -> _Speculative | None:
+        spec = self.layers.get(self.resolve(name))
+        return spec if spec is not None and not spec.used else None
 
     def has(self, name: str) -> bool:
         return name in self.files or name in self.links
@@ -71,6 +118,27 @@ class _Archive:
                 return json.load(f)
         except ValueError as exc:
             raise errdefs.InvalidParameter(f"invalid archive: {name}: {exc}") from None
+
+
+class _MemberData:
+    """The current tar member's data as a stream."""
+
+    def __init__(self, reader: TarReader) -> None:
+        self.reader = reader
+
+    def read(self, n: int = -1, /) -> bytes:
+        return self.reader.read_some(n if n > 0 else 1 << 20)
+
+
+def _is_tar(head: bytes) -> bool:
+    """A plain tar's first header: ustar magic and a valid checksum."""
+    if len(head) < 512 or head[257:262] != b"ustar":
+        return False
+    try:
+        stored = int(head[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    return stored == sum(head) - sum(head[148:156]) + 8 * 32
 
 
 def _clean(name: str) -> str:
@@ -112,8 +180,8 @@ def load(svc: ImagesService, stream: Readable) -> list[str]:
     """Load every image of the archive; returns the lines Docker prints ("Loaded image: x:t")."""
     os.makedirs(svc.tmp_root, mode=0o700, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="load-", dir=svc.tmp_root)
+    ar = _Archive(tmp, svc)
     try:
-        ar = _Archive(tmp)
         ar.spool(stream)
         if ar.has("manifest.json"):
             images = ar.json("manifest.json")
@@ -126,6 +194,7 @@ def load(svc: ImagesService, stream: Readable) -> list[str]:
             lines.extend(_load_image(svc, ar, entry))
         return lines
     finally:
+        ar.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -154,6 +223,21 @@ def _layer(svc: ImagesService, ar: _Archive, parent: str | None, diff_id: str, n
            created: list[str]) -> str:
     chain = dg.chain_id(parent, diff_id)
     if svc.snapshots.exists(chain):
+        return chain
+    spec = ar.speculative(name)
+    if spec is not None and spec.unpacked is not None:
+        if spec.unpacked.diff_id != diff_id:
+            raise errdefs.InvalidParameter(
+                f"invalid diffID for layer {name}: calculated {spec.unpacked.diff_id}, expected {diff_id}")
+        spec.used = True
+        applied = svc.snapshots.commit_detached(spec.unpacked, parent)
+        if applied.new:
+            created.append(applied.chain_id)
+        with svc.lock:
+            blob = spec.writer.commit(diff_id, mediatypes.DOCKER_LAYER).digest
+            if applied.new:
+                svc.snapshots.set_blob(chain, blob)
+        ar.files[ar.resolve(name)] = svc.content.path(blob)
         return chain
     with open(ar.path(name), "rb") as f, svc.content.writer() as writer, DecompressingReader(f) as reader:
         try:

@@ -23,7 +23,7 @@ from berth.store.metadata import MetadataStore, SnapshotRecord
 from berth.util.idmap import IdMap
 from berth.util.timefmt import now_ns
 
-__all__ = ["AppliedLayer", "Snapshotter"]
+__all__ = ["AppliedLayer", "Detached", "Snapshotter"]
 
 CHUNK = 1 << 20
 PIPE_SIZE = 1 << 20
@@ -37,6 +37,12 @@ class AppliedLayer(NamedTuple):
     chain_id: str
     size: int
     new: bool  # False when an identical layer was already unpacked (the new copy was discarded)
+
+
+class Detached(NamedTuple):
+    tmp: str  # ingest-<uuid>, holding fs/
+    diff_id: str
+    size: int
 
 
 def _short() -> str:
@@ -99,6 +105,35 @@ class Snapshotter:
                 return AppliedLayer(diff_id, chain, size, True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def unpack_detached(self, stream: Readable, tee: Callable[[bytes], None] | None = None) -> Detached:
+        """Unpack a layer tar with no parent yet (extraction does not depend on it); `commit_detached` or
+        `discard` it later. Nothing is visible before the commit; a crash leaves only an ingest dir."""
+        tmp = os.path.join(self.root, f"ingest-{uuid.uuid4().hex}")
+        try:
+            os.makedirs(os.path.join(tmp, "fs"), mode=0o755)
+            diff_id, size = self._unpack(os.path.join(tmp, "fs"), stream, tee)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Detached(tmp, diff_id, size)
+
+    def commit_detached(self, layer: Detached, parent_chain: str | None) -> AppliedLayer:
+        """Commit a detached unpack on top of `parent_chain` (dropped when that chain exists already)."""
+        try:
+            if parent_chain is not None:
+                self._get(parent_chain)
+            chain = dg.chain_id(parent_chain, layer.diff_id)
+            with self.meta.transaction():
+                if self.meta.get_snapshot(chain) is not None:
+                    return AppliedLayer(layer.diff_id, chain, layer.size, False)
+                self._commit(layer.tmp, chain, parent_chain, layer.diff_id, layer.size)
+                return AppliedLayer(layer.diff_id, chain, layer.size, True)
+        finally:
+            shutil.rmtree(layer.tmp, ignore_errors=True)
+
+    def discard(self, layer: Detached) -> None:
+        shutil.rmtree(layer.tmp, ignore_errors=True)
 
     def _unpack(self, target: str, stream: Readable, tee: Callable[[bytes], None] | None) -> tuple[str, int]:
         env = dict(os.environ)
