@@ -21,7 +21,7 @@ class QueueReader:
 
     def __init__(self, depth: int = 16) -> None:
         self._q: queue.Queue[bytes | None] = queue.Queue(depth)
-        self._buf = b""
+        self._buf = bytearray()
         self._eof = False
         self._ended = False
 
@@ -38,6 +38,11 @@ class QueueReader:
         self._ended = True
 
     async def _put(self, item: bytes, consumer: asyncio.Future[Any]) -> bool:
+        try:
+            self._q.put_nowait(item)  # the common case: no thread hop per chunk
+            return True
+        except queue.Full:
+            pass
         while not consumer.done():
             try:
                 await asyncio.to_thread(self._q.put, item, True, 0.5)
@@ -70,11 +75,7 @@ class QueueReader:
                 self._eof = True
                 break
             self._buf += item
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+        return _take(self._buf, n)
 
 
 class IterReader:
@@ -82,7 +83,7 @@ class IterReader:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it = iter(chunks)
-        self._buf = b""
+        self._buf = bytearray()
 
     def read(self, n: int = -1, /) -> bytes:
         while n < 0 or len(self._buf) < n:
@@ -90,8 +91,15 @@ class IterReader:
             if chunk is None:
                 break
             self._buf += chunk
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
+        return _take(self._buf, n)
+
+
+def _take(buf: bytearray, n: int) -> bytes:
+    """The first `n` bytes (all when n < 0) cut from `buf` (bytearray: appends and cuts are amortised O(1))."""
+    if n < 0 or n >= len(buf):
+        out = bytes(buf)
+        buf.clear()
         return out
+    out = bytes(buf[:n])
+    del buf[:n]
+    return out
