@@ -132,6 +132,19 @@ def test_load_refuses_wrong_diff_ids_and_leaves_nothing(other: ImagesService) ->
     assert os.listdir(other.tmp_root) == []
 
 
+def test_a_plain_layer_unpacked_early_is_dropped_when_its_diff_id_is_wrong(other: ImagesService) -> None:
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [dg.sha256(b"other")]}}).encode()
+    data = _oci_layout(TAR, config, "", "docker.io/library/bad:2")
+    with pytest.raises(errdefs.InvalidParameter, match="invalid diffID"):
+        other.load(io.BytesIO(data))
+    assert other.list() == []
+    assert other.meta.snapshots() == []
+    assert list(other.content.walk()) == []
+    assert os.listdir(other.tmp_root) == []
+    assert os.listdir(other.content.ingest_dir) == []
+    assert [n for n in os.listdir(other.snapshots.root) if n.startswith("ingest-")] == []
+
+
 def test_load_refuses_paths_outside_the_archive(other: ImagesService) -> None:
     manifest = json.dumps([{"Config": "../../../etc/passwd", "RepoTags": ["x:1"], "Layers": []}]).encode()
     buf = io.BytesIO()
