@@ -12,17 +12,12 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon
+from tests.e2e.network.conftest import NetDaemon, ok
 
 pytestmark = pytest.mark.e2e
 
 FORWARDED_NAME = "upstream-only.berth.test"
 FORWARDED_IP = "192.0.2.77"
-
-
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
 
 
 def _answer(query: bytes) -> bytes:
@@ -72,9 +67,9 @@ def upstream() -> Iterator[tuple[str, list[str]]]:
 def test_unknown_names_are_forwarded_to_the_upstream(netd: NetDaemon, upstream: tuple[str, list[str]]) -> None:
     addr, asked = upstream
     net = f"n-{uuid.uuid4().hex[:6]}"
-    _ok(netd.d.docker("network", "create", net))
+    ok(netd.d.docker("network", "create", net))
     try:
-        out = _ok(netd.d.docker("run", "--rm", "--network", net, "--dns", addr, "busybox",
+        out = ok(netd.d.docker("run", "--rm", "--network", net, "--dns", addr, "busybox",
                                 "nslookup", "-type=a", FORWARDED_NAME))
         assert FORWARDED_IP in out
         assert asked  # the answer came from our upstream through the embedded server
@@ -85,7 +80,7 @@ def test_unknown_names_are_forwarded_to_the_upstream(netd: NetDaemon, upstream: 
 
 
 def test_dns_options_and_domainname_shape_resolv_conf_and_hosts(netd: NetDaemon) -> None:
-    out = _ok(netd.d.docker("run", "--rm", "--dns", "192.0.2.53", "--dns-option", "ndots:3",
+    out = ok(netd.d.docker("run", "--rm", "--dns", "192.0.2.53", "--dns-option", "ndots:3",
                             "--dns-option", "timeout:2", "--hostname", "web", "--domainname", "example.test",
                             "busybox", "sh", "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts; hostname"))
     resolv, hosts = out.split("---", 1)
@@ -105,13 +100,13 @@ def test_bad_network_create_is_refused_and_leaves_nothing(netd: NetDaemon, args:
     res = netd.d.docker("network", "create", *args, name)
     assert res.returncode == 1
     assert message in res.stderr.decode()
-    assert name not in _ok(netd.d.docker("network", "ls", "--format", "{{.Name}}")).split()
+    assert name not in ok(netd.d.docker("network", "ls", "--format", "{{.Name}}")).split()
 
 
 def test_overlapping_subnet_is_refused(netd: NetDaemon) -> None:
     prefix = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
     first, second = f"a-{uuid.uuid4().hex[:6]}", f"b-{uuid.uuid4().hex[:6]}"
-    _ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", first))
+    ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", first))
     try:
         res = netd.d.docker("network", "create", "--subnet", f"{prefix}.128/25", second)
         assert res.returncode == 1
