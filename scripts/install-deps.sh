@@ -38,6 +38,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
   touch "$stamp"
 fi
+# Byte-compile Berth up front: every CLI command, shim and runtime is a fresh interpreter, and with
+# PYTHONDONTWRITEBYTECODE set (or a read-only tree) each would compile its modules again (~10 ms a start).
+.venv/bin/python -m compileall -q -j 0 berth >/dev/null || true
 # The end-to-end tests drive berthd with the real docker CLI (28.x where installed), and also with Debian's
 # 20.10 CLI (API 1.41, the old side of our version range): unpack that CLI alone from the docker.io package
 # (never install the package: it would start dockerd). It stands in for the 28.x CLI where none is installed.

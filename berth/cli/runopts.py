@@ -6,6 +6,7 @@ import os
 
 from berth.cli.pflag import Command, StatusError
 from berth.cli.units import ram_in_bytes
+from berth.util.portspec import PortSpecError, parse_port_range, parse_port_spec, split_proto
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -107,45 +108,26 @@ def _env(items: list[str]) -> list[str]:
     return out
 
 
-def _expand(port: str) -> list[str]:
-    if "-" in port:
-        lo, hi = port.split("-", 1)
-        return [str(p) for p in range(int(lo), int(hi) + 1)]
-    return [port]
-
-
 def parse_ports(specs: list[str], expose: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """-p and --expose -> (ExposedPorts, PortBindings)."""
+    """-p and --expose -> (ExposedPorts, PortBindings), with docker's errors."""
     exposed: dict[str, Any] = {}
     bindings: dict[str, list[dict[str, str]]] = {}
     for spec in specs:
-        rest, _, proto = spec.partition("/")
-        proto = proto or "tcp"
-        ip = ""
-        if rest.startswith("["):
-            ip, _, rest = rest[1:].partition("]")
-            rest = rest.lstrip(":")
-            host, _, cport = rest.rpartition(":")
-        else:
-            parts = rest.split(":")
-            if len(parts) > 3:
-                raise StatusError(125, f"invalid proto: {spec}")
-            cport = parts[-1]
-            host = parts[-2] if len(parts) >= 2 else ""
-            ip = parts[0] if len(parts) == 3 else ""
         try:
-            cports, hports = _expand(cport), _expand(host) if host else []
-        except ValueError:
-            raise StatusError(125, f'invalid containerPort: {cport}') from None
-        for i, cp in enumerate(cports):
-            hp = hports[i] if len(hports) == len(cports) else (host if len(hports) <= 1 else "")
-            key = f"{cp}/{proto}"
-            exposed[key] = {}
-            bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": hp})
+            mappings = parse_port_spec(spec)
+        except PortSpecError as exc:
+            raise StatusError(125, str(exc)) from None
+        for m in mappings:
+            exposed[m.key] = {}
+            bindings.setdefault(m.key, []).append({"HostIp": m.host_ip, "HostPort": m.host_port})
     for spec in expose:
-        port, _, proto = spec.partition("/")
-        for p in _expand(port):
-            exposed[f"{p}/{proto or 'tcp'}"] = {}
+        port, proto = split_proto(spec)
+        try:
+            first, last = parse_port_range(port)
+        except ValueError:
+            raise StatusError(125, f"invalid range format for --expose: {spec}") from None
+        for p in range(first, last + 1):
+            exposed[f"{p}/{proto}"] = {}
     return exposed, bindings
 
 

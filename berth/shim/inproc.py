@@ -16,6 +16,8 @@ _MODULE = "berth.runtime"
 _PRELOADED = (
     "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
     "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks", "berth.runtime.waiting",
+    "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.sysctls",
+    "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache", "berth.seccomp.filter",
     "berth.util.atomic",
 )  # fmt: skip
 

@@ -55,11 +55,9 @@ def seccomp_claimed(d: Daemon) -> bool:
 
 
 def needs_seccomp(d: Daemon, name: str, answer: str) -> None:
-    """A probe only seccomp denies: denied (EPERM) once the daemon claims seccomp; xfail until then."""
-    if seccomp_claimed(d):
-        assert answer == "EPERM", f"{name} succeeded although docker info claims seccomp ({answer})"
-    else:
-        pytest.xfail(f"{name} is denied only by seccomp, which this daemon does not apply yet (got {answer})")
+    """A probe only seccomp denies: berthd applies Docker's default profile, and says so in `docker info`."""
+    assert seccomp_claimed(d), "docker info does not list seccomp among the security options"
+    assert answer == "EPERM", f"{name} succeeded although the default seccomp profile applies ({answer})"
 
 
 @pytest.fixture(scope="module")

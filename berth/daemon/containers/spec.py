@@ -16,6 +16,7 @@ from berth.daemon.containers.users import ResolvedUser
 from berth.kernel.caps import CAP_NAMES
 from berth.util.atomic import write_json_atomic
 from berth.util.idmap import IdMap
+from berth.util.portspec import PortSpecError, check_port_bindings
 
 if TYPE_CHECKING:
     from berth.daemon.containers.model import Container
@@ -214,6 +215,13 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
     spec_seccomp.validate(host_config, caps)
     _validate_modes(host_config)
     _validate_resources(host_config)
+    bindings = host_config.get("PortBindings") or {}
+    if not isinstance(bindings, Mapping):
+        raise errdefs.InvalidParameter("invalid PortBindings: expected an object")
+    try:
+        check_port_bindings(bindings)
+    except PortSpecError as exc:
+        raise errdefs.InvalidParameter(str(exc)) from None
 
 
 # -- start time ---------------------------------------------------------------------------------

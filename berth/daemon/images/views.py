@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from berth import errdefs
@@ -117,13 +117,10 @@ def _label_match(labels: dict[str, str] | None, spec: str) -> bool:
     return not sep or have[key] == value
 
 
-def _reference_match(img: Image, pattern: str) -> bool:
-    for ref in img.refs:
-        parsed = refs.parse(ref)
-        names = [parsed.familiar(), parsed.familiar_name(), str(parsed), parsed.name]
-        if any(fnmatch.fnmatchcase(n, pattern) for n in names):
-            return True
-    return False
+def _reference_matches(ref: str, patterns: list[str]) -> bool:
+    parsed = refs.parse(ref)
+    names = (parsed.familiar(), parsed.familiar_name(), str(parsed), parsed.name)
+    return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in names)
 
 
 def _bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
@@ -158,8 +155,11 @@ def select(images: list[Image], filters: dict[str, list[str]], resolve: Callable
             continue
         if any(not _label_match(img.record.labels, spec) for spec in filters.get("label", [])):
             continue
-        if filters.get("reference") and not any(_reference_match(img, p) for p in filters["reference"]):
-            continue
+        if filters.get("reference"):  # as dockerd: only the matching references are listed
+            matching = tuple(r for r in img.refs if _reference_matches(r, filters["reference"]))
+            if not matching:
+                continue
+            img = replace(img, refs=matching)
         if any(created >= b for b in before) or any(created <= s for s in since):
             continue
         if any(created > u for u in until):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import socket
 import subprocess
 import time
 import uuid
@@ -28,6 +29,18 @@ class NetDaemon:
     @property
     def gateway(self) -> str:
         return f"{self.subnet_prefix}.1"
+
+
+def ok(res: subprocess.CompletedProcess[bytes]) -> str:
+    """stdout of a command that must succeed (its stderr in the failure message)."""
+    assert res.returncode == 0, res.stderr.decode()
+    return res.stdout.decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def unique_net() -> tuple[str, str, str]:

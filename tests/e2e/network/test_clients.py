@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import time
 import urllib.request
 import uuid
@@ -12,41 +11,30 @@ import uuid
 import docker
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon
+from tests.e2e.network.conftest import NetDaemon, free_port, ok
 
 pytestmark = pytest.mark.e2e
 
 
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_berth_cli_network_and_port(netd: NetDaemon) -> None:
     net, prefix = f"n-{uuid.uuid4().hex[:6]}", f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
-    port = _free_port()
-    _ok(netd.d.berth("network", "create", "--subnet", f"{prefix}.0/24", "--label", "a=b", net))
+    port = free_port()
+    ok(netd.d.berth("network", "create", "--subnet", f"{prefix}.0/24", "--label", "a=b", net))
     try:
-        assert net in _ok(netd.d.berth("network", "ls"))
-        info = json.loads(_ok(netd.d.berth("network", "inspect", net)))[0]
+        assert net in ok(netd.d.berth("network", "ls"))
+        info = json.loads(ok(netd.d.berth("network", "inspect", net)))[0]
         assert info["Labels"] == {"a": "b"}
-        cid = _ok(netd.d.berth("run", "-d", "--network", net, "--ip", f"{prefix}.77", "-p", f"{port}:80",
+        cid = ok(netd.d.berth("run", "-d", "--network", net, "--ip", f"{prefix}.77", "-p", f"{port}:80",
                                "busybox", "sleep", "60")).strip()
         try:
-            assert _ok(netd.d.berth("port", cid)).strip() == f"80/tcp -> 0.0.0.0:{port}"
-            out = _ok(netd.d.berth("inspect", "-f", "{{.NetworkSettings.Networks}}", cid))
+            assert ok(netd.d.berth("port", cid)).strip() == f"80/tcp -> 0.0.0.0:{port}"
+            out = ok(netd.d.berth("inspect", "-f", "{{.NetworkSettings.Networks}}", cid))
             assert f"{prefix}.77" in out
-            _ok(netd.d.berth("network", "disconnect", net, cid))
-            _ok(netd.d.berth("network", "connect", net, cid))
+            ok(netd.d.berth("network", "disconnect", net, cid))
+            ok(netd.d.berth("network", "connect", net, cid))
         finally:
             netd.d.berth("rm", "-f", cid)
-        assert _ok(netd.d.berth("network", "rm", net)).strip() == net
+        assert ok(netd.d.berth("network", "rm", net)).strip() == net
     finally:
         netd.d.berth("network", "rm", "-f", net)
 
@@ -56,7 +44,7 @@ def test_docker_sdk_networks_and_ports(netd: NetDaemon) -> None:
     prefix = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=f"{prefix}.0/24")])
     net = client.networks.create(f"n-{uuid.uuid4().hex[:6]}", driver="bridge", ipam=ipam)
-    port = _free_port()
+    port = free_port()
     try:
         assert net.name in [n.name for n in client.networks.list()]
         c = client.containers.run("busybox", ["sh", "-c", "mkdir /w; echo sdk > /w/i; httpd -f -p 80 -h /w"],

@@ -6,18 +6,13 @@ import json
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, nft_rules, settled_veths
+from tests.e2e.network.conftest import NetDaemon, nft_rules, ok, settled_veths
 
 pytestmark = pytest.mark.e2e
 
 
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
-
-
 def test_container_gets_address_route_and_reaches_gateway(netd: NetDaemon) -> None:
-    out = _ok(netd.d.docker("run", "--rm", "busybox", "sh", "-c",
+    out = ok(netd.d.docker("run", "--rm", "busybox", "sh", "-c",
                             f"ip -o -4 addr show eth0; ip route; ping -c1 -W2 {netd.gateway}"))
     assert f"inet {netd.subnet_prefix}." in out
     assert f"default via {netd.gateway}" in out
@@ -25,9 +20,9 @@ def test_container_gets_address_route_and_reaches_gateway(netd: NetDaemon) -> No
 
 
 def test_inspect_shows_network_settings_and_stop_releases(netd: NetDaemon) -> None:
-    cid = _ok(netd.d.docker("run", "-d", "busybox", "sleep", "60")).strip()
+    cid = ok(netd.d.docker("run", "-d", "busybox", "sleep", "60")).strip()
     try:
-        info = json.loads(_ok(netd.d.docker("inspect", cid)))[0]
+        info = json.loads(ok(netd.d.docker("inspect", cid)))[0]
         ns = info["NetworkSettings"]
         ip = ns["IPAddress"]
         assert ip.startswith(netd.subnet_prefix + ".")
@@ -37,10 +32,10 @@ def test_inspect_shows_network_settings_and_stop_releases(netd: NetDaemon) -> No
         assert ns["Networks"]["bridge"]["IPAddress"] == ip
         assert len(settled_veths(netd.bridge, 1)) == 1
         # a second container reaches the first by IP
-        _ok(netd.d.docker("run", "--rm", "busybox", "ping", "-c1", "-W2", ip))
-        _ok(netd.d.docker("stop", "-t", "0", cid))
+        ok(netd.d.docker("run", "--rm", "busybox", "ping", "-c1", "-W2", ip))
+        ok(netd.d.docker("stop", "-t", "0", cid))
         assert settled_veths(netd.bridge, 0) == []
-        info = json.loads(_ok(netd.d.docker("inspect", cid)))[0]
+        info = json.loads(ok(netd.d.docker("inspect", cid)))[0]
         assert info["NetworkSettings"]["IPAddress"] == ""
     finally:
         netd.d.docker("rm", "-f", cid)
@@ -49,12 +44,12 @@ def test_inspect_shows_network_settings_and_stop_releases(netd: NetDaemon) -> No
 
 
 def test_addresses_are_reused_after_release(netd: NetDaemon) -> None:
-    first = _ok(netd.d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"))
-    second = _ok(netd.d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"))
+    first = ok(netd.d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"))
+    second = ok(netd.d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"))
     assert first.split()[3] == second.split()[3]
 
 
 def test_network_none_and_host_have_no_veth(netd: NetDaemon) -> None:
-    out = _ok(netd.d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"))
+    out = ok(netd.d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"))
     assert "eth0" not in out
     assert settled_veths(netd.bridge, 0) == []

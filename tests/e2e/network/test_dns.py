@@ -9,23 +9,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon
+from tests.e2e.network.conftest import NetDaemon, ok
 
 pytestmark = pytest.mark.e2e
-
-
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
 
 
 @pytest.fixture
 def usernet(netd: NetDaemon) -> Iterator[tuple[str, str]]:
     name, prefix = f"n-{uuid.uuid4().hex[:6]}", f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
-    _ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", name))
+    ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", name))
     server = f"c-{uuid.uuid4().hex[:6]}"
     try:
-        _ok(netd.d.docker("run", "-d", "--name", server, "--network", name, "--network-alias", "web",
+        ok(netd.d.docker("run", "-d", "--name", server, "--network", name, "--network-alias", "web",
                           "busybox", "sleep", "120"))
         yield name, server
     finally:
@@ -35,22 +30,22 @@ def usernet(netd: NetDaemon) -> Iterator[tuple[str, str]]:
 
 def test_names_aliases_and_short_ids_resolve(netd: NetDaemon, usernet: tuple[str, str]) -> None:
     net, server = usernet
-    info = json.loads(_ok(netd.d.docker("inspect", server)))[0]
+    info = json.loads(ok(netd.d.docker("inspect", server)))[0]
     ip = info["NetworkSettings"]["Networks"][net]["IPAddress"]
     for name in (server, "web", info["Id"][:12]):
-        out = _ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "nslookup", name))
+        out = ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "nslookup", name))
         assert ip in out, out
-    _ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W2", server))
+    ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W2", server))
 
 
 def test_resolv_conf_on_user_network_and_default_bridge(netd: NetDaemon, usernet: tuple[str, str]) -> None:
     net, _ = usernet
-    out = _ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "cat", "/etc/resolv.conf"))
+    out = ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "cat", "/etc/resolv.conf"))
     assert "nameserver 127.0.0.11" in out
     assert "ndots:0" in out
-    out = _ok(netd.d.docker("run", "--rm", "busybox", "cat", "/etc/resolv.conf"))
+    out = ok(netd.d.docker("run", "--rm", "busybox", "cat", "/etc/resolv.conf"))
     assert "127.0.0.11" not in out
-    out = _ok(netd.d.docker("run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test",
+    out = ok(netd.d.docker("run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test",
                             "--add-host", "db:192.0.2.7", "--hostname", "h1", "busybox", "sh", "-c",
                             "cat /etc/resolv.conf /etc/hosts; hostname"))
     assert "nameserver 192.0.2.53" in out

@@ -9,20 +9,9 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, nft_rules
+from tests.e2e.network.conftest import NetDaemon, free_port, nft_rules, ok
 
 pytestmark = pytest.mark.e2e
-
-
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _host_ip() -> str:
@@ -47,25 +36,25 @@ def _get(url: str, tries: int = 50) -> tuple[int, bytes]:
 
 
 def _httpd(netd: NetDaemon, *publish: str) -> str:
-    return _ok(netd.d.docker("run", "-d", *publish, "busybox", "sh", "-c",
+    return ok(netd.d.docker("run", "-d", *publish, "busybox", "sh", "-c",
                              "mkdir -p /www && echo hello-berth > /www/index.html && httpd -f -p 80 -h /www")).strip()
 
 
 def test_published_tcp_port_from_localhost_and_host_address(netd: NetDaemon) -> None:
-    port = _free_port()
+    port = free_port()
     cid = _httpd(netd, "-p", f"{port}:80")
     try:
         assert _get(f"http://127.0.0.1:{port}/") == (200, b"hello-berth\n")
         assert _get(f"http://{_host_ip()}:{port}/")[0] == 200
         # hairpin: another container on the bridge through the host's published port
-        out = _ok(netd.d.docker("run", "--rm", "busybox", "wget", "-qO-", f"http://{netd.gateway}:{port}/"))
+        out = ok(netd.d.docker("run", "--rm", "busybox", "wget", "-qO-", f"http://{netd.gateway}:{port}/"))
         assert out == "hello-berth\n"
-        info = json.loads(_ok(netd.d.docker("inspect", cid)))[0]
+        info = json.loads(ok(netd.d.docker("inspect", cid)))[0]
         assert info["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(port)}]
         assert info["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"] == str(port)
         assert "80/tcp" in info["Config"]["ExposedPorts"]
-        assert _ok(netd.d.docker("port", cid)).strip() == f"80/tcp -> 0.0.0.0:{port}"
-        assert f"0.0.0.0:{port}->80/tcp" in _ok(netd.d.docker("ps", "--format", "{{.Ports}}"))
+        assert ok(netd.d.docker("port", cid)).strip() == f"80/tcp -> 0.0.0.0:{port}"
+        assert f"0.0.0.0:{port}->80/tcp" in ok(netd.d.docker("ps", "--format", "{{.Ports}}"))
         assert f"dport {port}" in nft_rules(netd.table)
     finally:
         netd.d.docker("rm", "-f", cid)
@@ -73,7 +62,7 @@ def test_published_tcp_port_from_localhost_and_host_address(netd: NetDaemon) -> 
 
 
 def test_port_conflict_is_refused_with_dockers_error(netd: NetDaemon) -> None:
-    port = _free_port()
+    port = free_port()
     cid = _httpd(netd, "-p", f"{port}:80")
     try:
         res = netd.d.docker("run", "-d", "-p", f"{port}:80", "busybox", "sleep", "30")
@@ -86,10 +75,10 @@ def test_port_conflict_is_refused_with_dockers_error(netd: NetDaemon) -> None:
 
 
 def test_ephemeral_and_publish_all(netd: NetDaemon) -> None:
-    cid = _ok(netd.d.docker("run", "-d", "-p", "80", "--expose", "81/udp", "-P", "busybox",
+    cid = ok(netd.d.docker("run", "-d", "-p", "80", "--expose", "81/udp", "-P", "busybox",
                             "sleep", "30")).strip()
     try:
-        ports = json.loads(_ok(netd.d.docker("inspect", cid)))[0]["NetworkSettings"]["Ports"]
+        ports = json.loads(ok(netd.d.docker("inspect", cid)))[0]["NetworkSettings"]["Ports"]
         assert int(ports["80/tcp"][0]["HostPort"]) >= 32768
         assert int(ports["81/udp"][0]["HostPort"]) >= 32768
     finally:
@@ -112,8 +101,8 @@ def host_python(*args: str) -> list[str]:
 
 
 def test_published_udp_port(netd: NetDaemon) -> None:
-    port = _free_port()
-    cid = _ok(netd.d.docker("run", "-d", "-p", f"{port}:9999/udp", *host_python("-c", UDP_ECHO))).strip()
+    port = free_port()
+    cid = ok(netd.d.docker("run", "-d", "-p", f"{port}:9999/udp", *host_python("-c", UDP_ECHO))).strip()
     try:
         reply = b""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

@@ -5,27 +5,15 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import time
 import urllib.request
 import uuid
 
 import pytest
 
-from tests.e2e.network.conftest import net_daemon, nft_rules, settled_veths
+from tests.e2e.network.conftest import free_port, net_daemon, nft_rules, ok, settled_veths
 
 pytestmark = pytest.mark.e2e
-
-
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> int:
@@ -46,13 +34,13 @@ def _netns_files(exec_root: str) -> list[str]:
 def test_kill9_restart_keeps_networking_and_drops_dead_state(busybox_tar: bytes) -> None:
     with net_daemon(busybox_tar) as nd:
         d = nd.d
-        port = _free_port()
+        port = free_port()
         prefix = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
         net = f"n-{uuid.uuid4().hex[:6]}"
-        _ok(d.docker("network", "create", "--subnet", f"{prefix}.0/24", net))
-        web = _ok(d.docker("run", "-d", "-p", f"{port}:80", "--network", net, "--name", "web", "busybox",
+        ok(d.docker("network", "create", "--subnet", f"{prefix}.0/24", net))
+        web = ok(d.docker("run", "-d", "-p", f"{port}:80", "--network", net, "--name", "web", "busybox",
                            "sh", "-c", "mkdir /www; echo ok > /www/i; httpd -f -p 80 -h /www")).strip()
-        doomed = _ok(d.docker("run", "-d", "--network", net, "busybox", "sleep", "300")).strip()
+        doomed = ok(d.docker("run", "-d", "--network", net, "busybox", "sleep", "300")).strip()
         assert _get(f"http://127.0.0.1:{port}/i") == 200
         d.kill9()
         # the second container dies while no daemon watches
@@ -62,37 +50,37 @@ def test_kill9_restart_keeps_networking_and_drops_dead_state(busybox_tar: bytes)
         time.sleep(0.5)
         d.start()
         assert _get(f"http://127.0.0.1:{port}/i") == 200
-        out = _ok(d.docker("run", "--rm", "--network", net, "busybox", "nslookup", "web"))
+        out = ok(d.docker("run", "--rm", "--network", net, "busybox", "nslookup", "web"))
         assert f"{prefix}." in out
         assert _netns_files(d.exec_root) == [web]
         assert len(settled_veths(nets_bridge(d, net), 1)) == 1
-        _ok(d.docker("rm", "-f", web, doomed))
+        ok(d.docker("rm", "-f", web, doomed))
         assert _netns_files(d.exec_root) == []
         assert settled_veths(nets_bridge(d, net), 0) == []
         assert f"dport {port}" not in nft_rules(nd.table)
-        _ok(d.docker("network", "rm", net))
+        ok(d.docker("network", "rm", net))
 
 
 def nets_bridge(d: object, net: str) -> str:
-    info = json.loads(_ok(d.docker("network", "inspect", net)))[0]  # type: ignore[attr-defined]
+    info = json.loads(ok(d.docker("network", "inspect", net)))[0]  # type: ignore[attr-defined]
     return "br-" + str(info["Id"])[:12]
 
 
 def test_stop_and_rm_release_everything(busybox_tar: bytes) -> None:
     with net_daemon(busybox_tar) as nd:
         d = nd.d
-        port = _free_port()
-        cids = [_ok(d.docker("run", "-d", "-p", f"{port + i}:80", "busybox", "sleep", "300")).strip()
+        port = free_port()
+        cids = [ok(d.docker("run", "-d", "-p", f"{port + i}:80", "busybox", "sleep", "300")).strip()
                 for i in range(2)]
         assert len(settled_veths(nd.bridge, 2)) == 2
         assert nft_rules(nd.table).count("dnat to") == 2
-        _ok(d.docker("stop", "-t", "0", cids[0]))
+        ok(d.docker("stop", "-t", "0", cids[0]))
         assert len(settled_veths(nd.bridge, 1)) == 1
         assert nft_rules(nd.table).count("dnat to") == 1
-        _ok(d.docker("rm", "-f", cids[1]))
+        ok(d.docker("rm", "-f", cids[1]))
         assert settled_veths(nd.bridge, 0) == []
         assert "dnat to" not in nft_rules(nd.table)
         assert _netns_files(d.exec_root) == []
-        _ok(d.docker("start", cids[0]))  # its port is free again and comes back
+        ok(d.docker("start", cids[0]))  # its port is free again and comes back
         assert f"dport {port}" in nft_rules(nd.table)
-        _ok(d.docker("rm", "-f", cids[0]))
+        ok(d.docker("rm", "-f", cids[0]))

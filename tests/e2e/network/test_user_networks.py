@@ -9,14 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, nft_rules
+from tests.e2e.network.conftest import NetDaemon, nft_rules, ok
 
 pytestmark = pytest.mark.e2e
-
-
-def _ok(res: object) -> str:
-    assert res.returncode == 0, res.stderr.decode()  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
 
 
 def _subnet() -> str:
@@ -44,13 +39,13 @@ def _name(kind: str, made: list[str]) -> str:
 
 def test_create_inspect_ls_rm(netd: NetDaemon, names: list[str]) -> None:
     net, prefix = _name("n", names), _subnet()
-    _ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", "--gateway", f"{prefix}.254",
+    ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", "--gateway", f"{prefix}.254",
                       "--label", "k=v", net))
-    info = json.loads(_ok(netd.d.docker("network", "inspect", net)))[0]
+    info = json.loads(ok(netd.d.docker("network", "inspect", net)))[0]
     assert info["IPAM"]["Config"] == [{"Subnet": f"{prefix}.0/24", "Gateway": f"{prefix}.254"}]
     assert info["Labels"] == {"k": "v"}
     assert info["Driver"] == "bridge"
-    listed = _ok(netd.d.docker("network", "ls", "--format", "{{.Name}}")).split()
+    listed = ok(netd.d.docker("network", "ls", "--format", "{{.Name}}")).split()
     assert {"bridge", "host", "none", net} <= set(listed)
     res = netd.d.docker("network", "create", "--subnet", f"{prefix}.128/25", _name("n", names))
     assert "Pool overlaps with other one on this address space" in res.stderr.decode()
@@ -63,36 +58,36 @@ def test_create_inspect_ls_rm(netd: NetDaemon, names: list[str]) -> None:
     assert "pre-defined network and cannot be removed" in res.stderr.decode()
     res = netd.d.docker("network", "inspect", "nosuchnet")
     assert "network nosuchnet not found" in res.stderr.decode()
-    _ok(netd.d.docker("network", "rm", net))
+    ok(netd.d.docker("network", "rm", net))
 
 
 def test_containers_talk_on_a_network_and_rm_refuses_in_use(netd: NetDaemon, names: list[str]) -> None:
     net, prefix = _name("n", names), _subnet()
-    _ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", net))
+    ok(netd.d.docker("network", "create", "--subnet", f"{prefix}.0/24", net))
     a = _name("c", names)
-    _ok(netd.d.docker("run", "-d", "--name", a, "--network", net, "--ip", f"{prefix}.50", "busybox",
+    ok(netd.d.docker("run", "-d", "--name", a, "--network", net, "--ip", f"{prefix}.50", "busybox",
                       "sleep", "60"))
-    _ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W2", f"{prefix}.50"))
-    info = json.loads(_ok(netd.d.docker("network", "inspect", net)))[0]
+    ok(netd.d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W2", f"{prefix}.50"))
+    info = json.loads(ok(netd.d.docker("network", "inspect", net)))[0]
     assert [c["IPv4Address"] for c in info["Containers"].values()] == [f"{prefix}.50/24"]
     res = netd.d.docker("network", "rm", net)
     assert "has active endpoints" in res.stderr.decode()
-    ep = json.loads(_ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["Networks"][net]
+    ep = json.loads(ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["Networks"][net]
     assert ep["IPAddress"] == f"{prefix}.50"
     assert ep["IPAMConfig"] == {"IPv4Address": f"{prefix}.50"}
 
 
 def test_isolation_between_networks_and_internal(netd: NetDaemon, names: list[str]) -> None:
     n1, n2, p1, p2 = _name("n", names), _name("n", names), _subnet(), _subnet()
-    _ok(netd.d.docker("network", "create", "--subnet", f"{p1}.0/24", n1))
-    _ok(netd.d.docker("network", "create", "--subnet", f"{p2}.0/24", "--internal", n2))
+    ok(netd.d.docker("network", "create", "--subnet", f"{p1}.0/24", n1))
+    ok(netd.d.docker("network", "create", "--subnet", f"{p2}.0/24", "--internal", n2))
     a = _name("c", names)
-    _ok(netd.d.docker("run", "-d", "--name", a, "--network", n1, "busybox", "sleep", "60"))
-    ip_a = json.loads(_ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["Networks"][n1]["IPAddress"]
+    ok(netd.d.docker("run", "-d", "--name", a, "--network", n1, "busybox", "sleep", "60"))
+    ip_a = json.loads(ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["Networks"][n1]["IPAddress"]
     # from the other network: no route out of an internal network, and no forwarding between bridges
     res = netd.d.docker("run", "--rm", "--network", n2, "busybox", "ping", "-c1", "-W1", ip_a)
     assert res.returncode != 0
-    out = _ok(netd.d.docker("run", "--rm", "--network", n2, "busybox", "ip", "route"))
+    out = ok(netd.d.docker("run", "--rm", "--network", n2, "busybox", "ip", "route"))
     assert "default" not in out
     # the default bridge cannot reach n1 either (forwarding between Berth bridges is dropped)
     res = netd.d.docker("run", "--rm", "busybox", "ping", "-c1", "-W1", ip_a)
@@ -102,29 +97,29 @@ def test_isolation_between_networks_and_internal(netd: NetDaemon, names: list[st
 
 def test_connect_and_disconnect_a_running_container(netd: NetDaemon, names: list[str]) -> None:
     n1, p1 = _name("n", names), _subnet()
-    _ok(netd.d.docker("network", "create", "--subnet", f"{p1}.0/24", n1))
+    ok(netd.d.docker("network", "create", "--subnet", f"{p1}.0/24", n1))
     a = _name("c", names)
-    _ok(netd.d.docker("run", "-d", "--name", a, "busybox", "sleep", "60"))
-    _ok(netd.d.docker("network", "connect", "--ip", f"{p1}.9", n1, a))
-    assert f"inet {p1}.9/24" in _ok(netd.d.docker("exec", a, "ip", "-o", "-4", "addr"))
-    nets = json.loads(_ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["Networks"]
+    ok(netd.d.docker("run", "-d", "--name", a, "busybox", "sleep", "60"))
+    ok(netd.d.docker("network", "connect", "--ip", f"{p1}.9", n1, a))
+    assert f"inet {p1}.9/24" in ok(netd.d.docker("exec", a, "ip", "-o", "-4", "addr"))
+    nets = json.loads(ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["Networks"]
     assert set(nets) == {"bridge", n1}
-    _ok(netd.d.docker("network", "disconnect", n1, a))
-    assert f"{p1}.9" not in _ok(netd.d.docker("exec", a, "ip", "-o", "-4", "addr"))
+    ok(netd.d.docker("network", "disconnect", n1, a))
+    assert f"{p1}.9" not in ok(netd.d.docker("exec", a, "ip", "-o", "-4", "addr"))
     res = netd.d.docker("network", "disconnect", n1, a)
     assert "is not connected to network" in res.stderr.decode()
 
 
 def test_network_container_mode_shares_the_namespace(netd: NetDaemon, names: list[str]) -> None:
     a = _name("c", names)
-    _ok(netd.d.docker("run", "-d", "--name", a, "busybox", "sleep", "60"))
-    ip_a = json.loads(_ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["IPAddress"]
-    out = _ok(netd.d.docker("run", "--rm", "--network", f"container:{a}", "busybox", "ip", "-o", "-4", "addr"))
+    ok(netd.d.docker("run", "-d", "--name", a, "busybox", "sleep", "60"))
+    ip_a = json.loads(ok(netd.d.docker("inspect", a)))[0]["NetworkSettings"]["IPAddress"]
+    out = ok(netd.d.docker("run", "--rm", "--network", f"container:{a}", "busybox", "ip", "-o", "-4", "addr"))
     assert f"inet {ip_a}/" in out
 
 
 def test_prune_removes_unused_networks(netd: NetDaemon, names: list[str]) -> None:
     net = _name("n", names)
-    _ok(netd.d.docker("network", "create", "--subnet", f"{_subnet()}.0/24", net))
-    assert net in _ok(netd.d.docker("network", "prune", "-f"))
-    assert net not in _ok(netd.d.docker("network", "ls"))
+    ok(netd.d.docker("network", "create", "--subnet", f"{_subnet()}.0/24", net))
+    assert net in ok(netd.d.docker("network", "prune", "-f"))
+    assert net not in ok(netd.d.docker("network", "ls"))

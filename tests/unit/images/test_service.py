@@ -104,6 +104,19 @@ def test_list_filters(svc: ImagesService) -> None:
         svc.list({"bogus": ["1"]})
 
 
+def test_reference_filter_lists_only_the_matching_tags(svc: ImagesService) -> None:
+    image_id = imp(svc, "busybox")
+    svc.tag("busybox", "other/thing", "v1")
+    svc.tag("busybox", "busybox", "1.36")
+    [row] = svc.list({"reference": ["busybox"]})
+    assert row["Id"] == image_id
+    assert sorted(row["RepoTags"]) == ["busybox:1.36", "busybox:latest"]
+    [row] = svc.list({"reference": ["other/*"]})
+    assert row["RepoTags"] == ["other/thing:v1"]
+    assert svc.list({"reference": ["nothing*"]}) == []
+    assert len(svc.list()[0]["RepoTags"]) == 3
+
+
 def test_tag_and_untag_by_name(svc: ImagesService) -> None:
     iid = imp(svc, "busybox")
     assert svc.tag("busybox", "me/box", "1") == "me/box:1"
