@@ -22,6 +22,7 @@ import shutil
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
@@ -35,6 +36,8 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WORKERS = 2
+PROBE_FILES = 64  # small files written inline first, to time file creation here
+SLOW_FILE = 150e-6  # seconds per small file above which the worker threads take over
 IN_FLIGHT = 64
 SMALL_FILE = 1 << 20
 
@@ -59,15 +62,30 @@ def clean_name(name: str) -> str:
 
 
 class _Writers:
-    """Small new files written by worker threads (creating inodes is mostly kernel time, outside the GIL);
-    `barrier` waits for all of them before anything that could touch their names."""
+    """Small new files, written inline while creating a file is cheap, else by worker threads (on a slow
+    filesystem creating inodes is kernel time, outside the GIL, and overlaps well); `barrier` waits for all
+    of them before anything that could touch their names."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="unpack")
+        self.workers = workers
+        self.pool: ThreadPoolExecutor | None = None
+        self.inline = 0  # files written inline so far, and the time they took
+        self.inline_time = 0.0
         self.slots = threading.BoundedSemaphore(IN_FLIGHT)
         self.pending: dict[str, Future[None]] = {}
 
     def submit(self, rel: str, job: Callable[[], None]) -> None:
+        if self.pool is None:
+            if self.inline < PROBE_FILES:
+                t0 = time.perf_counter()
+                job()
+                self.inline_time += time.perf_counter() - t0
+                self.inline += 1
+                if self.inline == PROBE_FILES and self.inline_time / PROBE_FILES > SLOW_FILE and self.workers:
+                    self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="unpack")
+                return
+            job()  # creating files is fast here: no threads
+            return
         self.slots.acquire()
         try:
             fut = self.pool.submit(job)
@@ -93,7 +111,8 @@ class _Writers:
     def close(self) -> None:
         for fut in self.pending.values():
             fut.cancel()
-        self.pool.shutdown(wait=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
 
 class _Extractor:
@@ -220,6 +239,12 @@ class _Extractor:
             fd = os.open(path, flags, m.mode & 0o777)
         except FileNotFoundError:
             os.makedirs(os.path.join(self.root, parent), mode=0o755, exist_ok=True)
+            fd = os.open(path, flags, m.mode & 0o777)
+        except FileExistsError:  # the name reached through a symlinked parent, under another spelling
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             fd = os.open(path, flags, m.mode & 0o777)
         try:
             view = memoryview(data)
