@@ -102,9 +102,11 @@ class _External:
         return b""
 
     def close(self) -> None:
+        """Stop the child; returns once the feeder stopped reading `src` too (the caller may read it again)."""
         if self._proc.returncode is None:
             self._proc.kill()
             self._proc.wait()
+        self._feeder.join()
         for f in (self._proc.stdout, self._proc.stderr):
             if f is not None:
                 f.close()

@@ -5,18 +5,20 @@ plain OCI layouts; member names and links are resolved inside the archive only; 
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import posixpath
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from berth import errdefs
 from berth.daemon.images import refs, remove
 from berth.oci import digest as dg
 from berth.oci import mediatypes
-from berth.store.compression import DecompressingReader, Readable
+from berth.store.compression import DecompressingReader, Readable, detect
 from berth.store.content import ContentWriter
 from berth.store.metadata import ImageRecord
 from berth.store.snapshots.overlay import Detached
@@ -57,8 +59,12 @@ class _Archive:
             for m in reader:
                 name = _clean(m.name)
                 if m.type == REG:
-                    if self.svc is not None and m.size >= 1024 and _is_tar(reader.peek(512)):
+                    head = reader.peek(512) if self.svc is not None and m.size >= 64 else b""
+                    if len(head) == 512 and _is_tar(head):
                         self._unpack(name, reader)
+                        continue
+                    if head and detect(head) in ("gzip", "zstd"):
+                        self._unpack_compressed(name, reader)
                         continue
                     path = os.path.join(self.tmp, str(len(self.files)))
                     with open(path, "wb") as out:
@@ -83,6 +89,23 @@ class _Archive:
         except errdefs.InvalidParameter:
             pass  # not a layer after all, or a broken one: kept as a spooled file for the checks after
         writer.flush()
+
+    def _unpack_compressed(self, name: str, reader: TarReader) -> None:
+        """A compressed member: spooled as it is (for the checks after, when it is not a layer) and unpacked."""
+        assert self.svc is not None
+        path = os.path.join(self.tmp, str(len(self.files)))
+        writer = self.svc.content.writer()
+        self.layers[name] = spec = _Speculative(None, writer)
+        self.files[name] = path
+        with open(path, "wb") as spool:
+            try:
+                with DecompressingReader(_MemberData(reader, spool)) as plain:
+                    spec.unpacked = self.svc.snapshots.unpack_detached(plain, tee=writer.write)
+            except (errdefs.InvalidParameter, ValueError, EOFError, zlib.error, lzma.LZMAError):
+                spec.unpacked = None
+                writer.abort()
+            spool.flush()
+            reader.write_to(spool.fileno())  # what the decompressor did not read (after a failure)
 
     def close(self) -> None:
         """Drop what no image used."""
@@ -121,13 +144,17 @@ class _Archive:
 
 
 class _MemberData:
-    """The current tar member's data as a stream."""
+    """The current tar member's data as a stream (copied to `spool` as it is read, when given)."""
 
-    def __init__(self, reader: TarReader) -> None:
+    def __init__(self, reader: TarReader, spool: BinaryIO | None = None) -> None:
         self.reader = reader
+        self.spool = spool
 
     def read(self, n: int = -1, /) -> bytes:
-        return self.reader.read_some(n if n > 0 else 1 << 20)
+        data = self.reader.read_some(n if n > 0 else 1 << 20)
+        if self.spool is not None:
+            self.spool.write(data)
+        return data
 
 
 def _is_tar(head: bytes) -> bool:
@@ -242,7 +269,7 @@ def _layer(svc: ImagesService, ar: _Archive, parent: str | None, diff_id: str, n
     with open(ar.path(name), "rb") as f, svc.content.writer() as writer, DecompressingReader(f) as reader:
         try:
             applied = svc.snapshots.apply_layer(parent, reader, tee=writer.write)
-        except (ValueError, EOFError, OSError) as exc:
+        except (ValueError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
             raise errdefs.InvalidParameter(f"invalid layer {name}: {exc}") from None
         if applied.new:
             created.append(applied.chain_id)

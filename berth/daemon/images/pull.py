@@ -5,8 +5,10 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import lzma
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -245,7 +247,7 @@ class _Job:
                 try:
                     reader = stack.enter_context(DecompressingReader(_CountingReader(f, report)))  # type: ignore[arg-type]
                     applied = self.svc.snapshots.apply_layer(parent, reader, verify=verify)
-                except (ValueError, EOFError, OSError) as exc:
+                except (ValueError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
                     raise errdefs.InvalidParameter(f"failed to register layer: {exc}") from None
             report(layer.size, final=True)
             if applied.new:

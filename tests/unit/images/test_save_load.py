@@ -145,6 +145,22 @@ def test_a_plain_layer_unpacked_early_is_dropped_when_its_diff_id_is_wrong(other
     assert [n for n in os.listdir(other.snapshots.root) if n.startswith("ingest-")] == []
 
 
+@pytest.mark.parametrize("igzip", ["0", "1"])
+def test_a_corrupt_gzip_layer_is_refused_and_leaves_nothing(other: ImagesService, igzip: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BERTH_DISABLE_IGZIP", "1" if igzip == "0" else "0")
+    good = gzip.compress(TAR)
+    bad = good[:40] + bytes(reversed(good[40:-8])) + good[-8:]
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [dg.sha256(TAR)]}}).encode()
+    with pytest.raises(errdefs.InvalidParameter):
+        other.load(io.BytesIO(_oci_layout(bad, config, "", "docker.io/library/bad:3")))
+    assert other.list() == []
+    assert other.meta.snapshots() == []
+    assert list(other.content.walk()) == []
+    assert os.listdir(other.content.ingest_dir) == []
+    assert [n for n in os.listdir(other.snapshots.root) if n.startswith("ingest-")] == []
+
+
 def test_load_refuses_paths_outside_the_archive(other: ImagesService) -> None:
     manifest = json.dumps([{"Config": "../../../etc/passwd", "RepoTags": ["x:1"], "Layers": []}]).encode()
     buf = io.BytesIO()
