@@ -219,9 +219,21 @@ def _rmi_all(berth: list[str], env: dict[str, str]) -> None:
         subprocess.run([*berth, "rmi", "-f", *sorted(set(ids))], env=env, capture_output=True)
 
 
-def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: _Figures) -> tuple[str, str]:
-    """One load, save, push, pull, push, save, load cycle on fresh registries; returns (registry url, ref)."""
+def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: _Figures,
+           settle: float = 0) -> tuple[str, str]:
+    """One load, save, push, pull, push, save, load cycle on fresh registries; returns (registry url, ref).
+
+    `settle`: seconds to wait before each step that creates the image's files (ext4 without a journal skips
+    inodes deleted in the last 60-300 s when it allocates new ones, which makes a create right after an rmi of
+    thousands of files several times slower)."""
+
+    def pause() -> None:
+        if settle:
+            subprocess.run(["sync"], check=False)
+            time.sleep(settle)
+
     with running_registry() as reg_a, running_registry() as reg_b:
+        pause()
         figs.add("load (OCI archive, plain layers)", _run([*berth, "load", "-i", archive], env))
         out = os.path.join(tmp, "save1.tar")
         figs.add("save (loaded image, plain layers)", _run([*berth, "save", "-o", out, "bench/big:1"], env))
@@ -231,6 +243,7 @@ def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: 
         figs.add("push (loaded image: gzip + upload)", _run([*berth, "push", ref_a], env))
         figs.add("push again (all layers exist)", _run([*berth, "push", ref_a], env))
         _rmi_all(berth, env)
+        pause()
         figs.add("pull (nothing present)", _run([*berth, "pull", ref_a], env))
         figs.add("pull again (up to date)", _run([*berth, "pull", ref_a], env))
         subprocess.run([*berth, "tag", ref_a, ref_b], env=env, check=True)
@@ -238,6 +251,7 @@ def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: 
         out = os.path.join(tmp, "save2.tar")
         figs.add("save (pulled image, gzip layers)", _run([*berth, "save", "-o", out, ref_a], env))
         _rmi_all(berth, env)
+        pause()
         figs.add("load (that save)", _run([*berth, "load", "-i", out], env))
         os.unlink(out)
         _rmi_all(berth, env)
@@ -251,6 +265,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rootfs", help="use this directory as the image's root (skips debootstrap)")
     ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument("--settle", type=float, default=0, help="seconds to wait before each pull and load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pp-", dir="/tmp") as tmp:
         root = args.rootfs or _debootstrap(tmp)
@@ -272,7 +287,7 @@ def main() -> None:
             berth = [sys.executable, "-m", "berth.cli.main"]
             for n in range(args.rounds):
                 print(f"round {n + 1}:", flush=True)
-                _round(berth, env, archive, tmp, figs)
+                _round(berth, env, archive, tmp, figs, args.settle)
             figs.report()
             if not args.no_breakdown:
                 with running_registry() as reg:
