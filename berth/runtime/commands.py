@@ -39,7 +39,7 @@ def write_pid_file(path: str | None, pid: int) -> None:
     if path:
         from berth.util.atomic import write_atomic
 
-        write_atomic(os.path.abspath(path), str(pid).encode())
+        write_atomic(os.path.abspath(path), str(pid).encode(), durable=False)  # state of a running process
 
 
 def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
@@ -61,14 +61,16 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path") or "rootfs")
         linux = spec.get("linux") or {}
         cgroups = Cgroups.for_path(resolve_path(linux.get("cgroupsPath"), cid))
-        made = cgroups
+        # the cgroups first, while nothing holds the kernel's cgroup lock; then the warm-up child, which holds
+        # it through an RCU grace period (and would stall these mkdirs); init joins them once it reports its pid
+        cgroups.create()
+        cgroups.apply(linux.get("resources"))
+        from berth.runtime.warmup import start_warmup
+
+        opts["warmup-pid"] = start_warmup()
 
         def meanwhile() -> None:
-            # while the child builds the container: a v1 cpu cgroup's mkdir can wait ~10 ms on the kernel
-            # (just after another one was removed); init joins the cgroups only once it reports its pid
-            made.create()
-            made.apply(linux.get("resources"))
-            Container.preload()
+            Container.preload()  # while the child builds the container
         console = None
         if (spec.get("process") or {}).get("terminal"):
             if opts.get("tty-proxy") is not None:

@@ -2,8 +2,9 @@
 
 The first write to any cgroup.procs after a quiet period waits for an RCU grace period (the global
 cgroup_threadgroup_rwsem switching to its writer mode): ~10 ms here. A child that rewrites its own
-cgroup ("0" = the writer, a no-op move) at the start of create/run pays that wait while the runtime
-imports and builds the container; the real moves that follow find the lock warm.
+cgroup ("0" = the writer, a no-op move) at the start of exec, and in create/run once the container's
+cgroups are made, pays that wait while the runtime builds the container; the real moves that follow
+find the lock warm. The kernel holds its cgroup mutex through that wait: cgroup mkdirs are done before.
 """
 
 from __future__ import annotations

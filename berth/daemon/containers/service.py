@@ -106,7 +106,7 @@ class ContainersService:
                 self.network.validate_mode(str(c.host_config.get("NetworkMode") or ""))
             spec.validate(c.config, c.host_config, self.idmap)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
-            etcfiles.write_all(c.root, c.config, c.host_config)
+            self.store.flush_later(etcfiles.write_all(c.root, c.config, c.host_config, durable=False))
             self._hand_to_remapped_root(c)
             self.images.rootfs_mount(cid, image.id)
             self.store.save(c)
@@ -206,8 +206,9 @@ class ContainersService:
             return {}
         c.networks = {**c.networks, **att["networks"]}
         c.ports, c.sandbox_key = dict(att["ports"]), str(att["ns_path"])
-        await asyncio.to_thread(etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"],
-                                embedded_dns=bool(att.get("dns")))
+        self.store.flush_later(await asyncio.to_thread(
+            etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"], embedded_dns=bool(att.get("dns")),
+            durable=False))
         return {"network": att["ns_path"]}
 
     async def _network_down(self, c: Container) -> None:
