@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from berth.shim import minijson
+from berth.util import minijson
 
 __all__ = ["main", "parse_args"]
 

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 from berth.kernel.prctl import set_child_subreaper
-from berth.shim import minijson
 from berth.shim.clients import Client
 from berth.shim.jsonlog import JsonLog
 from berth.shim.loop import Loop
@@ -18,6 +17,7 @@ from berth.shim.runtime import Runtime, RuntimeError_
 from berth.shim.stdio import ProcIO
 from berth.shim.sysutil import note, read_pid, remove_tree, unlink, wait_exit
 from berth.shim.teardown import Teardown
+from berth.util import minijson
 
 __all__ = ["Config", "OpError", "Shim"]
 

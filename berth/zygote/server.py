@@ -17,9 +17,9 @@ import gc
 import os
 import sys
 
-from berth.shim import minijson
 from berth.shim.protocol import short_socket_path
 from berth.shim.sysutil import note
+from berth.util import minijson
 
 __all__ = ["main"]
 
