@@ -61,16 +61,14 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path") or "rootfs")
         linux = spec.get("linux") or {}
         cgroups = Cgroups.for_path(resolve_path(linux.get("cgroupsPath"), cid))
-        # the cgroups first, while nothing holds the kernel's cgroup lock; then the warm-up child, which holds
-        # it through an RCU grace period (and would stall these mkdirs); init joins them once it reports its pid
-        cgroups.create()
-        cgroups.apply(linux.get("resources"))
-        from berth.runtime.warmup import start_warmup
-
-        opts["warmup-pid"] = start_warmup()
+        made = cgroups
 
         def meanwhile() -> None:
-            Container.preload()  # while the child builds the container
+            # while the child builds the container (it mounts the cgroups once told they exist); init joins
+            # them once it reports its pid, and that first migration's RCU wait overlaps the rest of its work
+            made.create()
+            made.apply(linux.get("resources"))
+            Container.preload()
         console = None
         if (spec.get("process") or {}).get("terminal"):
             if opts.get("tty-proxy") is not None:

@@ -4,8 +4,8 @@
         | -- fork ------------------> |
         |  (R puts C1 in the cgroups) |
         | -- {"go"} ----------------> |  setns / unshare
-        | -- {"cgroups_made"} ------------------------------------> |  (init: its cgroup mounts)
         |                             | -- fork -------------------> |
+        | -- {"cgroups_made"} ------------------------------------> |  (init: its cgroup mounts)
         | <-- {"pid": host pid} ----- |  _exit(0)                    |  rootfs, console, user, caps
         | -- {"cgroups"} (init moved into them) ------------------> |  (init: needed before ready)
         | <-------------------------------------- {"ready"} or {"error": msg}

@@ -2,9 +2,10 @@
 
 The first write to any cgroup.procs after a quiet period waits for an RCU grace period (the global
 cgroup_threadgroup_rwsem switching to its writer mode): ~10 ms here. A child that rewrites its own
-cgroup ("0" = the writer, a no-op move) at the start of exec, and in create/run once the container's
-cgroups are made, pays that wait while the runtime builds the container; the real moves that follow
-find the lock warm. The kernel holds its cgroup mutex through that wait: cgroup mkdirs are done before.
+cgroup ("0" = the writer, a no-op move) at the start of exec pays that wait while the runtime prepares
+the process; the real moves that follow find the lock warm. Not for create/run: the kernel holds its
+cgroup mutex through that wait, which would stall the container's cgroup mkdirs (create overlaps the
+wait with the init's work instead, see process._ladder).
 """
 
 from __future__ import annotations

@@ -254,7 +254,8 @@ class ContainersService:
                 log.warning("shim delete of %s failed: %s", c.id[:12], exc)
         self.shims.cleanup(c.id)
         await self._network_down(c)
-        await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
+        if not c.host_config.get("AutoRemove"):  # else the removal's disposal unmounts it
+            self.mounter.unmount_later(os.path.join(c.root, "bundle", "rootfs"))  # waited for by mount/remove
         c.mark_exited(code, finished_at)
         if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
             self.store.save(c)
@@ -410,7 +411,8 @@ class ContainersService:
         """Unmount, take the record away atomically, answer; the disk clean-up goes on in the background."""
         rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
         await self._network_down(c)
-        await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
+        # an unmount under way must end before the rename moves its path; the disposal unmounts what is left
+        await asyncio.to_thread(self.mounter.settle, os.path.join(c.root, "bundle", "rootfs"))
         trash = self.store.discard(c.id)
         self.spawn(asyncio.to_thread(self._dispose, c.id, trash))
         self.containers.pop(c.id, None)
@@ -444,7 +446,9 @@ class ContainersService:
 
     # -- restore after a daemon restart ---------------------------------------------------------
     def _dispose(self, cid: str, trash: str | None) -> None:
-        """What a removed container leaves on disk: its writable layer, shim dir and (renamed) directory."""
+        """What a removed container leaves on disk: its rootfs mount, writable layer, shim dir and (renamed)
+        directory."""
+        self.mounter.unmount(os.path.join(trash or self.store.dir_of(cid), "bundle", "rootfs"))
         self.images.release_rootfs(cid)
         self.shims.cleanup(cid)
         if trash is not None:
