@@ -32,39 +32,20 @@ def _own_cgroup_procs() -> str | None:
     return None
 
 
-def start_warmup(keep: float = 0.0, every: float = 0.002) -> int:
-    """Fork the warm-up child; returns its pid (reap it later), or 0.
-
-    With `keep` the child goes on rewriting for that many seconds, once per `every`: the lock stays in its
-    writer mode (it falls back after a grace period without writers) for the migrations of a container
-    start that follows in a moment (see berth.zygote.server). Once warm, each rewrite takes microseconds.
-    """
+def start_warmup() -> int:
+    """Fork the warm-up child; returns its pid (reap it later), or 0."""
     pid = os.fork()
     if pid == 0:
         try:
             procs = _own_cgroup_procs()
             if procs:
-                _rewrite(procs, keep, every)
+                with open(procs, "w") as f:
+                    f.write("0")
         except BaseException:
             pass
         finally:
             os._exit(0)
     return pid
-
-
-def _rewrite(procs: str, keep: float, every: float) -> None:
-    import time
-
-    fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        deadline = time.monotonic() + keep
-        while True:
-            os.write(fd, b"0")
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(every)
-    finally:
-        os.close(fd)
 
 
 def reap_warmup(pid: int) -> None:

@@ -25,52 +25,10 @@ __all__ = ["main"]
 
 MAX_REQUEST = 1 << 20
 _FDS = 2
-KEEP_WARM = 0.1  # seconds: a container start migrates its init ~30 ms after the request, later under load
-
-
-class _Warmer:
-    """Keeps the kernel's cgroup migration lock warm while a shim starts its container: the first migration
-    after a quiet spell waits an RCU grace period (~10 ms, more under load) with the cgroup mutex held; a
-    child rewriting its own cgroup pays it now, and keeps the lock warm for the init's move that follows."""
-
-    __slots__ = ("pid", "since")
-
-    def __init__(self) -> None:
-        self.pid = 0
-        self.since = 0.0
-
-    def kick(self) -> None:
-        import time
-
-        from berth.runtime.warmup import start_warmup
-
-        self._reap()
-        now = time.monotonic()
-        if self.pid and now - self.since < KEEP_WARM / 2:
-            return  # the running one stays long enough
-        try:
-            pid = start_warmup(keep=KEEP_WARM)
-        except OSError:
-            return
-        self.pid, self.since = pid, now
-
-    def _reap(self) -> None:
-        while True:  # the warm-up children are the zygote's only children between requests
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                pid = -1
-            if pid <= 0:
-                if pid < 0:
-                    self.pid = 0
-                return
-            if pid == self.pid:
-                self.pid = 0
 
 
 def _preload() -> None:
     """Import everything a shim and its in-process runtime use, so that forked shims share it."""
-    import berth.runtime.warmup
     import berth.shim.loop
     import berth.shim.main
     import berth.shim.service
@@ -134,7 +92,6 @@ def main(argv: list[str]) -> int:
     note(f"zygote {os.getpid()} serving on {sock_path}")
     gc.collect()
     gc.freeze()  # what is loaded now stays out of the collector's reach: forked shims keep sharing it
-    warmer = _Warmer()
     while True:
         try:
             conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
@@ -144,7 +101,7 @@ def main(argv: list[str]) -> int:
             note(f"accept failed: {exc}")
             continue
         try:
-            _handle(listener, conn, warmer)
+            _handle(listener, conn)
         except Exception as exc:
             note(f"request failed: {exc!r}")
         finally:
@@ -176,7 +133,7 @@ def _reply(conn: _socket.socket, obj: dict[str, object]) -> None:
         pass
 
 
-def _handle(listener: _socket.socket, conn: _socket.socket, warmer: _Warmer) -> None:
+def _handle(listener: _socket.socket, conn: _socket.socket) -> None:
     conn.settimeout(5.0)
     data, fds = _recv_request(conn)
     try:
@@ -192,7 +149,6 @@ def _handle(listener: _socket.socket, conn: _socket.socket, warmer: _Warmer) -> 
         if pid == 0:
             _child(listener, conn, argv, fds)
         _reply(conn, {"ok": True, "pid": pid})
-        warmer.kick()  # while the shim's first process works
     finally:
         for fd in fds:
             os.close(fd)
