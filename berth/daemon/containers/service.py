@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import signal as signals
+from collections.abc import Awaitable
 from typing import Any
 
 from berth import errdefs
@@ -157,8 +159,9 @@ class ContainersService:
         os.makedirs(rootfs, exist_ok=True)
         mount = self.images.rootfs_mount(c.id, c.image_id)
         await asyncio.to_thread(self.mounter.mount, mount, rootfs)
+        net_ready: Awaitable[object] | None = None
         try:
-            ns_paths = await self._network_up(c)
+            ns_paths, net_ready = await self._network_up(c)
             user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
                                  c.host_config.get("GroupAdd") or [])
             oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
@@ -168,10 +171,20 @@ class ContainersService:
                 c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
             )
         except Exception as exc:
-            err = exc if isinstance(exc, errdefs.BerthError) else errdefs.System(
-                f"failed to create task for container: {exc}")
+            if net_ready is not None:
+                await asyncio.gather(net_ready, return_exceptions=True)
+            err = _start_error(exc)
             await self._start_failed(c, rs, rootfs, err)
             raise err from exc
+        if net_ready is not None:
+            try:
+                await net_ready  # the published ports work before the container's process runs
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await shim.delete()
+                err = _start_error(exc)
+                await self._start_failed(c, rs, rootfs, err)
+                raise err from exc
         rs.shim = shim
         rs.exited = asyncio.Event()
         rs.stopping = False
@@ -190,26 +203,27 @@ class ContainersService:
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
 
-    async def _network_up(self, c: Container) -> dict[str, str]:
-        """The namespaces to join by path: the sandbox the network service wires, or another container's."""
+    async def _network_up(self, c: Container) -> tuple[dict[str, str], Awaitable[object] | None]:
+        """The namespaces to join by path (the sandbox the network service wires, or another container's), and
+        what to await before the container's process starts (its published ports), if anything."""
         mode = str(c.host_config.get("NetworkMode") or "")
         if mode.startswith("container:"):
             target = self.get(mode.split(":", 1)[1])
             if target.state not in (State.RUNNING, State.PAUSED) or not target.pid:
-                return {}
+                return {}, None
             path = self.network.sandbox_path(target.id) if self.network is not None else None
-            return {"network": path or f"/proc/{target.pid}/ns/net"}
+            return {"network": path or f"/proc/{target.pid}/ns/net"}, None
         if self.network is None:
-            return {}
+            return {}, None
         att = await self.network.setup(c.id, c.config, c.host_config, c.networks)
         if att is None:
-            return {}
+            return {}, None
         c.networks = {**c.networks, **att["networks"]}
         c.ports, c.sandbox_key = dict(att["ports"]), str(att["ns_path"])
         self.store.flush_later(await asyncio.to_thread(
             etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"], embedded_dns=bool(att.get("dns")),
             durable=False))
-        return {"network": att["ns_path"]}
+        return {"network": att["ns_path"]}, att.get("ready")
 
     async def _network_down(self, c: Container) -> None:
         """Addresses, ports and the namespace go back when the container stops (the records stay, emptied)."""
@@ -504,6 +518,10 @@ def _emptied(ep: dict[str, Any]) -> dict[str, Any]:
     blank: dict[str, Any] = {"MacAddress": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                              "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
     return {k: (ep.get(k) if k in keep else blank.get(k)) for k in _ENDPOINT_KEYS}
+
+
+def _start_error(exc: Exception) -> errdefs.BerthError:
+    return exc if isinstance(exc, errdefs.BerthError) else errdefs.System(f"failed to create task for container: {exc}")
 
 
 def _requested_endpoints(body: dict[str, Any], host_config: dict[str, Any]) -> dict[str, Any]:

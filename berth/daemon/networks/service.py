@@ -223,16 +223,17 @@ class NetworksService:
             for i, (net, ep) in enumerate(zip(nets[1:], eps[1:], strict=True), start=1):
                 await hostcmd.add_interface(sb.ns_path, net.bridge, ep.host_if, f"eth{i}", ep.mac,
                                             self._cidr(net, ep))
-            if bindings:
-                await self.apply_firewall()
         except BaseException:
             await self.teardown(cid)
             raise
         await self.changed()
         log.debug("network setup of %s: %.1f ms", cid[:12], (time.perf_counter() - t0) * 1000)
+        # the published ports' rules (an nft run) are applied while the runtime creates the container: the
+        # caller awaits "ready" before the container's process starts
+        ready = asyncio.ensure_future(self.apply_firewall()) if bindings else None
         return {"ns_path": sb.ns_path, "ip": eps[0].ip, "dns": self.uses_embedded_dns(host_config),
                 "networks": {n.name: self.endpoint_settings(n, cid) for n in nets},
-                "ports": docker_ports(bindings, exposed)}
+                "ports": docker_ports(bindings, exposed), "ready": ready}
 
     @staticmethod
     def _cidr(net: Network, ep: Endpoint) -> str:
