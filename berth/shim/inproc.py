@@ -20,8 +20,9 @@ _MODULE = "berth.runtime"
 _PRELOADED = (
     "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
     "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks", "berth.runtime.waiting",
-    "berth.util.atomic", "berth.runtime.rootfs", "berth.runtime.sysctls", "berth.runtime.seccomp",
-    "berth.seccomp.cache", "berth.seccomp.filter", "berth.runtime.cgroups.devices", "_json", "_sha256",
+    "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.cgroups.devices",
+    "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache",
+    "berth.seccomp.filter", "berth.util.atomic", "_json", "_sha256",
 )  # fmt: skip
 
 

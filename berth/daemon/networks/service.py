@@ -121,9 +121,9 @@ class NetworksService:
                 return
             await hostcmd.nft_apply(ruleset(self.table, bridges, ports))
             self.table_made = True
-            if bridges != self.docker_user_synced:  # a DOCKER-USER chain made since the last look is found now
-                if await coexist.sync_docker_user_rules(self.table, bridges):
-                    self.docker_user_synced = bridges
+            # until the DOCKER-USER chain is found, each change looks again (dockerd may start after berthd)
+            if bridges != self.docker_user_synced and await coexist.sync_docker_user_rules(self.table, bridges):
+                self.docker_user_synced = bridges
 
     def _primary_ip(self, sb: Sandbox) -> str:
         for nid in sb.networks:
