@@ -9,8 +9,8 @@ import os
 from berth import errdefs
 from berth.kernel.mount import umount2
 
-__all__ = ["add_interface", "attach_netns", "enslave_link", "bridge_exists", "delete_link", "ensure_bridge", "link_exists", "nft_apply",
-           "nft_delete_table", "release_netns", "run", "run_output", "write_sysctl"]
+__all__ = ["add_interface", "attach_netns", "bridge_exists", "delete_link", "enslave_link", "ensure_bridge",
+           "link_exists", "nft_apply", "nft_delete_table", "release_netns", "run", "run_output", "write_sysctl"]
 
 MNT_DETACH = 2
 
