@@ -158,7 +158,8 @@ class ContainersService:
         rootfs = os.path.join(bundle, "rootfs")
         os.makedirs(rootfs, exist_ok=True)
         mount = self.images.rootfs_mount(c.id, c.image_id)
-        await asyncio.to_thread(self.mounter.mount, mount, rootfs)
+        # the rootfs is mounted on a thread while the network and the spec are made
+        mounting = asyncio.ensure_future(asyncio.to_thread(self.mounter.mount, mount, rootfs))
         net_ready: Awaitable[object] | None = None
         try:
             ns_paths, net_ready = await self._network_up(c)
@@ -167,12 +168,14 @@ class ContainersService:
             oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
                              init_path=self.init_path, idmap=self.idmap, ns_paths=ns_paths)
             spec.write(bundle, oci)
+            await mounting
             shim, pid = await self.shims.launch(
                 c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
             )
         except Exception as exc:
-            if net_ready is not None:
-                await asyncio.gather(net_ready, return_exceptions=True)
+            for task in (mounting, net_ready):
+                if task is not None:
+                    await asyncio.gather(task, return_exceptions=True)
             err = _start_error(exc)
             await self._start_failed(c, rs, rootfs, err)
             raise err from exc
