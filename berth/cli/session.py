@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 
+# signal (enum), threading and time are imported where used: a plain `exec` or `run` needs none of them
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    import signal
     from typing import Any
 
     from berth.client import Client
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Session", "forward_signals", "parse_detach_keys", "resize", "terminal_size", "watch_resize"]
 
-NOT_FORWARDED = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGWINCH, signal.SIGKILL,
-                 signal.SIGSTOP}
+NOT_FORWARDED = frozenset(("SIGCHLD", "SIGPIPE", "SIGURG", "SIGWINCH", "SIGKILL", "SIGSTOP"))
 
 
 def parse_detach_keys(spec: str) -> bytes:
@@ -69,10 +67,14 @@ def resize(client: Client, path: str, retries: int = 1) -> None:
             if attempt + 1 == retries:
                 sys.stderr.write("failed to resize tty, using default size\n")
             else:
+                import time
+
                 time.sleep(0.1 * (attempt + 1))
 
 
 def _background(fn: Callable[[], object]) -> None:
+    import threading
+
     def safe() -> None:
         with contextlib.suppress(Exception):
             fn()
@@ -82,6 +84,8 @@ def _background(fn: Callable[[], object]) -> None:
 @contextlib.contextmanager
 def watch_resize(client: Client, path: str) -> Iterator[None]:
     """Resize on SIGWINCH while inside the block."""
+    import signal
+
     old = signal.signal(signal.SIGWINCH, lambda *_: _background(lambda: resize(client, path)))
     try:
         yield
@@ -92,6 +96,8 @@ def watch_resize(client: Client, path: str) -> Iterator[None]:
 @contextlib.contextmanager
 def forward_signals(client: Client, cid: str) -> Iterator[None]:
     """Forward received signals to the container as POST /containers/{id}/kill?signal=NAME."""
+    import signal
+
     saved: dict[signal.Signals, Any] = {}
 
     def handler(signum: int, _frame: object) -> None:
@@ -99,7 +105,7 @@ def forward_signals(client: Client, cid: str) -> Iterator[None]:
         _background(lambda: client.post(f"/containers/{cid}/kill", signal=name))
 
     for sig in signal.Signals:
-        if sig in NOT_FORWARDED:
+        if sig.name in NOT_FORWARDED:
             continue
         try:
             saved[sig] = signal.signal(sig, handler)
@@ -175,6 +181,8 @@ class Session:
         sys.stdout.flush()
         with raw_terminal(self.tty and self.stdin):
             if self.stdin:
+                import threading
+
                 threading.Thread(target=self._pump, daemon=True).start()
             out = sys.stdout.buffer
             chunks = iter(self.resp.conn.recv, b"")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
-
-from berth.util.timefmt import human_duration
 
 __all__ = ["ago", "bytes_size", "human_size", "ram_in_bytes"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_RAM = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?$")
+_RAM = r"^(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?$"
 
 
 def human_size(size: float, precision: int = 3) -> str:
@@ -37,7 +34,9 @@ def bytes_size(size: float, precision: int = 4) -> str:
 
 def ram_in_bytes(text: str) -> int:
     """RAMInBytes: "64m" -> 67108864 (binary multiples, as --memory and --shm-size parse)."""
-    m = _RAM.match(text.strip())
+    import re  # here: `run` imports this module, and most runs give no size
+
+    m = re.match(_RAM, text.strip())
     if not m:
         raise ValueError(f"invalid size: '{text}'")
     return int(float(m.group(1)) * _BINARY[m.group(2).lower()])
@@ -45,6 +44,8 @@ def ram_in_bytes(text: str) -> int:
 
 def ago(unix_seconds: float, now: float | None = None) -> str:
     """"2 minutes ago" for a unix timestamp (docker's RunningFor / CreatedSince)."""
+    from berth.util.timefmt import human_duration
+
     if unix_seconds <= 0:
         return "N/A"
     return human_duration((time.time() if now is None else now) - unix_seconds) + " ago"

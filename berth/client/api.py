@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 
 from berth.client.http import Connection, Response, connect
+from berth.util import minijson  # not `json`: it loads `re`, milliseconds of every command's start
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class Client:
         if body is None or isinstance(body, bytes) or hasattr(body, "read") or hasattr(body, "__next__"):
             data = body
         else:
-            data = json.dumps(body).encode()
+            data = minijson.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
         reused = not fresh and self._idle is not None and (data is None or isinstance(data, bytes))
         conn = self._conn(fresh or not reused)
@@ -187,7 +187,7 @@ class Client:
 def _error_message(raw: bytes, status: int) -> str:
     text = raw.decode("utf-8", "replace").strip()
     try:
-        doc = json.loads(text)
+        doc = minijson.loads(text)
     except ValueError:
         return text or f"HTTP {status}"
     if isinstance(doc, dict) and "message" in doc:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import _socket  # the C module: `socket` adds selectors/enum imports, ~4 ms of CLI start-up
-import json
 from collections.abc import Iterable, Iterator
+
+from berth.util import minijson
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -153,10 +154,12 @@ class Response:
 
     def json(self) -> Any:
         data = self.read()
-        return json.loads(data) if data.strip() else None
+        return minijson.loads(data) if data.strip() else None
 
     def iter_json(self) -> Iterator[Any]:
         """A JSON message stream: objects one after another, separated by optional whitespace."""
+        import json  # streams only (events, pull progress): its raw_decode finds where each message ends
+
         decoder = json.JSONDecoder()
         buf = ""
         for data in self.iter_raw():

@@ -39,7 +39,7 @@ from berth.daemon.images.service import ImagesService
 from berth.daemon.networks.facade import NetworksFacade
 from berth.daemon.networks.service import NetworksService
 from berth.daemon.shimclient import ShimLauncher, python_env
-from berth.util.atomic import write_atomic
+from berth.util.atomic import SyncLater, write_atomic
 from berth.util.ids import generate_id
 from berth.zygote.client import Zygote
 
@@ -178,7 +178,8 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         owner.spawn(asyncio.to_thread(spec_seccomp.prewarm, cache, default_capabilities()))
     networks = NetworksService(cfg.data_root, cfg.exec_root, cfg.bridge, cfg.bip, cfg.nft_table)
     await networks.init()
-    container_store = ContainerStore(os.path.join(cfg.data_root, "containers"))
+    syncer = SyncLater()
+    container_store = ContainerStore(os.path.join(cfg.data_root, "containers"), syncer)
     if idmap is not None:
         os.chown(container_store.root, 0, idmap.root_gid)
     containers = ContainersService(
@@ -220,6 +221,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         await owner.cancel_all()
         await zygote.stop()
         await networks.shutdown()
+        syncer.close()
         images.meta.close()
         registry.close()
 

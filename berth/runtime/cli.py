@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     gopts: dict[str, Any] = {}
     try:
         gopts, cmd, copts, args = parse(argv)
-        if cmd in ("create", "run", "exec"):
+        if cmd == "exec":  # create and run start theirs once they have made the container's cgroups
             from berth.runtime.warmup import start_warmup
 
             copts["warmup-pid"] = start_warmup()

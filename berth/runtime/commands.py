@@ -39,7 +39,7 @@ def write_pid_file(path: str | None, pid: int) -> None:
     if path:
         from berth.util.atomic import write_atomic
 
-        write_atomic(os.path.abspath(path), str(pid).encode())
+        write_atomic(os.path.abspath(path), str(pid).encode(), durable=False)  # state of a running process
 
 
 def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
@@ -64,8 +64,8 @@ def create(root: str, cid: str, opts: dict[str, Any]) -> Container:
         made = cgroups
 
         def meanwhile() -> None:
-            # while the child builds the container: a v1 cpu cgroup's mkdir can wait ~10 ms on the kernel
-            # (just after another one was removed); init joins the cgroups only once it reports its pid
+            # while the child builds the container (it mounts the cgroups once told they exist); init joins
+            # them once it reports its pid, and that first migration's RCU wait overlaps the rest of its work
             made.create()
             made.apply(linux.get("resources"))
             Container.preload()

@@ -92,7 +92,7 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     if opts.get("pid-file"):
         from berth.util.atomic import write_atomic
 
-        write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode())
+        write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode(), durable=False)
     if detach:
         return 0
     if proxy is not None:

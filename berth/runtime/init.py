@@ -194,7 +194,7 @@ def _init_steps(ch: Channel, a: InitArgs) -> tuple[str, list[str], list[str]]:
         lo_up()
     a.host_pid = int(os.readlink("/proc/self"))  # the host's /proc, until pivot_root
     rootfs_mod.prepare(spec, a.rootfs, a.cgroup_dirs, a.cgroupns, lambda: _before_pivot(ch, a),
-                       lambda: ch.wait_for("cgroups"))
+                       lambda: ch.wait_for("cgroups_made"))
     if process.get("terminal") and a.console is not None:
         from berth.runtime.console import setup_console  # loaded by the parent before the fork
 

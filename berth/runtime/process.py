@@ -119,7 +119,9 @@ def _ladder(
     """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness).
 
     With `late_cgroups` the final process is moved into the cgroups instead, while it already builds
-    its rootfs: the first cgroup v1 migration waits for an RCU grace period, so overlap it."""
+    its rootfs: the first cgroup v1 migration waits for an RCU grace period, so overlap it. `idle` makes
+    those cgroups: once it returns the child hears `cgroups_made` (it may mount them), and `cgroups` once it
+    is in them (it must not exec before)."""
     parent, child = sync.pair()
     c1 = os.fork()
     if c1 == 0:
@@ -135,6 +137,8 @@ def _ladder(
         parent.send(go=True)
         if idle is not None:
             idle()  # the runtime's own remaining work, done while the child builds the container
+        if late_cgroups is not None:
+            parent.send(cgroups_made=True)  # they exist now (idle made them): the child may mount them
         while True:
             msg = parent.recv()
             if msg is None:

@@ -73,7 +73,7 @@ class Container:
     def save(self) -> None:
         from berth.util.atomic import write_atomic
 
-        write_atomic(self.state_path, jsonc.dumps(self.data).encode(), 0o600)
+        write_atomic(self.state_path, jsonc.dumps(self.data).encode(), 0o600, durable=False)
 
     @property
     def pid(self) -> int:

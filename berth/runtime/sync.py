@@ -5,7 +5,9 @@
         |  (R puts C1 in the cgroups) |
         | -- {"go"} ----------------> |  setns / unshare
         |                             | -- fork -------------------> |
+        | -- {"cgroups_made"} ------------------------------------> |  (init: its cgroup mounts)
         | <-- {"pid": host pid} ----- |  _exit(0)                    |  rootfs, console, user, caps
+        | -- {"cgroups"} (init moved into them) ------------------> |  (init: needed before ready)
         | <-------------------------------------- {"ready"} or {"error": msg}
         |  (create returns; init blocks on exec.fifo until `start`)
 

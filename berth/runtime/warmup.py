@@ -2,8 +2,10 @@
 
 The first write to any cgroup.procs after a quiet period waits for an RCU grace period (the global
 cgroup_threadgroup_rwsem switching to its writer mode): ~10 ms here. A child that rewrites its own
-cgroup ("0" = the writer, a no-op move) at the start of create/run pays that wait while the runtime
-imports and builds the container; the real moves that follow find the lock warm.
+cgroup ("0" = the writer, a no-op move) at the start of exec pays that wait while the runtime prepares
+the process; the real moves that follow find the lock warm. Not for create/run: the kernel holds its
+cgroup mutex through that wait, which would stall the container's cgroup mkdirs (create overlaps the
+wait with the init's work instead, see process._ladder).
 """
 
 from __future__ import annotations

@@ -10,15 +10,19 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["fork_runtime", "own_runtime_args", "preload"]
+__all__ = ["HERE", "fork_runtime", "own_runtime_args", "preload", "run_here"]
+
+# Commands that run in the shim's own process: `start` only opens the exec fifo and reads one byte (then
+# poststart hooks), nothing a fork would protect the shim from; a fork, an exit and a wait cost more than that.
+HERE = frozenset(("start",))
 
 _MODULE = "berth.runtime"
 _PRELOADED = (
     "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
     "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks", "berth.runtime.waiting",
-    "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.sysctls",
-    "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache", "berth.seccomp.filter",
-    "berth.util.atomic",
+    "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.cgroups.devices",
+    "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache",
+    "berth.seccomp.filter", "berth.util.atomic", "_json", "_sha256",
 )  # fmt: skip
 
 
@@ -36,6 +40,28 @@ def preload() -> None:
     """Import what the runtime's commands need, once, before any fork."""
     for name in _PRELOADED:
         __import__(name)
+
+
+def run_here(argv: list[str], err_fd: int) -> int:
+    """Run the runtime with `argv` in this process, its stderr on `err_fd`; returns its exit code."""
+    from berth.runtime.cli import main
+
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(err_fd, 2)
+        try:
+            return main(argv)
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        finally:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def fork_runtime(argv: list[str], stdio: tuple[int, int, int]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from berth.shim import minijson
+from berth.util import minijson
 
 __all__ = ["MAX_PARTIAL", "JsonLog", "rfc3339nano"]
 

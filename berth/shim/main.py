@@ -5,6 +5,8 @@
         |                   | waitpid <------ | exit           | subreaper, runtime create, listen
         | <---------------- | exit                             |
         | <---------------------------------- {"ok":true,"pid":N,"shim_pid":M}\\n, EOF
+
+Forked by the zygote, P0 is the zygote's child (which the zygote reaps) and plays P1 itself: one fork less.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from berth.shim import minijson
+from berth.util import minijson
 
 __all__ = ["main", "parse_args"]
 
@@ -23,6 +25,7 @@ USAGE = (
 _VALUED = {"--id": "id", "--bundle": "bundle", "--dir": "dir", "--runtime": "runtime",
            "--log-path": "log_path", "--runtime-root": "runtime_root"}
 _FLAGS = {"--stdin": "stdin", "--tty": "tty"}
+SHRINK_DELAY = 0.5
 
 
 def parse_args(argv: list[str]) -> dict[str, object]:
@@ -64,14 +67,20 @@ def _report(fd: int, obj: dict[str, object]) -> None:
     os.close(fd)
 
 
-def _daemonize() -> bool:
-    """Double fork; True in the final (detached) process, False in the original one once P1 is gone."""
-    first = os.fork()
-    if first:
-        os.waitpid(first, 0)
-        return False
+def _daemonize(forked: bool) -> bool:
+    """Double fork; True in the final (detached) process, False in the original one once P1 is gone.
+
+    `forked`: this process is already a throwaway child (the zygote's), which its parent reaps: it plays P1.
+    """
+    if not forked:
+        first = os.fork()
+        if first:
+            os.waitpid(first, 0)
+            return False
     os.setsid()
     if os.fork():
+        if forked:
+            return False
         os._exit(0)
     return True
 
@@ -87,7 +96,8 @@ def _detach_stdio(log_file: str) -> None:
     os.chdir("/")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], forked: bool = False) -> int:
+    """The shim's launch; `forked` when this process is a fork made for it (by the zygote), not its own."""
     try:
         opts = parse_args(argv)
     except ValueError as exc:
@@ -96,7 +106,7 @@ def main(argv: list[str]) -> int:
     os.makedirs(str(opts["dir"]), mode=0o711, exist_ok=True)
     report = os.dup(1)
     sys.stdout.flush()
-    if not _daemonize():
+    if not _daemonize(forked):
         os.close(report)
         return 0
     _detach_stdio(os.path.join(str(opts["dir"]), "shim.log"))
@@ -130,7 +140,7 @@ def _serve(opts: dict[str, object], report: int) -> int:
         return 1
     note(f"shim {os.getpid()} serving {cfg.id}, init pid {pid}")
     _report(report, {"ok": True, "pid": pid, "shim_pid": os.getpid()})
-    _shrink()
+    loop.call_later(SHRINK_DELAY, _shrink)  # after the daemon's start, which follows at once
     try:
         loop.run()
     except BaseException as exc:

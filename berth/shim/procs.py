@@ -9,12 +9,12 @@ import termios
 import time
 from collections.abc import Callable
 
-from berth.shim import minijson
 from berth.shim.clients import Client
 from berth.shim.jsonlog import JsonLog
 from berth.shim.loop import Loop
 from berth.shim.protocol import FRAME_EXIT, FRAME_STDERR, FRAME_STDIN
 from berth.shim.stdio import ProcIO
+from berth.util import minijson
 
 __all__ = ["EXIT_GRACE", "Proc", "StdinSink", "exit_code_of"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 
-from berth.shim import minijson
+from berth.util import minijson
 
 __all__ = [
     "FRAME_EXIT",

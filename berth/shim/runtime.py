@@ -57,9 +57,12 @@ class Runtime:
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         err = os.open(self.errfile, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            pid = self.spawn(args, stdio or (null, null, err))
-            _, status = os.waitpid(pid, 0)
-            code = os.waitstatus_to_exitcode(status)
+            if self.own_args is not None and stdio is None and args[0] in inproc.HERE:
+                code = inproc.run_here([*self.own_args, *args], err)
+            else:
+                pid = self.spawn(args, stdio or (null, null, err))
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 text = _read_error(err_reader) if err_reader >= 0 else ""
                 os.lseek(err, 0, os.SEEK_SET)

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 from berth.kernel.prctl import set_child_subreaper
-from berth.shim import minijson
 from berth.shim.clients import Client
 from berth.shim.jsonlog import JsonLog
 from berth.shim.loop import Loop
@@ -17,6 +16,8 @@ from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
 from berth.shim.runtime import Runtime, RuntimeError_
 from berth.shim.stdio import ProcIO
 from berth.shim.sysutil import note, read_pid, remove_tree, unlink, wait_exit
+from berth.shim.teardown import Teardown
+from berth.util import minijson
 
 __all__ = ["Config", "OpError", "Shim"]
 
@@ -53,6 +54,7 @@ class Shim:
         self.cfg = cfg
         self.loop = loop
         self.runtime = Runtime(cfg.runtime, cfg.path("runtime.err"))
+        self.teardown = Teardown(self.runtime, cfg.id, cfg.path("delete.err"))
         self.log = JsonLog(cfg.log_path)
         self.init: Proc | None = None
         self.started_at = 0
@@ -149,6 +151,10 @@ class Shim:
                 return
             if pid == 0:
                 return
+            if self.teardown.reaped(pid, status):
+                if not self.teardown.done:
+                    note(f"runtime delete failed: {self.teardown.error_text()}")
+                continue
             proc = self._proc_by_pid(pid)
             if proc is not None:
                 proc.exited(status)
@@ -162,11 +168,11 @@ class Shim:
         return None
 
     def _init_done(self, proc: Proc) -> None:
-        from berth.util.atomic import write_json_atomic  # only now: it costs an idle shim memory (typing)
+        from berth.util.atomic import write_atomic  # preloaded by the zygote; minijson: `json` would load `re`
 
         result = {"exit_code": proc.exit_code, "finished_at": proc.finished_at, "started_at": self.started_at}
         try:
-            write_json_atomic(self.cfg.path("exit.json"), result)
+            write_atomic(self.cfg.path("exit.json"), minijson.dumps(result).encode(), durable=False)
         except OSError as exc:
             note(f"cannot write exit.json: {exc}")
         note(f"init {proc.pid} exited with {proc.exit_code}")
@@ -174,6 +180,13 @@ class Shim:
         for client in waiters:
             client.reply({"ok": True, "exit_code": proc.exit_code, "finished_at": proc.finished_at})
             client.end()
+        try:
+            pid = self.teardown.begin()  # the daemon's delete follows: have it done (or under way) by then
+        except OSError as exc:
+            note(f"cannot begin runtime delete: {exc}")
+        else:
+            if pid:
+                self._watch(pid)
 
     def _exec_done(self, proc: Proc) -> None:
         note(f"exec {proc.pid} exited with {proc.exit_code}")
@@ -331,14 +344,20 @@ class Shim:
         self._ok(client, running=proc.running, pid=proc.pid, exit_code=proc.exit_code)
 
     def op_delete(self, client: Client, req: dict[str, object]) -> None:
-        self.runtime.run(["delete", "--force", self.cfg.id])
-        for proc in [self._init(), *self.execs.values()]:
-            if proc.running:
-                wait_exit(proc, DELETE_WAIT)
-            if proc.running:
-                note(f"process {proc.pid} outlived runtime delete")
-            proc.finish()
-        self.shutdown(lambda: client.reply({"ok": True}))
+
+        def deleted(error: Exception | None) -> None:
+            if error is not None:
+                client.fail(str(error), "system")
+                return
+            for proc in [self._init(), *self.execs.values()]:
+                if proc.running:
+                    wait_exit(proc, DELETE_WAIT)
+                if proc.running:
+                    note(f"process {proc.pid} outlived runtime delete")
+                proc.finish()
+            self.shutdown(lambda: client.reply({"ok": True}))
+
+        self.teardown.when_done(deleted)
 
     # -- exit -----------------------------------------------------------------------------------
     def shutdown(self, last_words: Callable[[], None]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+TYPE_CHECKING = False  # dataclasses, ipaddress and typing are not imported at run time: the CLI parses -p
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["PortMapping", "PortSpecError", "check_port_bindings", "parse_port_range", "parse_port_spec"]
 
@@ -16,18 +16,38 @@ class PortSpecError(ValueError):
     """A port specification docker would refuse (the message is docker's)."""
 
 
-@dataclass(frozen=True, slots=True)
 class PortMapping:
     """One container port and how it is published: HostPort is "" (any), "N" or "N-M" (any in the range)."""
 
-    host_ip: str
-    host_port: str
-    port: int
-    proto: str
+    __slots__ = ("host_ip", "host_port", "port", "proto")
+
+    def __init__(self, host_ip: str, host_port: str, port: int, proto: str) -> None:
+        self.host_ip, self.host_port, self.port, self.proto = host_ip, host_port, port, proto
+
+    def _fields(self) -> tuple[str, str, int, str]:
+        return self.host_ip, self.host_port, self.port, self.proto
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PortMapping) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "PortMapping(host_ip={!r}, host_port={!r}, port={!r}, proto={!r})".format(*self._fields())
 
     @property
     def key(self) -> str:
         return f"{self.port}/{self.proto}"
+
+
+def _check_ip(ip: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise PortSpecError(f"invalid IP address: {ip}") from None
 
 
 def _port(text: str) -> int:
@@ -64,10 +84,7 @@ def parse_port_spec(raw: str) -> list[PortMapping]:
     if ip.startswith("[") and ip.endswith("]"):
         ip = ip[1:-1]
     if ip:
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            raise PortSpecError(f"invalid IP address: {ip}") from None
+        _check_ip(ip)
     if not container:
         raise PortSpecError(f"no port specified: {raw}<empty>")
     try:
@@ -107,7 +124,7 @@ def check_port_bindings(bindings: Mapping[str, Any]) -> None:
         if proto.lower() not in PROTOCOLS:
             raise PortSpecError(f'invalid port specification: "{key}"')
         for entry in entries or []:
-            if not isinstance(entry, Mapping):
+            if not isinstance(entry, dict):
                 raise PortSpecError(f"invalid port binding for {key}: {entry!r}")
             host_port, host_ip = str(entry.get("HostPort") or ""), str(entry.get("HostIp") or "")
             if host_port:
@@ -116,7 +133,4 @@ def check_port_bindings(bindings: Mapping[str, Any]) -> None:
                 except ValueError:
                     raise PortSpecError(f'invalid port specification: "{host_port}"') from None
             if host_ip:
-                try:
-                    ipaddress.ip_address(host_ip)
-                except ValueError:
-                    raise PortSpecError(f"invalid IP address: {host_ip}") from None
+                _check_ip(host_ip)

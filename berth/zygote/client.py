@@ -113,8 +113,9 @@ class Zygote:
                     os.close(dirfd)
             payload = json.dumps({"argv": shim_args}).encode() + b"\n"
             sent = sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-            async with asyncio.timeout(HANDOFF_TIMEOUT):
-                await loop.sock_sendall(sock, payload[sent:])
+            if sent < len(payload):  # no empty send: the zygote may have answered and closed already (EPIPE)
+                async with asyncio.timeout(HANDOFF_TIMEOUT):
+                    await loop.sock_sendall(sock, payload[sent:])
         except (OSError, TimeoutError) as exc:
             sock.close()
             raise ZygoteUnavailable(str(exc) or repr(exc)) from None

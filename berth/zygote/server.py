@@ -17,9 +17,9 @@ import gc
 import os
 import sys
 
-from berth.shim import minijson
 from berth.shim.protocol import short_socket_path
 from berth.shim.sysutil import note
+from berth.util import minijson
 
 __all__ = ["main"]
 
@@ -153,7 +153,7 @@ def _handle(listener: _socket.socket, conn: _socket.socket) -> None:
         for fd in fds:
             os.close(fd)
     try:
-        os.waitpid(pid, 0)  # the shim's first process: it only forks the daemonizing child and waits
+        os.waitpid(pid, 0)  # the shim's first process: it only forks the detached shim and exits
     except ChildProcessError:
         pass
 
@@ -171,7 +171,7 @@ def _child(listener: _socket.socket, conn: _socket.socket, argv: list[str], fds:
         set_name(b"berth-shim")
         from berth.shim.main import main as shim_main
 
-        code = shim_main(argv)
+        code = shim_main(argv, forked=True)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

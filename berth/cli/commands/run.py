@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
 from berth.cli.pflag import Command, StatusError
 from berth.cli.runopts import container_flags, create_request
-from berth.cli.session import Session, forward_signals, parse_detach_keys, resize, terminal_size, watch_resize
 from berth.client import APIError
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -39,8 +37,14 @@ def _start_status(message: str) -> int:
     return 125
 
 
+def _terminal_size() -> tuple[int, int] | None:
+    from berth.cli.session import terminal_size  # imported when used: `run -d` and `create` need no session
+
+    return terminal_size()
+
+
 def _create(cli: Cli, cmd: str, ns: Any, run: bool) -> str:
-    query, body = create_request(ns, run, terminal_size() if ns.tty else None)
+    query, body = create_request(ns, run, _terminal_size() if ns.tty else None)
     policy = ns.pull or "missing"
     if policy == "always":
         _pull(cli, cmd, ns.args[0], ns.quiet)
@@ -105,6 +109,10 @@ def _wait_status(wait: Response) -> int:
 
 def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_proxy: bool,
              keys: str | None, resize_path: str) -> bool:
+    import contextlib
+
+    from berth.cli.session import Session, forward_signals, parse_detach_keys, watch_resize
+
     try:
         detach = parse_detach_keys(keys or "ctrl-p,ctrl-q")
     except ValueError as exc:
@@ -140,6 +148,10 @@ def run(cli: Cli, argv: list[str]) -> int:
                                                    {"condition": "removed" if ns.rm else "next-exit"}))
         cli.out(cid + "\n")
         return 0
+    import contextlib
+
+    from berth.cli.session import forward_signals
+
     try:
         resp = _attach(cli, cid, stdin, "stdout" in attach, "stderr" in attach, ns.detach_keys)
     except APIError as exc:
@@ -170,6 +182,8 @@ def _start(cli: Cli, cid: str, resp: Response | None, wait: Response, cmd: str =
 def _finish(cli: Cli, cid: str, resp: Response, wait: Response, tty: bool, stdin: bool,
             keys: str | None) -> int:
     """After start: resize, stream the session, then the exit status from the wait answer."""
+    from berth.cli.session import resize
+
     if tty:
         resize(cli.client, f"/containers/{cid}/resize", retries=10)
     if _session(cli, cid, resp, tty, stdin, False, keys, f"/containers/{cid}/resize"):
@@ -201,6 +215,10 @@ def start(cli: Cli, argv: list[str]) -> int:
         if failed:
             raise StatusError(1, f"Error: failed to start containers: {', '.join(failed)}")
         return 0
+    import contextlib
+
+    from berth.cli.session import forward_signals
+
     if len(ns.args) > 1:
         raise StatusError(1, "you cannot start and attach multiple containers at once")
     info = cli.client.get(f"/containers/{ns.args[0]}/json")
@@ -227,6 +245,8 @@ ATTACH = (Command("attach", "berth attach [OPTIONS] CONTAINER",
 
 
 def attach(cli: Cli, argv: list[str]) -> int:
+    from berth.cli.session import resize
+
     ns = ATTACH.parse(argv)
     info = cli.client.get(f"/containers/{ns.args[0]}/json")
     state = info.get("State") or {}
@@ -262,10 +282,10 @@ EXEC = (Command("exec", "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 
 def exec_(cli: Cli, argv: list[str]) -> int:
     from berth.cli.runopts import parse_env_file
+    from berth.cli.session import resize, terminal_size
     ns = EXEC.parse(argv)
     _need_tty(ns.tty and not ns.detach, ns.interactive)
-    name, cmd = ns.args[0], ns.args[1:]
-    cli.client.get(f"/containers/{name}/json")
+    name, cmd = ns.args[0], ns.args[1:]  # no inspect first: exec create says "No such container" itself
     console = terminal_size() if ns.tty else None
     body: dict[str, Any] = {
         "User": ns.user or "", "Privileged": ns.privileged, "Tty": ns.tty,

@@ -138,17 +138,20 @@ def _read(path: str) -> str:
 
 def write_all(root: str, config: Mapping[str, Any], host_config: Mapping[str, Any], *, ip: str | None = None,
               host_resolv_conf: str = "/etc/resolv.conf", host_hosts: str = "/etc/hosts",
-              host_gateway: str | None = None, embedded_dns: bool = False) -> None:
-    """Write `root`/hostname, hosts and resolv.conf for the container's Config and HostConfig."""
+              host_gateway: str | None = None, embedded_dns: bool = False, durable: bool = True) -> list[str]:
+    """Write `root`/hostname, hosts and resolv.conf for the container's Config and HostConfig; returns their paths
+    (to flush later when not `durable`)."""
     hostname = str(config.get("Hostname") or "")
     domainname = str(config.get("Domainname") or "")
     host_net = (host_config.get("NetworkMode") or "") == "host"
-    write_atomic(os.path.join(root, "hostname"), (hostname + "\n").encode())
+    paths = [os.path.join(root, name) for name in ("hostname", "hosts", "resolv.conf")]
+    write_atomic(paths[0], (hostname + "\n").encode(), durable=durable)
     hosts = build_hosts(hostname, domainname, None if host_net else ip, host_config.get("ExtraHosts") or [],
                         base=_read(host_hosts) if host_net else None, host_gateway=host_gateway)
-    write_atomic(os.path.join(root, "hosts"), hosts.encode())
+    write_atomic(paths[1], hosts.encode(), durable=durable)
     resolv = build_resolv_conf(
         _read(host_resolv_conf), host_net, host_config.get("Dns") or [], host_config.get("DnsSearch") or [],
         host_config.get("DnsOptions") or [], embedded_dns=embedded_dns,
     )
-    write_atomic(os.path.join(root, "resolv.conf"), resolv.encode())
+    write_atomic(paths[2], resolv.encode(), durable=durable)
+    return paths

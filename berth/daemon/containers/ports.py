@@ -57,7 +57,10 @@ class ImageLookup(Protocol):
 
 
 class NetworkAttacher(Protocol):
-    """Gives a starting container its network namespace (path) and addresses, and takes them back."""
+    """Gives a starting container its network namespace (path) and addresses, and takes them back.
+
+    setup's "ready", when not None, is an awaitable to await before the container's process starts (its
+    published ports' rules, applied meanwhile); a failure there fails the start."""
 
     async def setup(self, cid: str, config: Mapping[str, Any], host_config: Mapping[str, Any],
                     endpoints_config: Mapping[str, Any] | None = None) -> dict[str, Any] | None: ...

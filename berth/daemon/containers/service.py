@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import signal as signals
+from collections.abc import Awaitable
 from typing import Any
 
 from berth import errdefs
@@ -106,7 +108,7 @@ class ContainersService:
                 self.network.validate_mode(str(c.host_config.get("NetworkMode") or ""))
             spec.validate(c.config, c.host_config, self.idmap)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
-            etcfiles.write_all(c.root, c.config, c.host_config)
+            self.store.flush_later(etcfiles.write_all(c.root, c.config, c.host_config, durable=False))
             self._hand_to_remapped_root(c)
             self.images.rootfs_mount(cid, image.id)
             self.store.save(c)
@@ -156,22 +158,36 @@ class ContainersService:
         rootfs = os.path.join(bundle, "rootfs")
         os.makedirs(rootfs, exist_ok=True)
         mount = self.images.rootfs_mount(c.id, c.image_id)
-        await asyncio.to_thread(self.mounter.mount, mount, rootfs)
+        # the rootfs is mounted on a thread while the network and the spec are made
+        mounting = asyncio.ensure_future(asyncio.to_thread(self.mounter.mount, mount, rootfs))
+        net_ready: Awaitable[object] | None = None
         try:
-            ns_paths = await self._network_up(c)
+            ns_paths, net_ready = await self._network_up(c)
             user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
                                  c.host_config.get("GroupAdd") or [])
             oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
                              init_path=self.init_path, idmap=self.idmap, ns_paths=ns_paths)
             spec.write(bundle, oci)
+            await mounting
             shim, pid = await self.shims.launch(
                 c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
             )
         except Exception as exc:
-            err = exc if isinstance(exc, errdefs.BerthError) else errdefs.System(
-                f"failed to create task for container: {exc}")
+            for task in (mounting, net_ready):
+                if task is not None:
+                    await asyncio.gather(task, return_exceptions=True)
+            err = _start_error(exc)
             await self._start_failed(c, rs, rootfs, err)
             raise err from exc
+        if net_ready is not None:
+            try:
+                await net_ready  # the published ports work before the container's process runs
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await shim.delete()
+                err = _start_error(exc)
+                await self._start_failed(c, rs, rootfs, err)
+                raise err from exc
         rs.shim = shim
         rs.exited = asyncio.Event()
         rs.stopping = False
@@ -190,25 +206,27 @@ class ContainersService:
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
 
-    async def _network_up(self, c: Container) -> dict[str, str]:
-        """The namespaces to join by path: the sandbox the network service wires, or another container's."""
+    async def _network_up(self, c: Container) -> tuple[dict[str, str], Awaitable[object] | None]:
+        """The namespaces to join by path (the sandbox the network service wires, or another container's), and
+        what to await before the container's process starts (its published ports), if anything."""
         mode = str(c.host_config.get("NetworkMode") or "")
         if mode.startswith("container:"):
             target = self.get(mode.split(":", 1)[1])
             if target.state not in (State.RUNNING, State.PAUSED) or not target.pid:
-                return {}
+                return {}, None
             path = self.network.sandbox_path(target.id) if self.network is not None else None
-            return {"network": path or f"/proc/{target.pid}/ns/net"}
+            return {"network": path or f"/proc/{target.pid}/ns/net"}, None
         if self.network is None:
-            return {}
+            return {}, None
         att = await self.network.setup(c.id, c.config, c.host_config, c.networks)
         if att is None:
-            return {}
+            return {}, None
         c.networks = {**c.networks, **att["networks"]}
         c.ports, c.sandbox_key = dict(att["ports"]), str(att["ns_path"])
-        await asyncio.to_thread(etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"],
-                                embedded_dns=bool(att.get("dns")))
-        return {"network": att["ns_path"]}
+        self.store.flush_later(await asyncio.to_thread(
+            etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"], embedded_dns=bool(att.get("dns")),
+            durable=False))
+        return {"network": att["ns_path"]}, att.get("ready")
 
     async def _network_down(self, c: Container) -> None:
         """Addresses, ports and the namespace go back when the container stops (the records stay, emptied)."""
@@ -253,7 +271,8 @@ class ContainersService:
                 log.warning("shim delete of %s failed: %s", c.id[:12], exc)
         self.shims.cleanup(c.id)
         await self._network_down(c)
-        await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
+        if not c.host_config.get("AutoRemove"):  # else the removal's disposal unmounts it
+            self.mounter.unmount_later(os.path.join(c.root, "bundle", "rootfs"))  # waited for by mount/remove
         c.mark_exited(code, finished_at)
         if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
             self.store.save(c)
@@ -409,7 +428,8 @@ class ContainersService:
         """Unmount, take the record away atomically, answer; the disk clean-up goes on in the background."""
         rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
         await self._network_down(c)
-        await asyncio.to_thread(self.mounter.unmount, os.path.join(c.root, "bundle", "rootfs"))
+        # an unmount under way must end before the rename moves its path; the disposal unmounts what is left
+        await asyncio.to_thread(self.mounter.settle, os.path.join(c.root, "bundle", "rootfs"))
         trash = self.store.discard(c.id)
         self.spawn(asyncio.to_thread(self._dispose, c.id, trash))
         self.containers.pop(c.id, None)
@@ -443,7 +463,9 @@ class ContainersService:
 
     # -- restore after a daemon restart ---------------------------------------------------------
     def _dispose(self, cid: str, trash: str | None) -> None:
-        """What a removed container leaves on disk: its writable layer, shim dir and (renamed) directory."""
+        """What a removed container leaves on disk: its rootfs mount, writable layer, shim dir and (renamed)
+        directory."""
+        self.mounter.unmount(os.path.join(trash or self.store.dir_of(cid), "bundle", "rootfs"))
         self.images.release_rootfs(cid)
         self.shims.cleanup(cid)
         if trash is not None:
@@ -499,6 +521,10 @@ def _emptied(ep: dict[str, Any]) -> dict[str, Any]:
     blank: dict[str, Any] = {"MacAddress": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                              "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
     return {k: (ep.get(k) if k in keep else blank.get(k)) for k in _ENDPOINT_KEYS}
+
+
+def _start_error(exc: Exception) -> errdefs.BerthError:
+    return exc if isinstance(exc, errdefs.BerthError) else errdefs.System(f"failed to create task for container: {exc}")
 
 
 def _requested_endpoints(body: dict[str, Any], host_config: dict[str, Any]) -> dict[str, Any]:

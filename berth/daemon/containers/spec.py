@@ -411,4 +411,4 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
 def write(bundle: str, spec: Mapping[str, Any]) -> None:
     """Write `bundle`/config.json atomically."""
     os.makedirs(bundle, exist_ok=True)
-    write_json_atomic(os.path.join(bundle, "config.json"), dict(spec), 0o600)
+    write_json_atomic(os.path.join(bundle, "config.json"), dict(spec), 0o600, durable=False)  # made anew at each start

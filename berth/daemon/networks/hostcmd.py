@@ -9,8 +9,8 @@ import os
 from berth import errdefs
 from berth.kernel.mount import umount2
 
-__all__ = ["add_interface", "attach_netns", "bridge_exists", "delete_link", "ensure_bridge", "link_exists", "nft_apply",
-           "nft_delete_table", "release_netns", "run", "run_output", "write_sysctl"]
+__all__ = ["add_interface", "attach_netns", "bridge_exists", "delete_link", "enslave_link", "ensure_bridge",
+           "link_exists", "nft_apply", "nft_delete_table", "release_netns", "run", "run_output", "write_sysctl"]
 
 MNT_DETACH = 2
 
@@ -66,11 +66,12 @@ async def ensure_bridge(name: str, cidr: str, mtu: int = 1500) -> None:
 
 
 async def attach_netns(ns_path: str, bridge: str, host_if: str, mac: str, cidr: str, gateway: str | None,
-                       mtu: int = 1500) -> None:
+                       mtu: int = 1500, enslave: bool = True) -> None:
     """A new network namespace bind-mounted at `ns_path` with eth0 (a veth to `bridge`) and a default route.
 
     Two processes: `unshare --net=PATH ip -batch -` makes the namespace and, inside it, the veth pair whose
-    peer goes back to our (the host's) namespace by pid; then `ip` enslaves that peer to the bridge."""
+    peer goes back to our (the host's) namespace by pid; then `ip` enslaves that peer to the bridge (unless
+    not `enslave`: then the caller runs `enslave_link` later, and cleans up when that fails)."""
     _create_file(ns_path)
     inner = (f"link add eth0 address {mac} mtu {mtu} type veth peer name {host_if} netns {os.getpid()}\n"
              f"link set lo up\naddr add {cidr} dev eth0\nlink set eth0 up\n")
@@ -78,12 +79,18 @@ async def attach_netns(ns_path: str, bridge: str, host_if: str, mac: str, cidr: 
         inner += f"route add default via {gateway}\n"
     try:
         await run(["unshare", f"--net={ns_path}", "ip", "-batch", "-"], stdin=inner.encode())
-        await run(["ip", "link", "set", host_if, "master", bridge, "up"])
+        if enslave:
+            await enslave_link(host_if, bridge)
     except BaseException:
         with contextlib.suppress(errdefs.BerthError):
             await delete_link(host_if)
         release_netns(ns_path)
         raise
+
+
+async def enslave_link(host_if: str, bridge: str) -> None:
+    """Put the host end of a container's veth on `bridge`, and up."""
+    await run(["ip", "link", "set", host_if, "master", bridge, "up"])
 
 
 async def add_interface(ns_path: str, bridge: str, host_if: str, ifname: str, mac: str, cidr: str) -> None:

@@ -219,20 +219,26 @@ class NetworksService:
         try:
             first, ep = nets[0], eps[0]
             await hostcmd.attach_netns(sb.ns_path, first.bridge, ep.host_if, ep.mac, self._cidr(first, ep),
-                                       None if first.internal else first.gateway)
+                                       None if first.internal else first.gateway, enslave=False)
             for i, (net, ep) in enumerate(zip(nets[1:], eps[1:], strict=True), start=1):
                 await hostcmd.add_interface(sb.ns_path, net.bridge, ep.host_if, f"eth{i}", ep.mac,
                                             self._cidr(net, ep))
-            if bindings:
-                await self.apply_firewall()
         except BaseException:
             await self.teardown(cid)
             raise
         await self.changed()
         log.debug("network setup of %s: %.1f ms", cid[:12], (time.perf_counter() - t0) * 1000)
+        # eth0's host end joins the bridge, and the published ports' rules (an nft run) are applied, while the
+        # runtime creates the container: the caller awaits "ready" before the container's process starts
+        ready = asyncio.ensure_future(self._finish_setup(first.bridge, eps[0].host_if, bool(bindings)))
         return {"ns_path": sb.ns_path, "ip": eps[0].ip, "dns": self.uses_embedded_dns(host_config),
                 "networks": {n.name: self.endpoint_settings(n, cid) for n in nets},
-                "ports": docker_ports(bindings, exposed)}
+                "ports": docker_ports(bindings, exposed), "ready": ready}
+
+    async def _finish_setup(self, bridge: str, host_if: str, ports: bool) -> None:
+        await hostcmd.enslave_link(host_if, bridge)
+        if ports:
+            await self.apply_firewall()
 
     @staticmethod
     def _cidr(net: Network, ep: Endpoint) -> str:

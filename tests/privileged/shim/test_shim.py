@@ -53,6 +53,17 @@ def wait_gone(pids: list[int]) -> bool:
     return False
 
 
+def settled_shim_pids(shim_dir: str) -> list[int]:
+    """The shim's pids once the container's init has exec'd: until then it is a copy of the shim (its fork), and
+    `start` returns once init is released, as runc's does, not once it has exec'd."""
+    deadline = time.monotonic() + 10
+    pids = shim_pids(shim_dir)
+    while len(pids) > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        pids = shim_pids(shim_dir)
+    return pids
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -295,7 +306,7 @@ def test_launch_of_a_missing_program_reports_the_error(harness: Harness) -> None
 def test_delete_cleans_shim_dir_runtime_state_and_cgroup(harness: Harness) -> None:
     cid, client, pid = harness.launch(["sleep", "1000"])
     run(client.start())
-    shim = shim_pids(harness.shim_dir(cid))
+    shim = settled_shim_pids(harness.shim_dir(cid))
     assert len(shim) == 1
 
     async def scenario() -> dict[str, object]:
@@ -331,7 +342,7 @@ def test_shim_survives_its_launcher(harness: Harness) -> None:
     out, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 0, err
     assert int(out) > 0
-    [shim] = shim_pids(harness.shim_dir(cid))
+    [shim] = settled_shim_pids(harness.shim_dir(cid))
     with open(f"/proc/{shim}/status") as f:
         ppid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
     assert ppid not in (launcher.pid, os.getpid())

@@ -19,7 +19,6 @@ Berth = Callable[..., tuple[int, str, str]]
 def test_run_tty_resizes_and_copies_raw_output(engine: Engine, berth: Berth,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("berth.cli.session.terminal_size", lambda: (30, 100))
-    monkeypatch.setattr("berth.cli.commands.run.terminal_size", lambda: (30, 100))
     engine.tty = True
     engine.output = ((1, b"\x1b[1mraw\r\n"),)
     code, out, _ = berth("run", "-t", "busybox", "sh")

@@ -89,7 +89,7 @@ def test_short_socket_path_reaches_a_socket_in_a_deep_directory(tmp_path: Path) 
 def test_minijson_round_trips_like_json(value: object) -> None:
     import json
 
-    from berth.shim import minijson
+    from berth.util import minijson
 
     assert minijson.loads(minijson.dumps(value)) == value
     assert json.loads(minijson.dumps(value)) == value
@@ -100,7 +100,7 @@ def test_minijson_round_trips_like_json(value: object) -> None:
 
 @pytest.mark.parametrize("text", ["", "{", "{}x", "nul", '{"a":1,}', "[1 2]"])
 def test_minijson_refuses_what_json_refuses(text: str) -> None:
-    from berth.shim import minijson
+    from berth.util import minijson
 
     with pytest.raises(ValueError):
         minijson.loads(text)

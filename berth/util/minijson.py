@@ -1,5 +1,5 @@
-"""JSON for the shim (shim layer) on CPython's C codec alone: the `json` package also loads `re`, which
-costs every idle shim about a megabyte. Invalid input raises ValueError (json's, loaded only then)."""
+"""JSON on CPython's C codec alone: the `json` package also loads `re`, which costs every idle shim about a
+megabyte and every CLI command milliseconds. Invalid input raises ValueError (json's, loaded only then)."""
 
 from __future__ import annotations
 
