@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static tini runc iproute2 nftables procps git make python3 python3-venv python3-pip)
+# isal: igzip (ISA-L), Berth's fast gunzip/gzip for pulled and pushed layers (zlib is the fallback)
+packages=(busybox-static tini runc iproute2 nftables procps git make python3 python3-venv python3-pip isal)
 if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
   # oracles and peers the tests compare with: Debian's registry, skopeo, htpasswd, openssl (a token server's
   # keys), libseccomp2 (the seccomp compiler's oracle), gcc + libc6-dev (the escape battery's static probe);

@@ -2,7 +2,8 @@
 
 `durable=False` skips the fsyncs: for files that are derived and regenerated (a bundle's config.json, a
 container's hosts files) or that live on a tmpfs (the exec root's state), where a flush costs latency and
-buys nothing. `SyncLater` flushes such a write later, on its own thread, off the caller's path.
+buys nothing. `SyncLater` flushes such a write (or only the directory of a record whose data was flushed
+before its rename) later, on its own thread, off the caller's path.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ import os
 __all__ = ["SyncLater", "write_atomic", "write_json_atomic"]
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
-    """Replace `path` with `data` so that a reader sees the old or the new content, never a mix."""
+def write_atomic(path: str, data: bytes, mode: int = 0o644, durable: bool = True,
+                 sync_dir: bool | None = None) -> None:
+    """Replace `path` with `data` so that a reader sees the old or the new content, never a mix.
+
+    `sync_dir=False` with `durable=True` flushes the data before the rename (after a crash the file holds the old
+    or the new content, whole) but leaves the directory's flush, which makes the rename itself last, to the caller.
+    """
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -30,7 +36,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644, durable: bool = True
         raise
     os.close(fd)
     os.replace(tmp, path)
-    if durable:
+    if durable if sync_dir is None else sync_dir:
         _fsync_path(directory, os.O_DIRECTORY)
 
 

@@ -19,9 +19,10 @@ TRASH_PREFIX = ".removed-"
 class ContainerStore:
     """Persists container records under `<data-root>/containers`.
 
-    With a `syncer` a record is written and renamed into place at once, and flushed to the disk on the
-    syncer's thread: the event loop never waits for the disk (a daemon killed at any point still finds the
-    latest record; only a power cut within milliseconds of a change could lose that change).
+    A record's data is flushed before it is renamed into place, so that even a power cut leaves the old or the
+    new record whole, never a half-written one. With a `syncer`, the directory's flush (which makes the rename
+    last) follows on the syncer's thread: a power cut within milliseconds of a change can lose that change, and
+    only that.
     """
 
     def __init__(self, root: str, syncer: SyncLater | None = None) -> None:
@@ -50,7 +51,7 @@ class ContainerStore:
         if not os.path.isdir(c.root):
             return
         path = os.path.join(c.root, RECORD)
-        write_atomic(path, json.dumps(c.to_json()).encode(), 0o600, durable=self.syncer is None)
+        write_atomic(path, json.dumps(c.to_json()).encode(), 0o600, sync_dir=self.syncer is None)
         if self.syncer is not None:
             self.syncer.add(path)
 
