@@ -20,10 +20,8 @@ from berth.oci import digest as dg
 from berth.oci import mediatypes
 from berth.store.compression import DecompressingReader, Readable, detect
 from berth.store.content import ContentWriter
-from berth.store.metadata import ImageRecord
 from berth.store.snapshots.overlay import Detached
 from berth.store.tarread import LNK, REG, SYM, TarFormatError, TarReader
-from berth.util.timefmt import from_rfc3339, now_ns
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
@@ -286,24 +284,10 @@ def _layer(svc: ImagesService, ar: _Archive, parent: str | None, diff_id: str, n
 
 def _record(svc: ImagesService, raw: bytes, doc: dict[str, Any], chain: str | None, tags: list[str]) -> list[str]:
     image_id = dg.sha256(raw)
-    size = 0
-    key = chain
-    while key is not None:
-        rec = svc.meta.get_snapshot(key)
-        assert rec is not None
-        size += rec.size
-        key = rec.parent
-    try:
-        created_ns = from_rfc3339(doc.get("created") or "")
-    except ValueError:
-        created_ns = now_ns()
     lines: list[str] = []
     with svc.lock:
         svc.content.ingest_bytes(raw, image_id)
-        existing = svc.meta.get_image(image_id)
-        labels = (doc.get("config") or {}).get("Labels")
-        svc.meta.put_image(ImageRecord(image_id, chain, created_ns, size, existing.parent if existing else "",
-                                       existing.last_tag_ns if existing else 0, labels))
+        svc.record_fetched(image_id, doc, chain)
         for tag in tags:
             ref = refs.parse(tag).with_default_tag()
             old = svc.meta.tag_target(str(ref))

@@ -26,8 +26,6 @@ from berth.distribution.fetch import fetch_blob, fetch_small
 from berth.oci import digest as dg
 from berth.store.compression import DecompressingReader
 from berth.store.content import BlobFollower, FollowAborted
-from berth.store.metadata import ImageRecord
-from berth.util.timefmt import from_rfc3339, now_ns
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
@@ -346,24 +344,10 @@ def _record(reg: RegistryService, ref: refs.Reference, top: FetchedManifest, ima
     """Store the manifest and the image record; tag it and record its RepoDigest. True if the tag moved."""
     svc = reg.images
     image_id = dg.sha256(raw)
-    size = 0
-    key = chain
-    while key is not None:
-        rec = svc.meta.get_snapshot(key)
-        assert rec is not None
-        size += rec.size
-        key = rec.parent
-    try:
-        created_ns = from_rfc3339(cfg.get("created") or "")
-    except ValueError:
-        created_ns = now_ns()
     svc.content.ingest_bytes(image.raw, image.digest)
     named = refs.Reference(ref.domain, ref.path, None, ref.digest) if ref.digest else ref
     with svc.lock:
-        existing = svc.meta.get_image(image_id)
-        labels = (cfg.get("config") or {}).get("Labels")
-        svc.meta.put_image(ImageRecord(image_id, chain, created_ns, size, existing.parent if existing else "",
-                                       existing.last_tag_ns if existing else 0, labels))
+        svc.record_fetched(image_id, cfg, chain)
         old = svc.meta.tag_target(str(named))
         if old != image_id:
             svc.tag_id(str(named), image_id)

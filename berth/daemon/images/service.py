@@ -27,7 +27,7 @@ from berth.store.content import ContentStore
 from berth.store.metadata import ImageRecord, MetadataStore
 from berth.store.snapshots.overlay import Snapshotter
 from berth.util.idmap import IdMap
-from berth.util.timefmt import now_ns, rfc3339nano
+from berth.util.timefmt import from_rfc3339, now_ns, rfc3339nano
 
 __all__ = ["DOCKER_VERSION", "ContainerInfo", "DocBuilder", "EventSink", "Image", "ImagesService", "IterReader"]
 
@@ -136,6 +136,25 @@ class ImagesService:
         if action:
             self.emit(action, image_id, ref.familiar() if ref else image_id)
         return image_id
+
+    def record_fetched(self, image_id: str, doc: dict[str, Any], chain: str | None) -> None:
+        """The record of a pulled or loaded image whose layers are in place (call with `lock` held): size of its
+        chain, creation time from its config, labels; an existing record keeps its parent and last tag time."""
+        size = 0
+        key = chain
+        while key is not None:
+            rec = self.meta.get_snapshot(key)
+            assert rec is not None
+            size += rec.size
+            key = rec.parent
+        try:
+            created_ns = from_rfc3339(doc.get("created") or "")
+        except ValueError:
+            created_ns = now_ns()
+        existing = self.meta.get_image(image_id)
+        labels = (doc.get("config") or {}).get("Labels")
+        self.meta.put_image(ImageRecord(image_id, chain, created_ns, size, existing.parent if existing else "",
+                                        existing.last_tag_ns if existing else 0, labels))
 
     async def import_stream(self, chunks: AsyncIterable[bytes], repo: str = "", tag: str = "",
                             changes: Iterable[str] = (), message: str = "") -> str:
