@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from berth.shim.sysutil import child_outcome
+
 __all__ = ["HERE", "fork_runtime", "own_runtime_args", "preload", "run_here"]
 
 # Commands that run in the shim's own process: `start` only opens the exec fifo and reads one byte (then
@@ -76,8 +78,7 @@ def fork_runtime(argv: list[str], stdio: tuple[int, int, int]) -> int:
 
 
 def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
-    code = 1
-    try:
+    def body() -> int:
         import gc
 
         gc.disable()  # short-lived: no collections, fewer copied pages
@@ -86,20 +87,6 @@ def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
         os.closerange(3, 1 << 20)
         from berth.runtime.cli import main
 
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # a bug in the runtime: say it where its errors go
-        try:
-            import traceback
+        return main(argv)
 
-            traceback.print_exc()
-        except BaseException:
-            pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except BaseException:
-            pass
-    return code
+    return child_outcome(body)

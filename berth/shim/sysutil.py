@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import select
+import sys
 import time
+from collections.abc import Callable
 
 from berth.shim.jsonlog import rfc3339nano
 from berth.shim.procs import Proc
@@ -63,3 +65,27 @@ def remove_tree(path: str) -> None:
         os.rmdir(path)
     except OSError as exc:
         note(f"cannot remove {path}: {exc}")
+
+
+def child_outcome(body: Callable[[], int]) -> int:
+    """Run the body of a forked child: its exit code (a SystemExit's code; 1 with a traceback on stderr for
+    anything else), with stdout and stderr flushed, ready for os._exit."""
+    code = 1
+    try:
+        code = body()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # a bug: say it where the child's errors go
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            pass
+    return code

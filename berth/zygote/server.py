@@ -18,7 +18,7 @@ import os
 import sys
 
 from berth.shim.protocol import short_socket_path
-from berth.shim.sysutil import note
+from berth.shim.sysutil import child_outcome, note
 from berth.util import minijson
 
 __all__ = ["main"]
@@ -160,8 +160,8 @@ def _handle(listener: _socket.socket, conn: _socket.socket) -> None:
 
 def _child(listener: _socket.socket, conn: _socket.socket, argv: list[str], fds: list[int]) -> None:
     """`python -m berth.shim ARGV` with stdout/stderr = `fds`, in the forked copy; never returns."""
-    code = 1
-    try:
+
+    def body() -> int:
         listener.close()
         conn.close()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -171,20 +171,6 @@ def _child(listener: _socket.socket, conn: _socket.socket, argv: list[str], fds:
         set_name(b"berth-shim")
         from berth.shim.main import main as shim_main
 
-        code = shim_main(argv, forked=True)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        try:
-            import traceback
+        return shim_main(argv, forked=True)
 
-            traceback.print_exc()
-        except BaseException:
-            pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except BaseException:
-            pass
-    os._exit(code)
+    os._exit(child_outcome(body))
