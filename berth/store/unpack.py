@@ -220,13 +220,7 @@ class _Extractor:
         try:
             reader.write_to(fd)
             owner = self.owner(m)
-            if self.needs_chown(parent, owner):
-                os.fchown(fd, *owner)
-            if self.needs_chmod(m.mode):
-                os.fchmod(fd, m.mode & 0o7777)
-            self.set_xattrs(fd, m)
-            ns = int(m.mtime * 1e9)
-            os.utime(fd, ns=(ns, ns))
+            self.finish_file(fd, m, owner, self.needs_chown(parent, owner), self.needs_chmod(m.mode))
         finally:
             os.close(fd)
         self.size += m.size
@@ -250,15 +244,19 @@ class _Extractor:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            if chown:
-                os.fchown(fd, *owner)
-            if chmod:
-                os.fchmod(fd, m.mode & 0o7777)
-            self.set_xattrs(fd, m)
-            ns = int(m.mtime * 1e9)
-            os.utime(fd, ns=(ns, ns))
+            self.finish_file(fd, m, owner, chown, chmod)
         finally:
             os.close(fd)
+
+    def finish_file(self, fd: int, m: Member, owner: tuple[int, int], chown: bool, chmod: bool) -> None:
+        """A written file's owner, mode, xattrs and mtime, through its fd."""
+        if chown:
+            os.fchown(fd, *owner)
+        if chmod:
+            os.fchmod(fd, m.mode & 0o7777)
+        self.set_xattrs(fd, m)
+        ns = int(m.mtime * 1e9)
+        os.utime(fd, ns=(ns, ns))
 
     def directory(self, path: str, rel: str, parent: str, m: Member) -> None:
         def make() -> None:
