@@ -76,7 +76,7 @@ COMMIT = (Command("commit", "berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]
 
 
 def commit(cli: Cli, argv: list[str]) -> int:
-    from berth.cli.commands.image import split_ref
+    from berth.cli.imageref import split_ref
     ns = COMMIT.parse(argv)
     repo, tag = split_ref(ns.args[1]) if len(ns.args) > 1 else ("", "")
     query = {"container": ns.args[0], "repo": repo, "tag": tag or "", "comment": ns.message,

@@ -6,6 +6,7 @@ import sys
 
 from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, print_inspect
 from berth.cli.formatter import IMAGES_TABLE, ImageRow, ellipsis, render, trunc_id
+from berth.cli.imageref import split_ref
 from berth.cli.pflag import Command, StatusError
 from berth.cli.progress import Progress
 from berth.cli.units import ago, human_size
@@ -44,17 +45,6 @@ def images(cli: Cli, argv: list[str]) -> int:
 
 TAG = Command("tag", "berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
               "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", min_args=2, max_args=2)
-
-
-def split_ref(ref: str) -> tuple[str, str | None]:
-    """"repo:tag" -> (repo, tag); a port in the registry host is not a tag."""
-    if "@" in ref:
-        repo, _, digest = ref.partition("@")
-        return repo, digest
-    repo, colon, tag = ref.rpartition(":")
-    if not colon or "/" in tag:
-        return ref, None
-    return repo, tag
 
 
 def tag(cli: Cli, argv: list[str]) -> int:

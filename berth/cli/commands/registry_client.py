@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from berth.cli.imageref import split_ref
 from berth.cli.pflag import Command, StatusError
 from berth.cli.progress import Progress
 
@@ -97,16 +98,6 @@ def _progress(cli: Cli) -> Progress:
     return Progress(write, sys.stdout.isatty())
 
 
-def _split(ref: str) -> tuple[str, str | None]:
-    if "@" in ref:
-        repo, _, digest = ref.partition("@")
-        return repo, digest
-    repo, colon, tag = ref.rpartition(":")
-    if not colon or "/" in tag:
-        return ref, None
-    return repo, tag
-
-
 def _full_name(repo: str) -> str:
     domain = _domain(repo)
     if domain != "docker.io":
@@ -125,7 +116,7 @@ def _stream(cli: Cli, path: str, query: dict[str, Any], server: str, quiet: bool
 
 def pull_image(cli: Cli, ref: str, quiet: bool = False, platform: str | None = None,
                announce: bool = True, all_tags: bool = False) -> None:
-    repo, tag = _split(ref)
+    repo, tag = split_ref(ref)
     if all_tags and tag:
         raise StatusError(1, "tag can't be used with --all-tags/-a")
     if not tag and not all_tags:
@@ -147,7 +138,7 @@ def pull(cli: Cli, argv: list[str]) -> int:
     ns = PULL.parse(argv)
     ref = ns.args[0]
     pull_image(cli, ref, ns.quiet, ns.platform, all_tags=ns.all_tags)
-    repo, tag = _split(ref)
+    repo, tag = split_ref(ref)
     sep = "@" if "@" in ref else ":"
     shown = _full_name(repo) + ("" if ns.all_tags else f"{sep}{tag or 'latest'}")
     cli.out(shown + "\n")
@@ -163,7 +154,7 @@ PUSH = (Command("push", "berth push [OPTIONS] NAME[:TAG]", "Upload an image to a
 def push(cli: Cli, argv: list[str]) -> int:
     ns = PUSH.parse(argv)
     ref = ns.args[0]
-    repo, tag = _split(ref)
+    repo, tag = split_ref(ref)
     if "@" in ref:
         raise StatusError(1, f"invalid reference format: cannot push a digest reference ({ref})")
     if ns.all_tags and tag:
