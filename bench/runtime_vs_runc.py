@@ -17,6 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from berth.kernel.mount import mount, umount2
+from tests.daemon_harness import remove_cgroups
 from tests.rootfs import make_busybox_rootfs
 
 LAUNCH = "from berth.runtime.cli import run_and_exit; run_and_exit()"
@@ -133,14 +134,7 @@ def main() -> None:
         bench_exec(bundle, state, n, [py, "-S", "-m", "berth.runtime"], nosite)
     finally:
         umount2(os.path.join(bundle, "rootfs"), 2)
-        for d in sorted({f"/sys/fs/cgroup/{c}/berthbench-{os.getpid()}" for c in os.listdir("/sys/fs/cgroup")}):
-            if os.path.isdir(d):
-                for sub in os.listdir(d):
-                    if os.path.isdir(os.path.join(d, sub)):
-                        os.rmdir(os.path.join(d, sub))
-                os.rmdir(d)
-        if os.path.isdir(f"/sys/fs/cgroup/berthbench-{os.getpid()}"):
-            os.rmdir(f"/sys/fs/cgroup/berthbench-{os.getpid()}")
+        remove_cgroups(f"berthbench-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(state, ignore_errors=True)
 

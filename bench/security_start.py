@@ -21,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from berth.kernel.mount import mount, umount2
+from tests.daemon_harness import remove_cgroups
 from tests.privileged.runtime.conftest import DOCKER_CAPS, docker_config
 from tests.rootfs import make_busybox_rootfs
 
@@ -167,15 +168,7 @@ def main() -> None:
     finally:
         for b in cases.values():
             umount2(os.path.join(b, "rootfs"), 2)
-        for c in os.listdir("/sys/fs/cgroup"):
-            d = f"/sys/fs/cgroup/{c}/berthbench-{os.getpid()}"
-            for p in ([os.path.join(d, s) for s in os.listdir(d)] if os.path.isdir(d) else []):
-                if os.path.isdir(p):
-                    os.rmdir(p)
-            if os.path.isdir(d):
-                os.rmdir(d)
-        if os.path.isdir(f"/sys/fs/cgroup/berthbench-{os.getpid()}"):
-            os.rmdir(f"/sys/fs/cgroup/berthbench-{os.getpid()}")
+        remove_cgroups(f"berthbench-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(state, ignore_errors=True)
 

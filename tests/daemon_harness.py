@@ -190,14 +190,32 @@ def cleanup_kernel_objects(base: str, cgroup_parent: str) -> None:
         time.sleep(0.2)
     for target in sorted(mounts_under(base), key=len, reverse=True):
         subprocess.run(["umount", "-l", target], capture_output=True)
-    for cg in _cgroup_dirs(cgroup_parent):
-        for root, dirs, _files in os.walk(cg, topdown=False):
-            for d in dirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.join(root, d))
-        with contextlib.suppress(OSError):
-            os.rmdir(cg)
+    remove_cgroups(cgroup_parent)
     shutil.rmtree(base, ignore_errors=True)
+
+
+def remove_cgroups(parent: str, timeout: float = 5.0) -> None:
+    """Remove the cgroup `parent` and everything below it, in every hierarchy (v1 and v2); a cgroup whose
+    killed processes are still leaving is busy for a moment, so this tries again until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = _cgroup_dirs(parent)
+        for cg in left:
+            for root, dirs, _files in os.walk(cg, topdown=False):
+                for d in dirs:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.join(root, d))
+            with contextlib.suppress(OSError):
+                os.rmdir(cg)
+        if not left or not _cgroup_dirs(parent) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def ok(res: subprocess.CompletedProcess[bytes]) -> str:
+    """stdout of a command that must succeed (its output and errors in the failure message)."""
+    assert res.returncode == 0, res.stdout.decode(errors="replace") + res.stderr.decode(errors="replace")
+    return res.stdout.decode()
 
 
 @contextlib.contextmanager

@@ -11,15 +11,10 @@ import time
 
 import pytest
 
-from tests.daemon_harness import REPO, Daemon
+from tests.daemon_harness import REPO, Daemon, ok
 from tests.e2e.ptyrun import PtyProcess
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)
-    return res.stdout.decode()
 
 
 def test_run_output_exit_codes_and_rm(berthd: Daemon) -> None:

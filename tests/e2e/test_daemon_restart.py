@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon_harness import Daemon, mounts_under, running_daemon
+from tests.daemon_harness import Daemon, mounts_under, ok, running_daemon
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)
-    return res.stdout.decode()
 
 
 @pytest.fixture

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import tarfile
 import time
 
 import pytest
 
-from tests.daemon_harness import Daemon
+from tests.daemon_harness import Daemon, ok
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)
-    return res.stdout.decode()
 
 
 def test_ps_filters_and_formats(berthd: Daemon) -> None:

@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon
+from tests.daemon_harness import Daemon, ok
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(res: object) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)  # type: ignore[attr-defined]
-    return res.stdout.decode()  # type: ignore[attr-defined, no-any-return]
 
 
 def inspect(d: Daemon, ref: str) -> dict:  # type: ignore[type-arg]

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon_harness import Daemon, running_daemon
+from tests.daemon_harness import Daemon, ok, running_daemon
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)
-    return res.stdout.decode()
 
 
 @pytest.fixture(scope="module")

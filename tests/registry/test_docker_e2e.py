@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from berth.registry.auth import BasicAuth, Htpasswd, TokenAuth
-from tests.daemon_harness import Daemon, running_daemon
+from tests.daemon_harness import Daemon, ok, running_daemon
 from tests.registry.conftest import Server
 from tests.rootfs import busybox_tar_bytes
 
@@ -41,26 +41,21 @@ def htpasswd(tmp_path: Path) -> Path:
     return path
 
 
-def _ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
-    return res.stdout.decode()
-
-
 def _commit_image(d: Daemon, ref: str, text: str) -> None:
     name = f"c{uuid.uuid4().hex[:8]}"
-    _ok(d.docker("run", "--name", name, "busybox", "sh", "-c", f"echo {text} > /hello"))
-    _ok(d.docker("commit", name, ref))
-    _ok(d.docker("rm", name))
+    ok(d.docker("run", "--name", name, "busybox", "sh", "-c", f"echo {text} > /hello"))
+    ok(d.docker("commit", name, ref))
+    ok(d.docker("rm", name))
 
 
 def _push_pull_run(d: Daemon, host: str, text: str) -> None:
     repo = f"{host}/e2e/{text}"
     _commit_image(d, f"{repo}:v1", text)
-    out = _ok(d.docker("push", f"{repo}:v1"))
+    out = ok(d.docker("push", f"{repo}:v1"))
     assert "v1: digest: sha256:" in out
-    _ok(d.docker("rmi", f"{repo}:v1"))
-    _ok(d.docker("pull", f"{repo}:v1"))
-    assert _ok(d.docker("run", "--rm", f"{repo}:v1", "cat", "/hello")).strip() == text
+    ok(d.docker("rmi", f"{repo}:v1"))
+    ok(d.docker("pull", f"{repo}:v1"))
+    assert ok(d.docker("run", "--rm", f"{repo}:v1", "cat", "/hello")).strip() == text
     missing = d.docker("pull", f"{repo}:nope")
     assert missing.returncode == 1
     assert "manifest unknown" in missing.stderr.decode()
@@ -79,13 +74,13 @@ def test_docker_login_push_pull(berthd: Daemon, start_registry: Callable[..., Se
     server = start_registry(auth=auth)
     bad = berthd.docker("login", "-u", "dave", "--password-stdin", server.host, input=b"wrong\n")
     assert bad.returncode == 1
-    ok = berthd.docker("login", "-u", "dave", "--password-stdin", server.host, input=b"d4ve-pw\n")
-    assert "Login Succeeded" in _ok(ok)
+    login = berthd.docker("login", "-u", "dave", "--password-stdin", server.host, input=b"d4ve-pw\n")
+    assert "Login Succeeded" in ok(login)
     text = "token" if token else "basic"
     try:
         _push_pull_run(berthd, server.host, text)
     finally:
-        _ok(berthd.docker("logout", server.host))
+        ok(berthd.docker("logout", server.host))
     denied = berthd.docker("pull", f"{server.host}/e2e/{text}:v1")
     assert denied.returncode == 1
 

@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon
+from tests.daemon_harness import Daemon, ok
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)
-    return res.stdout.decode()
 
 
 def err(res: subprocess.CompletedProcess[bytes]) -> str:

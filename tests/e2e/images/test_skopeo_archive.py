@@ -11,14 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon
+from tests.daemon_harness import Daemon, ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")]
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.stdout, res.stderr)
-    return res.stdout.decode()
 
 
 def skopeo(*args: str) -> str:

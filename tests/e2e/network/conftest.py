@@ -31,12 +31,6 @@ class NetDaemon:
         return f"{self.subnet_prefix}.1"
 
 
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    """stdout of a command that must succeed (its stderr in the failure message)."""
-    assert res.returncode == 0, res.stderr.decode()
-    return res.stdout.decode()
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,7 +11,8 @@ import uuid
 import docker
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, free_port, ok
+from tests.daemon_harness import ok
+from tests.e2e.network.conftest import NetDaemon, free_port
 
 pytestmark = pytest.mark.e2e
 

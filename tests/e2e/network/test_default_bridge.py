@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, nft_rules, ok, settled_veths
+from tests.daemon_harness import ok
+from tests.e2e.network.conftest import NetDaemon, nft_rules, settled_veths
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, ok
+from tests.daemon_harness import ok
+from tests.e2e.network.conftest import NetDaemon
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.network.conftest import NetDaemon, free_port, nft_rules, ok
+from tests.daemon_harness import ok
+from tests.e2e.network.conftest import NetDaemon, free_port, nft_rules
 
 pytestmark = pytest.mark.e2e
 

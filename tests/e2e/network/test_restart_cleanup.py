@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.network.conftest import free_port, net_daemon, nft_rules, ok, settled_veths
+from tests.daemon_harness import ok
+from tests.e2e.network.conftest import free_port, net_daemon, nft_rules, settled_veths
 
 pytestmark = pytest.mark.e2e
 

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 
 import docker
 import pytest
 
-from tests.daemon_harness import Daemon
+from tests.daemon_harness import Daemon, ok
 from tests.e2e.registry_client.registries import Registry
 
 pytestmark = pytest.mark.e2e
 
 
-def _ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
-    return res.stdout.decode()
-
-
 def _unique_image(d: Daemon, ref: str, text: str) -> None:
     name = f"c{uuid.uuid4().hex[:8]}"
-    _ok(d.docker("run", "--name", name, "busybox", "sh", "-c", f"echo {text} > /hello"))
-    _ok(d.docker("commit", name, ref))
-    _ok(d.docker("rm", name))
+    ok(d.docker("run", "--name", name, "busybox", "sh", "-c", f"echo {text} > /hello"))
+    ok(d.docker("commit", name, ref))
+    ok(d.docker("rm", name))
 
 
 def test_docker_cli_login_push_pull_run(berthd: Daemon, auth_registry: Registry) -> None:
@@ -31,26 +25,26 @@ def test_docker_cli_login_push_pull_run(berthd: Daemon, auth_registry: Registry)
     bad = berthd.docker("login", "-u", "alice", "--password-stdin", auth_registry.host, input=b"bad\n")
     assert bad.returncode == 1
     assert "401 Unauthorized" in bad.stderr.decode()
-    assert "Login Succeeded" in _ok(
+    assert "Login Succeeded" in ok(
         berthd.docker("login", "-u", "alice", "--password-stdin", auth_registry.host, input=b"s3cret-pw\n"))
     try:
         _unique_image(berthd, f"{repo}:v1", "from-docker")
-        out = _ok(berthd.docker("push", f"{repo}:v1"))
+        out = ok(berthd.docker("push", f"{repo}:v1"))
         assert f"The push refers to repository [{repo}]" in out
         assert "v1: digest: sha256:" in out
-        _ok(berthd.docker("rmi", f"{repo}:v1"))
-        out = _ok(berthd.docker("pull", f"{repo}:v1"))
+        ok(berthd.docker("rmi", f"{repo}:v1"))
+        out = ok(berthd.docker("pull", f"{repo}:v1"))
         assert "Pull complete" in out
         assert out.rstrip().endswith(f"{repo}:v1")
-        assert _ok(berthd.docker("run", "--rm", f"{repo}:v1", "cat", "/hello")).strip() == "from-docker"
-        digests = _ok(berthd.docker("images", "--digests", "--format", "{{.Digest}}", repo)).split()
+        assert ok(berthd.docker("run", "--rm", f"{repo}:v1", "cat", "/hello")).strip() == "from-docker"
+        digests = ok(berthd.docker("images", "--digests", "--format", "{{.Digest}}", repo)).split()
         assert digests
         assert digests[0].startswith("sha256:")
         missing = berthd.docker("pull", f"{repo}:nope")
         assert missing.returncode == 1
         assert f"manifest for {repo}:nope not found: manifest unknown" in missing.stderr.decode()
     finally:
-        _ok(berthd.docker("logout", auth_registry.host))
+        ok(berthd.docker("logout", auth_registry.host))
 
 
 def test_docker_sdk_login_push_pull(berthd: Daemon, auth_registry: Registry) -> None:

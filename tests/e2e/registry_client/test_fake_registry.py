@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon, api_json, running_daemon
+from tests.daemon_harness import Daemon, api_json, ok, running_daemon
 from tests.e2e.registry_client.fake_registry import FakeRegistry, serving
 from tests.e2e.registry_client.images import Blob, Image, layer_tar, make_image, make_index
 from tests.e2e.registry_client.registries import Registry
@@ -26,11 +26,6 @@ pytestmark = pytest.mark.e2e
 def fake() -> Iterator[FakeRegistry]:
     with serving(FakeRegistry()) as reg:
         yield reg
-
-
-def _ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
-    return res.stdout.decode()
 
 
 def _visible(d: Daemon, blob: str) -> bool:
@@ -52,15 +47,15 @@ def test_platform_selection(berthd: Daemon, fake: FakeRegistry, busybox_tar: byt
         fake.add_image(repo, img.manifest.digest, img)
     fake.add_manifest(repo, "1", index)
     ref = f"{fake.host}/{repo}:1"
-    out = _ok(berthd.berth("pull", "--platform", "linux/arm64", ref))
+    out = ok(berthd.berth("pull", "--platform", "linux/arm64", ref))
     assert f"Digest: {index.digest}" in out
-    info = json.loads(_ok(berthd.berth("image", "inspect", ref)))[0]
+    info = json.loads(ok(berthd.berth("image", "inspect", ref)))[0]
     assert info["Architecture"] == "arm64"
     assert info["Id"] == arm.id
     assert f"{fake.host}/{repo}@{index.digest}" in info["RepoDigests"]
-    _ok(berthd.berth("pull", ref))
-    assert json.loads(_ok(berthd.berth("image", "inspect", ref)))[0]["Id"] == amd.id
-    assert _ok(berthd.berth("run", "--rm", ref, "cat", "/arch")).strip() == "amd64"
+    ok(berthd.berth("pull", ref))
+    assert json.loads(ok(berthd.berth("image", "inspect", ref)))[0]["Id"] == amd.id
+    assert ok(berthd.berth("run", "--rm", ref, "cat", "/arch")).strip() == "amd64"
     res = berthd.berth("pull", "--platform", "linux/s390x", ref)
     assert res.returncode == 1
     assert "no matching manifest for linux/s390x" in res.stderr.decode()
@@ -73,8 +68,8 @@ def test_zstd_and_plain_layers(berthd: Daemon, fake: FakeRegistry, busybox_tar: 
         repo = f"z{uuid.uuid4().hex[:6]}"
         fake.add_image(repo, "1", img)
         ref = f"{fake.host}/{repo}:1"
-        assert "Pull complete" in _ok(berthd.berth("pull", ref))
-        assert _ok(berthd.berth("run", "--rm", ref, "cat", "/how")).strip() == f"compressed={how or 'none'}"
+        assert "Pull complete" in ok(berthd.berth("pull", ref))
+        assert ok(berthd.berth("run", "--rm", ref, "cat", "/how")).strip() == f"compressed={how or 'none'}"
 
 
 def _layer(seed: str, size: int = 300_000) -> bytes:
@@ -141,21 +136,21 @@ def test_bearer_token_login_and_pull(berthd: Daemon, fake: FakeRegistry) -> None
     bad = berthd.berth("login", "-u", "bob", "--password-stdin", fake.host, input=b"nope\n")
     assert bad.returncode == 1
     assert "401 Unauthorized" in bad.stderr.decode()
-    _ok(berthd.berth("login", "-u", "bob", "--password-stdin", fake.host, input=b"hunter2\n"))
+    ok(berthd.berth("login", "-u", "bob", "--password-stdin", fake.host, input=b"hunter2\n"))
     try:
-        assert "Pull complete" in _ok(berthd.berth("pull", ref))
+        assert "Pull complete" in ok(berthd.berth("pull", ref))
     finally:
-        _ok(berthd.berth("logout", fake.host))
+        ok(berthd.berth("logout", fake.host))
 
 
 def test_registry_mirror_serves_docker_hub_names(fake: FakeRegistry) -> None:
     img = make_image([_layer("m", 1000)])
     fake.add_image("library/mirrored", "latest", img)
     with running_daemon(["--registry-mirror", f"http://{fake.host}"]) as d:
-        out = _ok(d.berth("pull", "mirrored"))
+        out = ok(d.berth("pull", "mirrored"))
         assert "Status: Downloaded newer image for mirrored:latest" in out
         assert out.rstrip().endswith("docker.io/library/mirrored:latest")
-        assert json.loads(_ok(d.berth("image", "inspect", "mirrored")))[0]["Id"] == img.id
+        assert json.loads(ok(d.berth("image", "inspect", "mirrored")))[0]["Id"] == img.id
 
 
 def _wait_for(cond: Callable[[], bool], timeout: float = 30) -> None:
@@ -184,7 +179,7 @@ def test_kill9_mid_pull_then_pull_reuses_verified_blobs(fake: FakeRegistry) -> N
         fake.slow.clear()
         d.start()
         assert _visible(d, fast), "a verified blob survives the crash (leased)"
-        out = _ok(d.berth("pull", f"{fake.host}/resume:1"))
+        out = ok(d.berth("pull", f"{fake.host}/resume:1"))
         assert "Pull complete" in out
         assert fake.blob_gets[fast] == 1
         assert fake.blob_gets[slow] == 2
@@ -202,16 +197,16 @@ def test_concurrent_pulls_download_each_blob_once(fake: FakeRegistry) -> None:
         assert [p.returncode for p in procs] == [0, 0], results
         for blob in [img.config.digest, *(layer.digest for layer in img.layers)]:
             assert fake.blob_gets[blob] == 1, blob
-        assert json.loads(_ok(d.berth("image", "inspect", f"{fake.host}/twice:1")))[0]["Id"] == img.id
+        assert json.loads(ok(d.berth("image", "inspect", f"{fake.host}/twice:1")))[0]["Id"] == img.id
 
 
 def test_pulled_image_is_pushed_with_its_own_manifest(berthd: Daemon, fake: FakeRegistry, registry: Registry) -> None:
     img = make_image([_layer("o1", 5000), layer_tar({"keep": b"exact bytes\n"})], how="zstd", oci=True)
     fake.add_image("orig", "1", img)
-    _ok(berthd.berth("pull", f"{fake.host}/orig:1"))
+    ok(berthd.berth("pull", f"{fake.host}/orig:1"))
     target = f"{registry.host}/copy{uuid.uuid4().hex[:6]}:1"
-    _ok(berthd.berth("tag", f"{fake.host}/orig:1", target))
-    out = _ok(berthd.berth("push", target))
+    ok(berthd.berth("tag", f"{fake.host}/orig:1", target))
+    out = ok(berthd.berth("push", target))
     assert f"1: digest: {img.manifest.digest} size: {len(img.manifest.data)}" in out
 
 
@@ -219,16 +214,16 @@ def test_pulled_image_saves_and_loads(berthd: Daemon, fake: FakeRegistry, busybo
     img = make_image([busybox_tar, layer_tar({"saved": b"yes\n"})])
     fake.add_image("saveme", "1", img)
     ref = f"{fake.host}/saveme:1"
-    _ok(berthd.berth("pull", ref))
+    ok(berthd.berth("pull", ref))
     archive = tmp_path / "img.tar"
-    _ok(berthd.berth("save", "-o", str(archive), ref))
+    ok(berthd.berth("save", "-o", str(archive), ref))
     with tarfile.open(archive) as tar:
         index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
         manifest = json.load(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]))  # type: ignore[arg-type]
     assert {layer["mediaType"] for layer in manifest["layers"]} >= {"application/vnd.oci.image.layer.v1.tar+gzip"}
-    _ok(berthd.berth("rmi", ref))
-    _ok(berthd.berth("load", "-i", str(archive)))
-    assert _ok(berthd.berth("run", "--rm", ref, "cat", "/saved")).strip() == "yes"
+    ok(berthd.berth("rmi", ref))
+    ok(berthd.berth("load", "-i", str(archive)))
+    assert ok(berthd.berth("run", "--rm", ref, "cat", "/saved")).strip() == "yes"
 
 
 def test_explicit_platform_must_match_a_single_manifest(berthd: Daemon, fake: FakeRegistry) -> None:
@@ -267,7 +262,7 @@ def test_api_progress_stream_and_errors(berthd: Daemon, fake: FakeRegistry) -> N
     assert status == 404
     assert body == {"message": f"manifest for {fake.host}/stream:nope not found: manifest unknown: manifest unknown"}
     fake.blobs.pop(img.layers[1].digest)
-    _ok(berthd.berth("rmi", f"{fake.host}/stream:1"))
+    ok(berthd.berth("rmi", f"{fake.host}/stream:1"))
     status, body = api_json(berthd.sock, "POST", f"/v1.44/images/create?fromImage={fake.host}/stream&tag=1")
     assert status == 200
     assert isinstance(body, str)
@@ -280,7 +275,7 @@ def test_a_cut_download_is_retried(berthd: Daemon, fake: FakeRegistry) -> None:
     img = make_image([_layer("r", 500_000)])
     fake.add_image("retry", "1", img)
     fake.cut_once.add(img.layers[0].digest)
-    out = _ok(berthd.berth("pull", f"{fake.host}/retry:1"))
+    out = ok(berthd.berth("pull", f"{fake.host}/retry:1"))
     assert "Retrying in 1 second" in out
     assert "Pull complete" in out
     assert fake.blob_gets[img.layers[0].digest] == 2
@@ -318,6 +313,6 @@ def test_download_limit_makes_layers_wait(fake: FakeRegistry) -> None:
     for layer in img.layers:
         fake.slow[layer.digest] = 0.05
     with running_daemon(["--max-concurrent-downloads", "1"]) as d:
-        out = _ok(d.berth("pull", f"{fake.host}/limited:1"))
+        out = ok(d.berth("pull", f"{fake.host}/limited:1"))
     assert out.count(": Waiting") >= 1
     assert out.count("Pull complete") == 3
