@@ -78,6 +78,7 @@ class ExecService:
         cmd = body.get("Cmd")
         if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
             raise errdefs.InvalidParameter("No exec command specified")
+        self.containers.prime_migration()
         eid = generate_id()
         self.execs[eid] = ExecRecord(eid, c.id, dict(body))
         c.exec_ids.append(eid)
@@ -125,6 +126,7 @@ class ExecService:
     async def start(self, eid: str, tty: bool | None) -> tuple[ExecRecord, ShimStream]:
         rec = self.get(eid)
         shim = self.check_startable(rec)
+        self.containers.prime_migration()
         c = self.containers.get(rec.container_id)
         use_tty = bool(rec.config.get("Tty")) if tty is None else tty
         rec.started = True

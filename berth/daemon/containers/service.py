@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import signal as signals
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth import errdefs
@@ -46,6 +46,7 @@ class ContainersService:
         init_path: str | None = None,
         idmap: IdMap | None = None,
         network: NetworkAttacher | None = None,
+        prime_migration: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.images = images
@@ -57,6 +58,8 @@ class ContainersService:
         self.init_path = init_path
         self.idmap = idmap  # --userns-remap
         self.network = network
+        # called as a create, start or exec comes in: the runtime's cgroup move a few ms later is then quick
+        self.prime_migration = prime_migration
         self.names = NameIndex()
         self.containers: dict[str, Container] = {}
         self.run: dict[str, RunState] = {}
@@ -88,6 +91,7 @@ class ContainersService:
         if not isinstance(image_ref, str) or not image_ref:
             raise errdefs.InvalidParameter("Config cannot be empty in order to create a container")
         image = self.images.get(image_ref)
+        self.prime_migration()
         host_config = body.get("HostConfig") or {}
         if not isinstance(host_config, dict):
             raise errdefs.InvalidParameter("HostConfig must be an object")
@@ -145,6 +149,7 @@ class ContainersService:
     # -- start ----------------------------------------------------------------------------------
     async def start(self, ref: str) -> None:
         c = self.get(ref)
+        self.prime_migration()
         rs = self.state_of(c)
         async with rs.lock:
             if c.state == State.RUNNING:

@@ -1,0 +1,86 @@
+"""Opens the kernel's fast path for cgroup migrations shortly before a container needs one (kernel layer).
+
+Moving a process into a cgroup takes a global rwsem for writing. When no migration ran lately the kernel
+first waits for an RCU grace period (9-20 ms on the development VM), and every container start and exec
+paid it. A migration of our own process into the cgroup it is already in moves nothing but goes through
+that wait; run on a thread as a request arrives, it has the wait over by the time the runtime moves the
+container's process, and the fast path stays open for about one more grace period after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from berth.kernel.features import CgroupMount, cgroup_mounts
+
+__all__ = ["MigrationPrimer", "own_procs_file"]
+
+log = logging.getLogger(__name__)
+
+
+def own_procs_file(proc_cgroup: str, mounts: list[CgroupMount]) -> str | None:
+    """The cgroup.procs of the cgroup this process is in, from /proc/self/cgroup's text and the mounts.
+
+    cgroup2 is preferred (one line, no controllers to match); else the first v1 hierarchy that is mounted."""
+    paths: dict[frozenset[str], str] = {}
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            paths[frozenset(c for c in parts[1].split(",") if c)] = parts[2]
+    ordered = sorted(mounts, key=lambda m: m.version != 2)
+    for m in ordered:
+        path = paths.get(frozenset(m.controllers))
+        if path is None:
+            continue
+        if m.root != "/" and (path == m.root or path.startswith(m.root + "/")):
+            path = path[len(m.root):] or "/"
+        elif m.root != "/":
+            continue  # our cgroup is outside what this mount shows
+        return os.path.join(m.mountpoint, path.lstrip("/"), "cgroup.procs")
+    return None
+
+
+class MigrationPrimer:
+    """One thread that, on each `prime()`, writes our pid to our own cgroup.procs (requests coalesce)."""
+
+    def __init__(self, procs_file: str | None) -> None:
+        self.procs_file = procs_file
+        self._wanted = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.primed = 0  # migrations done, for tests and the debug log
+
+    @classmethod
+    def for_this_process(cls) -> MigrationPrimer:
+        try:
+            with open("/proc/self/cgroup") as f:
+                return cls(own_procs_file(f.read(), cgroup_mounts()))
+        except OSError:
+            return cls(None)
+
+    def prime(self) -> None:
+        """Ask for a migration soon; returns at once."""
+        if self.procs_file is None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="cgroup-primer", daemon=True)
+                self._thread.start()
+        self._wanted.set()
+
+    def _loop(self) -> None:
+        while self.procs_file is not None:
+            self._wanted.wait()
+            self._wanted.clear()
+            try:
+                fd = os.open(self.procs_file, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    os.write(fd, str(os.getpid()).encode())
+                finally:
+                    os.close(fd)
+                self.primed += 1
+            except OSError as exc:
+                log.debug("cgroup migration priming disabled (%s: %s)", self.procs_file, exc)
+                self.procs_file = None
