@@ -39,6 +39,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
   touch "$stamp"
 fi
+# Launchers for the commands started most often (berth, berth-runtime): `python -S` skips site and its .pth
+# files (~7 ms a command) and the two paths site would add are set directly. pip's own scripts are replaced.
+site_dir=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+for entry in "berth berth.cli.main" "berth-runtime berth.runtime.cli"; do
+  read -r name module <<<"$entry"
+  printf '#!%s/.venv/bin/python -S\nimport sys\nsys.path[1:1] = ["%s", "%s"]\nfrom %s import main\nsys.exit(main())\n' \
+    "$PWD" "$PWD" "$site_dir" "$module" >".venv/bin/$name.tmp"
+  chmod 755 ".venv/bin/$name.tmp"
+  mv ".venv/bin/$name.tmp" ".venv/bin/$name"
+done
 # Byte-compile Berth up front: every CLI command, shim and runtime is a fresh interpreter, and with
 # PYTHONDONTWRITEBYTECODE set (or a read-only tree) each would compile its modules again (~10 ms a start).
 .venv/bin/python -m compileall -q -j 0 berth >/dev/null || true
@@ -51,6 +61,3 @@ if [ "${BERTH_TEST_DEPS:-0}" = 1 ]; then
     (cd .test-tools && apt-get download docker.io >/dev/null && dpkg -x docker.io_*.deb docker && rm -f docker.io_*.deb)
   fi
 fi
-
-# Byte-compile once: runtimes and shims start often, and may run where PYTHONDONTWRITEBYTECODE is set.
-.venv/bin/python -m compileall -q -j 0 berth >/dev/null

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
+import _signal  # type: ignore[import-not-found]  # the C module: `signal` builds enums, ~3 ms of every attached `run`'s start-up
 import os
 import sys
-from collections.abc import Callable, Iterator
 
-# signal (enum), threading and time are imported where used: a plain `exec` or `run` needs none of them
+# threading and time are imported where used: a plain `exec` or `run` needs neither
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    import signal
+    from collections.abc import Callable
     from typing import Any
 
     from berth.client import Client
@@ -76,62 +75,77 @@ def _background(fn: Callable[[], object]) -> None:
     import threading
 
     def safe() -> None:
-        with contextlib.suppress(Exception):
+        try:
             fn()
+        except Exception:
+            pass
     threading.Thread(target=safe, daemon=True).start()
 
 
-@contextlib.contextmanager
-def watch_resize(client: Client, path: str) -> Iterator[None]:
+def _signal_names() -> dict[int, str]:
+    """Signal numbers to their names (of two names for a number, the first in sorted order: SIGABRT, SIGIO)."""
+    names: dict[int, str] = {}
+    for name in dir(_signal):
+        if name.startswith("SIG") and not name.startswith("SIG_"):
+            names.setdefault(getattr(_signal, name), name)
+    return names
+
+
+class _Handlers:
+    """Signal handlers installed for the length of a `with` block, the previous ones restored after."""
+
+    def __init__(self, handlers: dict[int, Callable[[int, object], None]]) -> None:
+        self.handlers = handlers
+        self.saved: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        for signum, handler in self.handlers.items():
+            try:
+                self.saved[signum] = _signal.signal(signum, handler)
+            except (OSError, ValueError):
+                continue
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, old in self.saved.items():
+            _signal.signal(signum, old)
+
+
+def watch_resize(client: Client, path: str) -> _Handlers:
     """Resize on SIGWINCH while inside the block."""
-    import signal
-
-    old = signal.signal(signal.SIGWINCH, lambda *_: _background(lambda: resize(client, path)))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGWINCH, old)
+    return _Handlers({_signal.SIGWINCH: lambda *_: _background(lambda: resize(client, path))})
 
 
-@contextlib.contextmanager
-def forward_signals(client: Client, cid: str) -> Iterator[None]:
+def forward_signals(client: Client, cid: str, enabled: bool = True) -> _Handlers:
     """Forward received signals to the container as POST /containers/{id}/kill?signal=NAME."""
-    import signal
-
-    saved: dict[signal.Signals, Any] = {}
+    names = _signal_names() if enabled else {}
 
     def handler(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name.removeprefix("SIG")
+        name = names[signum].removeprefix("SIG")
         _background(lambda: client.post(f"/containers/{cid}/kill", signal=name))
 
-    for sig in signal.Signals:
-        if sig.name in NOT_FORWARDED:
-            continue
-        try:
-            saved[sig] = signal.signal(sig, handler)
-        except (OSError, ValueError):
-            continue
-    try:
-        yield
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
+    return _Handlers({num: handler for num, name in names.items() if name not in NOT_FORWARDED})
 
 
-@contextlib.contextmanager
-def raw_terminal(enabled: bool) -> Iterator[None]:
-    """Put the local terminal (stdin) in raw mode; always restore it."""
-    if not enabled or not os.isatty(0):
-        yield
-        return
-    import termios
-    import tty
-    saved = termios.tcgetattr(0)
-    tty.setraw(0)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+class RawTerminal:
+    """Put the local terminal (stdin) in raw mode inside the block; always restore it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and os.isatty(0)
+        self.saved: list[Any] = []
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            import termios
+            import tty
+
+            self.saved = termios.tcgetattr(0)
+            tty.setraw(0)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.saved:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
 
 
 class Session:
@@ -179,7 +193,7 @@ class Session:
     def run(self) -> bool:
         """Stream until the daemon closes the output; True when the user detached."""
         sys.stdout.flush()
-        with raw_terminal(self.tty and self.stdin):
+        with RawTerminal(self.tty and self.stdin):
             if self.stdin:
                 import threading
 

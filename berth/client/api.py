@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from berth.client.http import Connection, Response, connect
 from berth.util import minijson  # not `json`: it loads `re`, milliseconds of every command's start
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from berth.client.http import Body

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import _socket  # the C module: `socket` adds selectors/enum imports, ~4 ms of CLI start-up
-from collections.abc import Iterable, Iterator
 
 from berth.util import minijson
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from typing import IO, Any
 
     Body = bytes | Iterable[bytes] | IO[bytes] | None

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Iterable, Iterator
-
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
     from typing import BinaryIO
 
 __all__ = ["STDERR", "STDIN", "STDOUT", "SYSTEMERR", "StreamError", "demux", "frame", "iter_frames"]
 
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
-_HEADER = struct.Struct(">BxxxL")
 
 
 class StreamError(Exception):
@@ -21,7 +18,7 @@ class StreamError(Exception):
 
 def frame(stream: int, payload: bytes) -> bytes:
     """One frame as the daemon writes it."""
-    return _HEADER.pack(stream, len(payload)) + payload
+    return bytes((stream, 0, 0, 0)) + len(payload).to_bytes(4, "big") + payload
 
 
 def iter_frames(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -30,7 +27,7 @@ def iter_frames(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     for chunk in chunks:
         buf += chunk
         while len(buf) >= 8:
-            stream, size = _HEADER.unpack_from(buf)
+            stream, size = buf[0], int.from_bytes(buf[4:8], "big")
             if stream not in (STDIN, STDOUT, STDERR, SYSTEMERR):
                 raise StreamError(f"Unrecognized input header: {stream}")
             if len(buf) < 8 + size:

@@ -109,8 +109,6 @@ def _wait_status(wait: Response) -> int:
 
 def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_proxy: bool,
              keys: str | None, resize_path: str) -> bool:
-    import contextlib
-
     from berth.cli.session import Session, forward_signals, parse_detach_keys, watch_resize
 
     try:
@@ -118,11 +116,7 @@ def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_pro
     except ValueError as exc:
         raise StatusError(1, str(exc)) from None
     session = Session(resp, tty, stdin, detach)
-    with contextlib.ExitStack() as stack:
-        if tty:
-            stack.enter_context(watch_resize(cli.client, resize_path))
-        elif sig_proxy:
-            stack.enter_context(forward_signals(cli.client, cid))
+    with watch_resize(cli.client, resize_path) if tty else forward_signals(cli.client, cid, enabled=sig_proxy):
         try:
             detached = session.run()
         finally:
@@ -148,8 +142,6 @@ def run(cli: Cli, argv: list[str]) -> int:
                                                    {"condition": "removed" if ns.rm else "next-exit"}))
         cli.out(cid + "\n")
         return 0
-    import contextlib
-
     from berth.cli.session import forward_signals
 
     try:
@@ -158,9 +150,7 @@ def run(cli: Cli, argv: list[str]) -> int:
         raise _daemon_error("run", exc) from None
     wait = cli.client.stream("POST", f"/containers/{cid}/wait",
                              {"condition": "removed" if ns.rm else "next-exit"})
-    with contextlib.ExitStack() as stack:
-        if ns.sig_proxy and not ns.tty:
-            stack.enter_context(forward_signals(cli.client, cid))
+    with forward_signals(cli.client, cid, enabled=ns.sig_proxy and not ns.tty):
         _start(cli, cid, resp, wait)
         return _finish(cli, cid, resp, wait, ns.tty, stdin, ns.detach_keys)
 
@@ -215,8 +205,6 @@ def start(cli: Cli, argv: list[str]) -> int:
         if failed:
             raise StatusError(1, f"Error: failed to start containers: {', '.join(failed)}")
         return 0
-    import contextlib
-
     from berth.cli.session import forward_signals
 
     if len(ns.args) > 1:
@@ -229,9 +217,7 @@ def start(cli: Cli, argv: list[str]) -> int:
     auto_remove = bool((info.get("HostConfig") or {}).get("AutoRemove"))
     wait = cli.client.stream("POST", f"/containers/{cid}/wait",
                              {"condition": "removed" if auto_remove else "next-exit"})
-    with contextlib.ExitStack() as stack:
-        if not tty:
-            stack.enter_context(forward_signals(cli.client, cid))
+    with forward_signals(cli.client, cid, enabled=not tty):
         _start(cli, cid, resp, wait, cmd="start")
         return _finish(cli, cid, resp, wait, tty, stdin, ns.detach_keys)
 
