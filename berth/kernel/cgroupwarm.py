@@ -4,7 +4,9 @@ Moving a process into a cgroup takes a global rwsem for writing. When no migrati
 first waits for an RCU grace period (9-20 ms on the development VM), and every container start and exec
 paid it. A migration of our own process into the cgroup it is already in moves nothing but goes through
 that wait; run on a thread as a request arrives, it has the wait over by the time the runtime moves the
-container's process, and the fast path stays open for about one more grace period after it.
+container's process. The fast path closes again one grace period (5-20 ms) after the last migration, so the
+thread repeats its no-op move every few ms for a while after each request: the window stays open until the
+runtime's move, however long the grace periods are.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from berth.kernel.features import CgroupMount, cgroup_mounts
 
 __all__ = ["MigrationPrimer", "own_procs_file"]
+
+HOLD = 0.15  # seconds the window is held open after a request (a start's move comes 10-40 ms after its create)
+REPEAT = 0.003  # below the shortest grace period seen here
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ def own_procs_file(proc_cgroup: str, mounts: list[CgroupMount]) -> str | None:
 
 
 class MigrationPrimer:
-    """One thread that, on each `prime()`, writes our pid to our own cgroup.procs (requests coalesce)."""
+    """One thread that, after each `prime()`, writes our pid to our own cgroup.procs every few ms for a while."""
 
     def __init__(self, procs_file: str | None) -> None:
         self.procs_file = procs_file
@@ -71,16 +77,24 @@ class MigrationPrimer:
         self._wanted.set()
 
     def _loop(self) -> None:
+        until = 0.0
         while self.procs_file is not None:
-            self._wanted.wait()
-            self._wanted.clear()
+            if self._wanted.wait(None if until == 0.0 else REPEAT):
+                self._wanted.clear()
+                until = time.monotonic() + HOLD
+            elif time.monotonic() > until:
+                until = 0.0
+                continue
+            self._migrate(self.procs_file)
+
+    def _migrate(self, procs_file: str) -> None:
+        try:
+            fd = os.open(procs_file, os.O_WRONLY | os.O_CLOEXEC)
             try:
-                fd = os.open(self.procs_file, os.O_WRONLY | os.O_CLOEXEC)
-                try:
-                    os.write(fd, str(os.getpid()).encode())
-                finally:
-                    os.close(fd)
-                self.primed += 1
-            except OSError as exc:
-                log.debug("cgroup migration priming disabled (%s: %s)", self.procs_file, exc)
-                self.procs_file = None
+                os.write(fd, str(os.getpid()).encode())
+            finally:
+                os.close(fd)
+            self.primed += 1
+        except OSError as exc:
+            log.debug("cgroup migration priming disabled (%s: %s)", procs_file, exc)
+            self.procs_file = None
