@@ -79,4 +79,7 @@ class SystemBackend(Protocol):
 
     def image_count(self) -> int: ...
 
+    def client_arrived(self) -> None:
+        """A client pinged (every docker CLI command starts so): what it asks next may start a process."""
+
     async def disk_usage(self, types: Sequence[str]) -> dict[str, Any]: ...

@@ -80,6 +80,9 @@ class SystemFacade:
     def image_count(self) -> int:
         return self.images.image_count()
 
+    def client_arrived(self) -> None:
+        self.containers.prime_migration()  # a `docker run` or `exec` moves a process into a cgroup 15-30 ms later
+
     async def disk_usage(self, types: Sequence[str]) -> dict[str, Any]:
         """`system df`: every section, or only those of `types` (container, image, volume, build-cache)."""
         want = set(types) or {"container", "image", "volume", "build-cache"}

@@ -205,6 +205,7 @@ async def _follow(
 
 def routes(backend: SystemBackend) -> list[Route]:
     async def ping(req: Request) -> Response:
+        backend.client_arrived()
         if req.method == "HEAD":
             return RawResponse(b"", "text/plain; charset=utf-8", headers=PING_HEADERS)
         return RawResponse(b"OK", "text/plain; charset=utf-8", headers=PING_HEADERS)

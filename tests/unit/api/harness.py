@@ -25,6 +25,10 @@ class StubSystem:
 
     events: EventBus = field(default_factory=EventBus)
     data_root: str = "/var/lib/berth"
+    pings: int = 0
+
+    def client_arrived(self) -> None:
+        self.pings += 1
 
     def engine_facts(self) -> EngineFacts:
         return EngineFacts(id="STUB:ID", name="stubhost", data_root=self.data_root, labels=("a=b",),

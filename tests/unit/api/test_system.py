@@ -30,6 +30,13 @@ def test_get_ping_says_ok(client: RawClient) -> None:
     assert headers["builder-version"] == "1"
 
 
+def test_every_ping_tells_the_backend_a_client_arrived(client: RawClient, stub_system: StubSystem) -> None:
+    for method in ("HEAD", "GET"):
+        client.request(method, "/_ping")
+        client.read_response(head_only=method == "HEAD")
+    assert stub_system.pings == 2
+
+
 def test_version_reports_api_range(client: RawClient) -> None:
     client.request("GET", "/v1.44/version")
     status, _, body = client.read_response()
