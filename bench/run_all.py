@@ -9,6 +9,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = (
     ["-m", "bench.engine"],
+    ["-m", "bench.start_timeline"],
     ["bench/runtime_vs_runc.py"],
     ["bench/security_start.py"],
     ["-m", "bench.network"],

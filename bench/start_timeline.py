@@ -93,7 +93,8 @@ def main() -> int:
         data = os.path.join(tmp, "perf.data")
         for _ in range(args.runs):
             rec = [perf, "record", "-q", "-a", "-o", data, *[a for e in EVENTS for a in ("-e", e)], "--", *cmd]
-            subprocess.run(rec, env=env, capture_output=True, check=True)
+            if subprocess.run(rec, env=env, capture_output=True).returncode != 0:
+                break  # a perf that cannot trace here (no tracefs, or Debian's wrapper without its kernel's perf)
             script = subprocess.run([perf, "script", "-i", data, "-F", "comm,pid,tid,time,event,trace"],
                                     capture_output=True, text=True).stdout
             marks = _events(script, comm, "/bin/true", d.cgroup_parent)
