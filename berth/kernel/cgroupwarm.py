@@ -16,36 +16,14 @@ import os
 import threading
 import time
 
-from berth.kernel.features import CgroupMount, cgroup_mounts
+from berth.kernel.features import cgroup_mounts, own_procs_file
 
-__all__ = ["MigrationPrimer", "own_procs_file"]
+__all__ = ["MigrationPrimer"]
 
 HOLD = 0.15  # seconds the window is held open after a request (a start's move comes 10-40 ms after its create)
 REPEAT = 0.003  # below the shortest grace period seen here
 
 log = logging.getLogger(__name__)
-
-
-def own_procs_file(proc_cgroup: str, mounts: list[CgroupMount]) -> str | None:
-    """The cgroup.procs of the cgroup this process is in, from /proc/self/cgroup's text and the mounts.
-
-    cgroup2 is preferred (one line, no controllers to match); else the first v1 hierarchy that is mounted."""
-    paths: dict[frozenset[str], str] = {}
-    for line in proc_cgroup.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) == 3:
-            paths[frozenset(c for c in parts[1].split(",") if c)] = parts[2]
-    ordered = sorted(mounts, key=lambda m: m.version != 2)
-    for m in ordered:
-        path = paths.get(frozenset(m.controllers))
-        if path is None:
-            continue
-        if m.root != "/" and (path == m.root or path.startswith(m.root + "/")):
-            path = path[len(m.root):] or "/"
-        elif m.root != "/":
-            continue  # our cgroup is outside what this mount shows
-        return os.path.join(m.mountpoint, path.lstrip("/"), "cgroup.procs")
-    return None
 
 
 class MigrationPrimer:

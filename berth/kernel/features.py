@@ -1,8 +1,10 @@
-"""Feature probes (kernel layer): cgroup mounts from /proc/self/mountinfo."""
+"""Feature probes (kernel layer): cgroup mounts from /proc/self/mountinfo, and our own cgroup in them."""
 
 from __future__ import annotations
 
-__all__ = ["CgroupMount", "cgroup_mounts"]
+import os
+
+__all__ = ["CgroupMount", "cgroup_mounts", "own_procs_file"]
 
 
 class CgroupMount:
@@ -54,3 +56,25 @@ def cgroup_mounts() -> list[CgroupMount]:
     """The cgroup hierarchies of this mount namespace."""
     with open("/proc/self/mountinfo") as f:
         return parse_mountinfo_cgroups(f.read())
+
+
+def own_procs_file(proc_cgroup: str, mounts: list[CgroupMount]) -> str | None:
+    """The cgroup.procs of the cgroup this process is in, from /proc/self/cgroup's text and the mounts.
+
+    cgroup2 is preferred (one line, no controllers to match); else the first v1 hierarchy that is mounted."""
+    paths: dict[frozenset[str], str] = {}
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            paths[frozenset(c for c in parts[1].split(",") if c)] = parts[2]
+    ordered = sorted(mounts, key=lambda m: m.version != 2)
+    for m in ordered:
+        path = paths.get(frozenset(m.controllers))
+        if path is None:
+            continue
+        if m.root != "/" and (path == m.root or path.startswith(m.root + "/")):
+            path = path[len(m.root):] or "/"
+        elif m.root != "/":
+            continue  # our cgroup is outside what this mount shows
+        return os.path.join(m.mountpoint, path.lstrip("/"), "cgroup.procs")
+    return None

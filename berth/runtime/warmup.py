@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import os
 
+from berth.kernel.features import cgroup_mounts, own_procs_file
+
 __all__ = ["start_warmup"]
 
 
 def _own_cgroup_procs() -> str | None:
     with open("/proc/self/cgroup") as f:
-        lines = [line.rstrip("\n").split(":", 2) for line in f]
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields, tail = pre.split(), post.split()
-            if len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2") or fields[3] != "/":
-                continue
-            opts = set(tail[2].split(","))
-            for _, ctrls, path in lines:
-                match = (not ctrls) if tail[0] == "cgroup2" else bool(ctrls) and set(ctrls.split(",")) <= opts
-                if match:
-                    return os.path.join(fields[4], path.lstrip("/"), "cgroup.procs")
-    return None
+        return own_procs_file(f.read(), cgroup_mounts())
 
 
 def start_warmup() -> int:

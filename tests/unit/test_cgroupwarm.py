@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from berth.kernel.cgroupwarm import MigrationPrimer, own_procs_file
-from berth.kernel.features import CgroupMount
+from berth.kernel.cgroupwarm import MigrationPrimer
+from berth.kernel.features import CgroupMount, own_procs_file
 
 HYBRID = [
     CgroupMount("/sys/fs/cgroup/cpu,cpuacct", "/", 1, ("cpu", "cpuacct")),
