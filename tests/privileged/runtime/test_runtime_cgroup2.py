@@ -12,18 +12,15 @@ from typing import Any
 
 import pytest
 
+from berth.kernel.features import cgroup_mounts
 from tests.privileged.runtime.conftest import CGROUP_PARENT
 
 pytestmark = pytest.mark.privileged
 
 
 def _unified_mount() -> str | None:
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.startswith("cgroup2 "):
-                return pre.split()[4]
-    return None
+    unified = next((m.mountpoint for m in cgroup_mounts() if m.version == 2), None)
+    return unified
 
 
 def _restore_subtree_control(control: str, enabled_before: set[str]) -> None:

@@ -11,18 +11,17 @@ import pytest
 
 from berth.daemon.containers.spec_linux import DEFAULT_DEVICE_RULES
 from berth.kernel import bpf
+from berth.kernel.features import cgroup_mounts
 from berth.runtime.cgroups import devices as devcg
 
 pytestmark = pytest.mark.privileged
 
 
 def _unified() -> str:
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.startswith("cgroup2 "):
-                return pre.split()[4]
-    pytest.fail("no cgroup2 mount on this machine")
+    unified = next((m.mountpoint for m in cgroup_mounts() if m.version == 2), None)
+    if unified is None:
+        pytest.fail("no cgroup2 mount on this machine")
+    return unified
 
 
 @pytest.fixture

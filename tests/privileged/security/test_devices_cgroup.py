@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from berth.daemon.containers import spec_linux as lx
+from berth.kernel.features import cgroup_mounts
 from tests.privileged.runtime.conftest import CGROUP_PARENT
 
 pytestmark = pytest.mark.privileged
@@ -62,12 +63,10 @@ def test_v1_custom_device_rule_opens_it(make_bundle: Any, runtime: Any) -> None:
 
 
 def _unified_mount() -> str:
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.startswith("cgroup2 "):
-                return pre.split()[4]
-    pytest.fail("no cgroup2 mount on this machine")
+    unified = next((m.mountpoint for m in cgroup_mounts() if m.version == 2), None)
+    if unified is None:
+        pytest.fail("no cgroup2 mount on this machine")
+    return unified
 
 
 def _pure_v2(rt: Any, bundle: Any, setup: str = "") -> subprocess.CompletedProcess[str]:
