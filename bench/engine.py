@@ -1,7 +1,7 @@
 """Engine benchmarks: run/exec latency and shim memory against a private berthd (prints figures only).
 
-Usage: .venv/bin/python -m bench.engine [--runs N]
-Compares with dockerd only if one already answers on /var/run/docker.sock (this never starts dockerd).
+Usage: .venv/bin/python -m bench.engine [--runs N] [--dockerd]
+With --dockerd (or BENCH_DOCKERD=1) the same commands also run against a sandboxed dockerd (bench/dockerd.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.dockerd import sandboxed_dockerd, wanted
 from tests.daemon_harness import DOCKER, Daemon, running_daemon
 from tests.rootfs import busybox_tar_bytes
 
@@ -75,6 +76,7 @@ def shim_memory(d: Daemon) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--dockerd", action="store_true", help="compare with a sandboxed dockerd (bench/dockerd.py)")
     args = ap.parse_args()
     # the exec root on tmpfs, as /run/berth is on a real host (state files there cost no disk flushes)
     with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True) as d:
@@ -95,11 +97,17 @@ def main() -> None:
         print(f"{'50 x berth run -d busybox sleep 1000':<48} total {time.perf_counter() - t0:7.2f} s")
         subprocess.run([*BERTH, "rm", "-f", *ids], env=env, capture_output=True)
         shim_memory(d)
-    if os.path.exists("/var/run/docker.sock"):
-        denv = dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock")
-        if subprocess.run([DOCKER, "image", "inspect", "busybox"], env=denv, capture_output=True).returncode == 0:
-            report("dockerd: docker run --rm busybox true", timed([DOCKER, "run", "--rm", "busybox", "true"], denv, 10))
-
+    with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.dockerd)) as denv:
+        if denv is not None:
+            subprocess.run([DOCKER, "import", "-", "busybox:latest"], input=busybox_tar_bytes(tmp), env=denv,
+                           check=True, capture_output=True)
+            timed([DOCKER, "run", "--rm", "busybox", "true"], denv, 2)
+            report("dockerd: docker run --rm busybox true", timed([DOCKER, "run", "--rm", "busybox", "true"], denv,
+                                                                  args.runs))
+            cid = subprocess.run([DOCKER, "run", "-d", "busybox", "sleep", "1000"], env=denv, capture_output=True,
+                                 text=True).stdout.strip()
+            report("dockerd: docker exec C true", timed([DOCKER, "exec", cid, "true"], denv, args.runs))
+            subprocess.run([DOCKER, "rm", "-f", cid], env=denv, capture_output=True)
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
 """Network benchmarks against a private berthd with its own bridge (prints figures only).
 
-Usage: .venv/bin/python -m bench.network [--runs N] [--requests N]
+Usage: .venv/bin/python -m bench.network [--runs N] [--requests N] [--dockerd]
   - `run -d -p H:80 busybox httpd` to the first HTTP 200 through the published port;
   - requests/s through the published port (DNAT to the bridge) vs the same httpd on the host network (`ab`);
   - the cost networking adds to a start: `run --rm busybox true` on the default bridge vs --network none.
+With --dockerd (or BENCH_DOCKERD=1) the first two also run against a sandboxed dockerd (bench/dockerd.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.daemon_harness import Daemon, running_daemon
+from bench.dockerd import sandboxed_dockerd, wanted
+from tests.daemon_harness import DOCKER, Daemon, running_daemon
 from tests.rootfs import busybox_tar_bytes
 
 BERTH = [os.path.join(os.path.dirname(sys.executable), "berth")]
@@ -38,6 +40,7 @@ def free_port() -> int:
 
 
 def first_200(url: str, t0: float) -> float:
+    """ms from t0 to the first HTTP 200 from url."""
     while True:
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
@@ -82,6 +85,44 @@ def daemon_figures(log_file: str) -> tuple[float, float]:
     return (statistics.median(setup) if setup else float("nan"), statistics.median(down) if down else float("nan"))
 
 
+def docker(env: dict[str, str], *args: str) -> str:
+    res = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"docker {' '.join(args)}: {res.stderr}")
+    return res.stdout.strip()
+
+
+def first_200s(env: dict[str, str], runs: int) -> list[float]:
+    """The issue's `docker run -d -p H:80 busybox httpd -f -p 80` to the first HTTP 200 on 127.0.0.1:H, in ms
+    (httpd serves the container's /, so /etc/hostname answers 200)."""
+    starts = []
+    for _ in range(max(3, runs // 2)):
+        port = free_port()
+        t0 = time.perf_counter()
+        cid = docker(env, "run", "-d", "-p", f"{port}:80", "busybox", "httpd", "-f", "-p", "80")
+        starts.append(first_200(f"http://127.0.0.1:{port}/etc/hostname", t0))
+        docker(env, "rm", "-f", cid)
+    return starts
+
+
+def published_vs_host(env: dict[str, str], host_env: dict[str, str], requests: int) -> tuple[float, float]:
+    """Median req/s of `ab` through a published port and to the same httpd on the host network, in turns."""
+    port, hport = free_port(), free_port()
+    cid = docker(env, "run", "-d", "-p", f"{port}:80", "busybox", *[a.format(port=80) for a in HTTPD])
+    hcid = docker(host_env, "run", "-d", "--network", "host", "busybox", *[a.format(port=hport) for a in HTTPD])
+    try:
+        first_200(f"http://127.0.0.1:{port}/i", time.perf_counter())
+        first_200(f"http://127.0.0.1:{hport}/i", time.perf_counter())
+        published, host = [], []
+        for _ in range(5):
+            published.append(ab(f"http://127.0.0.1:{port}/i", requests))
+            host.append(ab(f"http://127.0.0.1:{hport}/i", requests))
+        return statistics.median(published), statistics.median(host)
+    finally:
+        docker(env, "rm", "-f", cid)
+        docker(host_env, "rm", "-f", hcid)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -104,26 +145,24 @@ def main() -> None:
             setup, teardown = daemon_figures(d.log_file)
             print(f"{'  network setup in berthd (netns + veth + addresses)':<52} median {setup:7.1f} ms")
             print(f"{'  network teardown in berthd':<52} median {teardown:7.1f} ms")
-            starts = []
-            for _ in range(max(3, args.runs // 3)):
-                port = free_port()
-                t0 = time.perf_counter()
-                cid = berth(d, "run", "-d", "-p", f"{port}:80", "busybox", *[a.format(port=80) for a in HTTPD])
-                starts.append(first_200(f"http://127.0.0.1:{port}/i", t0))
-                berth(d, "rm", "-f", cid)
-            print(f"{'run -d -p H:80 busybox httpd -> first HTTP 200':<52} median {statistics.median(starts):7.1f} ms")
-            port = free_port()
-            cid = berth(d, "run", "-d", "-p", f"{port}:80", "busybox", *[a.format(port=80) for a in HTTPD])
-            first_200(f"http://127.0.0.1:{port}/i", time.perf_counter())
-            published = ab(f"http://127.0.0.1:{port}/i", args.requests)
-            berth(d, "rm", "-f", cid)
-            hport = free_port()
-            cid = berth(d, "run", "-d", "--network", "host", "busybox", *[a.format(port=hport) for a in HTTPD])
-            first_200(f"http://127.0.0.1:{hport}/i", time.perf_counter())
-            host = ab(f"http://127.0.0.1:{hport}/i", args.requests)
-            berth(d, "rm", "-f", cid)
+            starts = first_200s(d.env(), args.runs)
+            print(f"{'docker run -d -p H:80 busybox httpd -> first HTTP 200':<52} "
+                  f"median {statistics.median(starts):7.1f} ms")
+            published, host = published_vs_host(d.env(), d.env(), args.requests)
             print(f"{'ab -c 8 through the published port (DNAT)':<52} {published:9.0f} req/s")
-            print(f"{'ab -c 8 same httpd on the host network':<52} {host:9.0f} req/s")
+            print(f"{'ab -c 8 same httpd on the host network':<52} {host:9.0f} req/s   "
+                  f"ratio {published / host:5.2f}")
+        with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.dockerd)) as denv:
+            if denv is not None:
+                subprocess.run([DOCKER, "import", "-", "busybox:latest"], input=busybox_tar_bytes(tmp), env=denv,
+                               check=True, capture_output=True)
+                dstarts = first_200s(denv, args.runs)
+                print(f"{'dockerd: docker run -d -p H:80 busybox httpd -> 200':<52} "
+                      f"median {statistics.median(dstarts):7.1f} ms   "
+                      f"berthd/dockerd {statistics.median(starts) / statistics.median(dstarts):5.2f}")
+                dpublished, dhost = published_vs_host(denv, denv, args.requests)
+                print(f"{'dockerd: ab -c 8 through the published port':<52} {dpublished:9.0f} req/s   "
+                      f"ratio to host {dpublished / dhost:5.2f}")
     finally:
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True)

@@ -4,7 +4,8 @@ Usage: .venv/bin/python -m bench.pull_push [--mb 80] [--layers 4]
 The image is a Debian minbase made with debootstrap when it is installed (the mirror is read from the apt
 sources at run time), else ~80 MB of this machine's /usr files in several layers. Prints wall times, MB/s,
 and where the time goes (network+digest, decompression, digest alone, unpack), measured on the same blobs.
-Compares with dockerd only when one already answers on /var/run/docker.sock (this never starts dockerd).
+With --dockerd (or BENCH_DOCKERD=1), a sandboxed dockerd (bench/dockerd.py) pulls and pushes the same image from
+the same registry, in turns with berthd, so both meet the same disk and machine state.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import httpx
 
+from bench.dockerd import sandboxed_dockerd, wanted
 from tests.daemon_harness import DOCKER, running_daemon
 from tests.e2e.registry_client.registries import running_registry
 
@@ -280,6 +282,30 @@ def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: 
         return reg_a.url, ref_a
 
 
+def _versus_dockerd(berth: list[str], env: dict[str, str], denv: dict[str, str], ref: str, rounds: int,
+                    settle: float) -> None:
+    """Pull (nothing present) and push (to a new, empty registry) with berthd and dockerd in turns."""
+    times: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for who, cli_env, cli in (("berthd", env, berth), ("dockerd", denv, [DOCKER])):
+            _rmi_all(cli, cli_env)
+            if settle:
+                subprocess.run(["sync"], check=False)
+                time.sleep(settle)
+            times.setdefault(f"{who} pull", []).append(_run([*cli, "pull", ref], cli_env))
+            with running_registry() as empty:
+                target = f"{empty.host}/bench/big:1"
+                subprocess.run([*cli, "tag", ref, target], env=cli_env, check=True, capture_output=True)
+                times.setdefault(f"{who} push (to an empty registry)", []).append(_run([*cli, "push", target], cli_env))
+            _rmi_all(cli, cli_env)
+    print("berthd and dockerd in turns, same registry and image (median, min-max):")
+    for label, ts in times.items():
+        print(f"  {label:<40} {statistics.median(ts):7.2f} s   ({min(ts):.2f}-{max(ts):.2f}, n={len(ts)})")
+    for step in ("pull", "push (to an empty registry)"):
+        ratio = statistics.median(times[f"berthd {step}"]) / statistics.median(times[f"dockerd {step}"])
+        print(f"  berthd / dockerd, {step:<30} {ratio:6.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=80)
@@ -287,6 +313,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rootfs", help="use this directory as the image's root (skips debootstrap)")
     ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument("--dockerd", action="store_true", help="compare with a sandboxed dockerd (bench/dockerd.py)")
     ap.add_argument("--settle", type=float, default=0, help="seconds to wait before each pull and load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pp-", dir="/tmp") as tmp:
@@ -319,13 +346,9 @@ def main() -> None:
                     subprocess.run([*berth, "push", ref], env=env, check=True, capture_output=True)
                     print("where the time goes (same blobs, each stage alone, one thread):")
                     _breakdown(reg.url, "bench/big", "1", tmp)
-                    if os.path.exists("/var/run/docker.sock"):
-                        denv = dict(os.environ, DOCKER_HOST="unix:///var/run/docker.sock")
-                        print(f"dockerd pull (same registry): {_run([DOCKER, 'pull', ref], denv):.2f} s")
-                        subprocess.run([DOCKER, "rmi", ref], env=denv, capture_output=True)
-                    else:
-                        print("dockerd: not running here (not started by this benchmark)")
-
+                    with sandboxed_dockerd(wanted(args.dockerd)) as denv:
+                        if denv is not None:
+                            _versus_dockerd(berth, env, denv, ref, args.rounds, args.settle)
 
 if __name__ == "__main__":
     main()
