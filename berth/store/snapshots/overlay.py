@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from berth import errdefs
+from berth.kernel.fsflags import FS_TOPDIR_FL, set_flag
 from berth.oci import digest as dg
 from berth.store.compression import Readable
 from berth.store.metadata import MetadataStore, SnapshotRecord
@@ -49,6 +50,18 @@ def _short() -> str:
     return "".join(secrets.choice(_SHORT_ALPHABET) for _ in range(10))
 
 
+def _mark_top_of_hierarchies(root: str) -> None:
+    """chattr +T on the snapshots directory: ext4 then places each new snapshot in a block group of its own
+    choosing rather than next to its siblings. Without it a layer unpacked right after an rmi lands in the groups
+    the removed layer just freed, where ext4 without a journal skips every inode freed in the last minute one by
+    one on each file it creates: that made unpacking an 80 MB Debian layer 3-8 times slower. Other filesystems
+    have no such flag; nothing changes there."""
+    try:
+        set_flag(root, FS_TOPDIR_FL)
+    except OSError:
+        pass
+
+
 class Snapshotter:
     """Overlay snapshots under `root` (= <data-root>/snapshots); records live in the metadata store."""
 
@@ -61,6 +74,7 @@ class Snapshotter:
         self.python = python
         self.index_off = os.path.exists("/sys/module/overlay/parameters/index")
         os.makedirs(self.links, mode=0o700, exist_ok=True)
+        _mark_top_of_hierarchies(root)
         self._clean_orphans()
 
     # -- paths ----------------------------------------------------------------------------------
