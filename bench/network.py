@@ -127,6 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--dockerd", action="store_true", help="compare with a sandboxed dockerd (bench/dockerd.py)")
     args = ap.parse_args()
     tag = uuid.uuid4().hex[:6]
     bridge, table = f"bb{tag}", f"berth_b{tag}"
