@@ -87,6 +87,6 @@ def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
         os.closerange(3, 1 << 20)
         from berth.runtime.cli import main
 
-        return main(argv)
+        return main(argv, warmup=False)  # berthd primes the migration path as an exec comes in
 
     return child_outcome(body)
