@@ -40,12 +40,8 @@ def report(label: str, samples: list[float]) -> None:
     print(f"{label:<48} median {med:7.1f} ms   p10 {q[0]:7.1f}   p90 {q[-1]:7.1f}   n={len(samples)}")
 
 
-def shim_memory(d: Daemon) -> None:
-    env = d.env()
-    cids = []
-    for _ in range(5):
-        res = subprocess.run([*BERTH, "run", "-d", "busybox", "sleep", "1000"], env=env, capture_output=True, text=True)
-        cids.append(res.stdout.strip())
+def shim_memory(d: Daemon, running: int) -> None:
+    """RSS and PSS of the shims of `d`'s running containers, on average (PSS falls as more shims share pages)."""
     rss, pss = [], []
     for pid_dir in os.listdir("/proc"):
         if not pid_dir.isdigit():
@@ -68,9 +64,8 @@ def shim_memory(d: Daemon) -> None:
         except OSError:
             continue
     if rss:
-        print(f"{'shim memory per container (5 running)':<48} RSS {statistics.mean(rss) / 1024:6.2f} MiB   "
+        print(f"{f'shim memory per container ({running} running)':<48} RSS {statistics.mean(rss) / 1024:6.2f} MiB   "
               f"PSS {statistics.mean(pss) / 1024:6.2f} MiB")
-    subprocess.run([*BERTH, "rm", "-f", *cids], env=env, capture_output=True)
 
 
 def main() -> None:
@@ -95,8 +90,10 @@ def main() -> None:
         ids = [subprocess.run([*BERTH, "run", "-d", "busybox", "sleep", "1000"], env=env, capture_output=True,
                               text=True).stdout.strip() for _ in range(50)]
         print(f"{'50 x berth run -d busybox sleep 1000':<48} total {time.perf_counter() - t0:7.2f} s")
-        subprocess.run([*BERTH, "rm", "-f", *ids], env=env, capture_output=True)
-        shim_memory(d)
+        shim_memory(d, 50)
+        subprocess.run([*BERTH, "rm", "-f", *ids[5:]], env=env, capture_output=True)
+        shim_memory(d, 5)
+        subprocess.run([*BERTH, "rm", "-f", *ids[:5]], env=env, capture_output=True)
     with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.dockerd)) as denv:
         if denv is not None:
             subprocess.run([DOCKER, "import", "-", "busybox:latest"], input=busybox_tar_bytes(tmp), env=denv,

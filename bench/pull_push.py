@@ -283,8 +283,8 @@ def _round(berth: list[str], env: dict[str, str], archive: str, tmp: str, figs: 
 
 
 def _versus_dockerd(berth: list[str], env: dict[str, str], denv: dict[str, str], ref: str, rounds: int,
-                    settle: float) -> None:
-    """Pull (nothing present) and push (to a new, empty registry) with berthd and dockerd in turns."""
+                    settle: float, tmp: str) -> None:
+    """Pull (nothing present), push (to a new, empty registry), save and load with berthd and dockerd in turns."""
     times: dict[str, list[float]] = {}
     for _ in range(rounds):
         for who, cli_env, cli in (("berthd", env, berth), ("dockerd", denv, [DOCKER])):
@@ -297,11 +297,16 @@ def _versus_dockerd(berth: list[str], env: dict[str, str], denv: dict[str, str],
                 target = f"{empty.host}/bench/big:1"
                 subprocess.run([*cli, "tag", ref, target], env=cli_env, check=True, capture_output=True)
                 times.setdefault(f"{who} push (to an empty registry)", []).append(_run([*cli, "push", target], cli_env))
+            saved = os.path.join(tmp, f"{who}-save.tar")
+            times.setdefault(f"{who} save", []).append(_run([*cli, "save", "-o", saved, ref], cli_env))
+            _rmi_all(cli, cli_env)
+            times.setdefault(f"{who} load (that save)", []).append(_run([*cli, "load", "-i", saved], cli_env))
+            os.unlink(saved)
             _rmi_all(cli, cli_env)
     print("berthd and dockerd in turns, same registry and image (median, min-max):")
     for label, ts in times.items():
         print(f"  {label:<40} {statistics.median(ts):7.2f} s   ({min(ts):.2f}-{max(ts):.2f}, n={len(ts)})")
-    for step in ("pull", "push (to an empty registry)"):
+    for step in ("pull", "push (to an empty registry)", "save", "load (that save)"):
         ratio = statistics.median(times[f"berthd {step}"]) / statistics.median(times[f"dockerd {step}"])
         print(f"  berthd / dockerd, {step:<30} {ratio:6.2f}")
 
@@ -348,7 +353,7 @@ def main() -> None:
                     _breakdown(reg.url, "bench/big", "1", tmp)
                     with sandboxed_dockerd(wanted(args.dockerd)) as denv:
                         if denv is not None:
-                            _versus_dockerd(berth, env, denv, ref, args.rounds, args.settle)
+                            _versus_dockerd(berth, env, denv, ref, args.rounds, args.settle, tmp)
 
 if __name__ == "__main__":
     main()
