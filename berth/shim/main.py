@@ -6,7 +6,9 @@
         | <---------------- | exit                             |
         | <---------------------------------- {"ok":true,"pid":N,"shim_pid":M}\\n, EOF
 
-Forked by the zygote, P0 is the zygote's child (which the zygote reaps) and plays P1 itself: one fork less.
+Forked by the zygote, the zygote's child is the shim itself: it only starts a session of its own (the zygote
+ignores SIGCHLD, so the kernel reaps its shims; if the zygote goes first, they pass to init). One fork less on
+every container's start.
 """
 
 from __future__ import annotations
@@ -70,17 +72,17 @@ def _report(fd: int, obj: dict[str, object]) -> None:
 def _daemonize(forked: bool) -> bool:
     """Double fork; True in the final (detached) process, False in the original one once P1 is gone.
 
-    `forked`: this process is already a throwaway child (the zygote's), which its parent reaps: it plays P1.
+    `forked`: this process is a child the zygote made for the shim: a session of its own is all it needs.
     """
-    if not forked:
-        first = os.fork()
-        if first:
-            os.waitpid(first, 0)
-            return False
+    if forked:
+        os.setsid()
+        return True
+    first = os.fork()
+    if first:
+        os.waitpid(first, 0)
+        return False
     os.setsid()
     if os.fork():
-        if forked:
-            return False
         os._exit(0)
     return True
 

@@ -4,9 +4,10 @@
 
 Protocol on PATH (unix stream, one request per connection): the daemon sends one JSON line
 `{"argv": [SHIM ARGS...]}` with two fds (SCM_RIGHTS): the shim's stdout and stderr. The zygote forks a
-child that behaves as `python -m berth.shim ARGS` (it daemonizes: the shim is neither the zygote's nor
-the daemon's child), replies `{"ok":true,"pid":N}` (or `{"ok":false,"error":"..."}`) and reaps that
-first child. The shim's result line reaches the daemon on the stdout it passed.
+child that behaves as `python -m berth.shim ARGS` (in a session of its own; never the daemon's child) and
+replies `{"ok":true,"pid":N}` (or `{"ok":false,"error":"..."}`). The zygote ignores SIGCHLD, so the kernel
+reaps the shims it forked; the child restores the default for its own children. The shim's result line
+reaches the daemon on the stdout it passed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 from berth.shim.protocol import short_socket_path
 from berth.shim.sysutil import child_outcome, note
 from berth.util import minijson
+
+_signal = __import__("_signal")  # the constants without the `signal` module, which loads `enum`
 
 __all__ = ["main"]
 
@@ -90,6 +93,7 @@ def main(argv: list[str]) -> int:
     listener = _listen(sock_path)
     _write_pid_file(pid_file)
     note(f"zygote {os.getpid()} serving on {sock_path}")
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
     gc.collect()
     gc.freeze()  # what is loaded now stays out of the collector's reach: forked shims keep sharing it
     while True:
@@ -152,16 +156,13 @@ def _handle(listener: _socket.socket, conn: _socket.socket) -> None:
     finally:
         for fd in fds:
             os.close(fd)
-    try:
-        os.waitpid(pid, 0)  # the shim's first process: it only forks the detached shim and exits
-    except ChildProcessError:
-        pass
 
 
 def _child(listener: _socket.socket, conn: _socket.socket, argv: list[str], fds: list[int]) -> None:
     """`python -m berth.shim ARGV` with stdout/stderr = `fds`, in the forked copy; never returns."""
 
     def body() -> int:
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         listener.close()
         conn.close()
         null = os.open(os.devnull, os.O_RDONLY)

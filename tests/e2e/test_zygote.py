@@ -75,9 +75,15 @@ def test_shims_come_from_the_zygote_and_survive_it(daemon: Daemon) -> None:
     assert len(shims) == 1
     (comm, ppid), = shims.values()
     assert comm == b"berth-shim"
-    assert ppid not in (zpid, daemon.proc.pid if daemon.proc else -1)  # daemonized: nobody's child but init's
+    (shim_pid,) = shims
+    assert ppid == zpid  # the zygote's own child (the kernel reaps it), in a session of its own
+    assert os.getsid(shim_pid) == shim_pid
 
     os.kill(zpid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _shims_of(daemon)[shim_pid][1] == zpid and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _shims_of(daemon)[shim_pid][1] != zpid  # passed on to init (or a subreaper), alive
     # the container's shim lives on, and new containers still start (the daemon launches shims directly)
     assert ok(daemon.docker("exec", cid, "echo", "still")).strip() == "still"
     assert ok(daemon.docker("run", "--rm", "busybox", "echo", "direct")).strip() == "direct"
