@@ -70,9 +70,10 @@ def _report(fd: int, obj: dict[str, object]) -> None:
 
 
 def _daemonize(forked: bool) -> bool:
-    """Double fork; True in the final (detached) process, False in the original one once P1 is gone.
+    """Detach from the launcher: True in the shim's own process, False in the launcher's once P1 is gone.
 
-    `forked`: this process is a child the zygote made for the shim: a session of its own is all it needs.
+    Spawned: a double fork. `forked`: this process is a child the zygote made for the shim, and a session of
+    its own is all it needs.
     """
     if forked:
         os.setsid()
