@@ -83,7 +83,7 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
 
     # runc: an exec'd process gets the container's filter
     seccomp = prepare_seccomp(c.data.get("config") or {}, os.path.dirname(c.dir))
-    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve, seccomp)
+    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve, seccomp, direct=detach)
     from berth.runtime.warmup import reap_warmup
 
     reap_warmup(opts.get("warmup-pid", 0))

@@ -229,15 +229,8 @@ def spawn_init(
     return pid
 
 
-def spawn_exec(
-    init_pid: int,
-    process: dict[str, Any],
-    console: socket.socket | None,
-    cgroups: Cgroups | None,
-    preserve_fds: int = 0,
-    seccomp: Filter | None = None,
-) -> int:
-    """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd."""
+def _exec_namespaces(init_pid: int) -> list[tuple[int, int]]:
+    """Open the namespaces of `init_pid` that differ from ours, in join order: [(fd, flag)]."""
     fds: list[tuple[int, int]] = []
     try:
         for name in _JOIN_ORDER:
@@ -248,18 +241,84 @@ def spawn_exec(
                 fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
             except FileNotFoundError:
                 continue
+    except BaseException:
+        _close_all(fds)
+        raise
+    return fds
+
+
+def _close_all(fds: list[tuple[int, int]]) -> None:
+    for fd, _ in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def spawn_exec(
+    init_pid: int,
+    process: dict[str, Any],
+    console: socket.socket | None,
+    cgroups: Cgroups | None,
+    preserve_fds: int = 0,
+    seccomp: Filter | None = None,
+    direct: bool = False,
+) -> int:
+    """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd.
+
+    `direct`: this runtime exits right after (`exec --detach`), so it joins the container's cgroups and its
+    namespaces but the mount and user ones itself and forks the process there, without an intermediate C1.
+    The process joins those two (this runtime keeps the host's paths and privileges for what is left to do)."""
+    fds = _exec_namespaces(init_pid)
+    try:
         cap = last_cap()
-        pid, chan = _ladder(
-            cgroups,
-            (0, fds),
-            lambda ch: lambda: run_exec_process(ch, process, console, cap, preserve_fds, seccomp),
-            until_eof=True,
-        )
-    finally:
-        for fd, _ in fds:
+        if not direct:
+            pid, chan = _ladder(
+                cgroups,
+                (0, fds),
+                lambda ch: lambda: run_exec_process(ch, process, console, cap, preserve_fds, seccomp),
+                until_eof=True,
+            )
+            chan.close()
+            return pid
+        late = (abi.CLONE_NEWNS, abi.CLONE_NEWUSER)
+        if cgroups is not None:
+            cgroups.add(os.getpid())
+        for fd, flag in fds:
+            if flag not in late:
+                setns(fd, flag)
+        parent, child = sync.pair()
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
             try:
-                os.close(fd)
-            except OSError:
-                pass
-    chan.close()
+                for fd, flag in fds:
+                    if flag in late:
+                        setns(fd, flag)
+            except BaseException as e:
+                child.send(error=str(e))
+                os._exit(1)
+            run_exec_process(child, process, console, cap, preserve_fds, seccomp)
+            os._exit(1)
+    finally:
+        _close_all(fds)
+    child.close()
+    try:
+        msg = parent.recv()  # None once the process has exec'd (the pipes close on exec)
+    except BaseException:
+        _kill_and_reap(pid)
+        raise
+    finally:
+        parent.close()
+    if msg is not None:
+        _kill_and_reap(pid)
+        raise RuntimeFailure(str(msg.get("error") or "exec failed"))
     return pid
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _reap(pid)

@@ -161,6 +161,48 @@ def test_exec_joins_pid_namespace_and_hostname(make_bundle: Any, runtime: Any, t
     runtime("delete", "--force", "c1")
 
 
+def test_detached_exec_enters_every_namespace_and_the_cgroups_and_leaves_no_runtime_behind(
+    make_bundle: Any, runtime: Any, tmp_path: Path
+) -> None:
+    """`exec --detach` forks the process from the runtime itself (no intermediate process): the process is in the
+    container's namespaces, mount namespace included, and in its cgroups; nothing of the runtime stays there."""
+    b = created(make_bundle, runtime, ["sleep", "1000"], hostname="det-host")
+    runtime("start", "c1")
+    init = runtime.state("c1")["pid"]
+    proc = {"args": ["sh", "-c", "hostname > /tmp/det; echo $$ >> /tmp/det; exec sleep 1000"], "cwd": "/",
+            "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
+    (tmp_path / "p.json").write_text(json.dumps(proc))
+    pidfile = tmp_path / "exec.pid"
+    runtime.detached("exec", "--process", str(tmp_path / "p.json"), "--detach", "--pid-file", str(pidfile), "c1",
+                     log=tmp_path / "exec.log")
+    epid = int(pidfile.read_text())
+    assert wait_until(lambda: runtime("exec", "c1", "cat", "/tmp/det", check=False).stdout.count("\n") == 2)
+    host, inner_pid = runtime("exec", "c1", "cat", "/tmp/det").stdout.split()
+    assert host == "det-host"  # the container's uts namespace, and its /tmp
+    assert int(inner_pid) > 1  # its pid namespace
+    for ns in ("mnt", "uts", "ipc", "pid", "net", "cgroup"):
+        assert os.readlink(f"/proc/{epid}/ns/{ns}") == os.readlink(f"/proc/{init}/ns/{ns}"), ns
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    assert procs(dirs) == {init, epid}  # the runtime that made it has left
+    runtime("delete", "--force", "c1")
+
+
+def test_detached_exec_of_a_missing_program_fails_and_leaves_nothing(make_bundle: Any, runtime: Any,
+                                                                       tmp_path: Path) -> None:
+    b = created(make_bundle, runtime, ["sleep", "1000"])
+    runtime("start", "c1")
+    init = runtime.state("c1")["pid"]
+    proc = {"args": ["/bin/no-such-program"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
+    (tmp_path / "p.json").write_text(json.dumps(proc))
+    res = runtime("exec", "--process", str(tmp_path / "p.json"), "--detach", "--pid-file", str(tmp_path / "x.pid"),
+                  "c1", check=False, stdin=subprocess.DEVNULL)
+    assert res.returncode != 0
+    assert "no-such-program" in res.stderr
+    assert not (tmp_path / "x.pid").exists()
+    assert wait_until(lambda: procs(cgroup_dirs(b.cfg["linux"]["cgroupsPath"])) == {init})
+    runtime("delete", "--force", "c1")
+
+
 def test_foreground_run_reports_signal_exit(make_bundle: Any, runtime: Any) -> None:
     b = make_bundle("c1")
     b.write_config(["sleep", "1000"])
