@@ -1,9 +1,10 @@
 """A sandboxed dockerd for the benchmarks to compare with: own roots and socket, no firewall or sysctl changes.
 
-Started only when a benchmark is given --dockerd (or BENCH_DOCKERD=1) and dockerd is installed; stopped, with
-everything it made, when the benchmark ends. It runs with --iptables=false, --ip-forward=false and
---ip-masq=false on a bridge of its own, so the host's FORWARD policy and tables stay as they were; published
-ports then go through docker-proxy, dockerd's userland proxy, which is what it uses for 127.0.0.1 anyway.
+Started when dockerd is installed (Debian's docker.io) and the benchmark runs as root, unless it is given
+--no-dockerd (or BENCH_DOCKERD=0); stopped, with everything it made, when the benchmark ends. It runs with
+--iptables=false, --ip-forward=false and --ip-masq=false on a bridge of its own, so the host's FORWARD policy and
+tables stay as they were; published ports then go through docker-proxy, dockerd's userland proxy, which is what
+it uses for 127.0.0.1 anyway.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ BRIDGE_CIDR = "10.213.77.1/24"
 CGROUP_PARENT = "berthbench-dockerd"
 
 
-def wanted(flag: bool) -> bool:
-    return flag or os.environ.get("BENCH_DOCKERD") == "1"
+def wanted(no_dockerd: bool) -> bool:
+    """Whether to compare with dockerd: yes, unless --no-dockerd or BENCH_DOCKERD=0 says otherwise."""
+    return not no_dockerd and os.environ.get("BENCH_DOCKERD") != "0"
 
 
 @contextlib.contextmanager
 def sandboxed_dockerd(enabled: bool) -> Iterator[dict[str, str] | None]:
-    """Yields the environment that points the docker CLI at a private dockerd, or None when not asked for
-    or not installed (the benchmark then prints its own figures only)."""
+    """Yields the environment that points the docker CLI at a private dockerd, or None when not wanted or not
+    installed (the benchmark then prints its own figures only)."""
     dockerd = shutil.which("dockerd")
     if not enabled or dockerd is None or os.geteuid() != 0:
         if enabled:

@@ -1,7 +1,8 @@
 """Engine benchmarks: run/exec latency and shim memory against a private berthd (prints figures only).
 
-Usage: .venv/bin/python -m bench.engine [--runs N] [--dockerd]
-With --dockerd (or BENCH_DOCKERD=1) the same commands also run against a sandboxed dockerd (bench/dockerd.py).
+Usage: .venv/bin/python -m bench.engine [--runs N] [--no-dockerd]
+Where dockerd is installed, the same commands also run against a sandboxed one (bench/dockerd.py; --no-dockerd
+or BENCH_DOCKERD=0 skips it).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def shim_memory(d: Daemon, running: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--dockerd", action="store_true", help="compare with a sandboxed dockerd (bench/dockerd.py)")
+    ap.add_argument("--no-dockerd", action="store_true", help="no comparison with a sandboxed dockerd")
     args = ap.parse_args()
     # the exec root on tmpfs, as /run/berth is on a real host (state files there cost no disk flushes)
     with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True) as d:
@@ -94,7 +95,7 @@ def main() -> None:
         subprocess.run([*BERTH, "rm", "-f", *ids[5:]], env=env, capture_output=True)
         shim_memory(d, 5)
         subprocess.run([*BERTH, "rm", "-f", *ids[:5]], env=env, capture_output=True)
-    with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.dockerd)) as denv:
+    with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.no_dockerd)) as denv:
         if denv is not None:
             subprocess.run([DOCKER, "import", "-", "busybox:latest"], input=busybox_tar_bytes(tmp), env=denv,
                            check=True, capture_output=True)

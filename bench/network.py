@@ -1,10 +1,11 @@
 """Network benchmarks against a private berthd with its own bridge (prints figures only).
 
-Usage: .venv/bin/python -m bench.network [--runs N] [--requests N] [--dockerd]
+Usage: .venv/bin/python -m bench.network [--runs N] [--requests N] [--no-dockerd]
   - `run -d -p H:80 busybox httpd` to the first HTTP 200 through the published port;
   - requests/s through the published port (DNAT to the bridge) vs the same httpd on the host network (`ab`);
   - the cost networking adds to a start: `run --rm busybox true` on the default bridge vs --network none.
-With --dockerd (or BENCH_DOCKERD=1) the first two also run against a sandboxed dockerd (bench/dockerd.py).
+Where dockerd is installed, the first two also run against a sandboxed one (bench/dockerd.py; --no-dockerd or
+BENCH_DOCKERD=0 skips it).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--dockerd", action="store_true", help="compare with a sandboxed dockerd (bench/dockerd.py)")
+    ap.add_argument("--no-dockerd", action="store_true", help="no comparison with a sandboxed dockerd")
     args = ap.parse_args()
     tag = uuid.uuid4().hex[:6]
     bridge, table = f"bb{tag}", f"berth_b{tag}"
@@ -153,7 +154,7 @@ def main() -> None:
             print(f"{'ab -c 8 through the published port (DNAT)':<52} {published:9.0f} req/s")
             print(f"{'ab -c 8 same httpd on the host network':<52} {host:9.0f} req/s   "
                   f"ratio {published / host:5.2f}")
-        with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.dockerd)) as denv:
+        with tempfile.TemporaryDirectory() as tmp, sandboxed_dockerd(wanted(args.no_dockerd)) as denv:
             if denv is not None:
                 subprocess.run([DOCKER, "import", "-", "busybox:latest"], input=busybox_tar_bytes(tmp), env=denv,
                                check=True, capture_output=True)

@@ -4,8 +4,9 @@ Usage: .venv/bin/python -m bench.pull_push [--mb 80] [--layers 4]
 The image is a Debian minbase made with debootstrap when it is installed (the mirror is read from the apt
 sources at run time), else ~80 MB of this machine's /usr files in several layers. Prints wall times, MB/s,
 and where the time goes (network+digest, decompression, digest alone, unpack), measured on the same blobs.
-With --dockerd (or BENCH_DOCKERD=1), a sandboxed dockerd (bench/dockerd.py) pulls and pushes the same image from
-the same registry, in turns with berthd, so both meet the same disk and machine state.
+Where dockerd is installed, a sandboxed one (bench/dockerd.py; --no-dockerd or BENCH_DOCKERD=0 skips it) pulls,
+pushes, saves and loads the same image from the same registry, in turns with berthd, so both meet the same disk
+and machine state.
 """
 
 from __future__ import annotations
@@ -318,7 +319,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rootfs", help="use this directory as the image's root (skips debootstrap)")
     ap.add_argument("--no-breakdown", action="store_true")
-    ap.add_argument("--dockerd", action="store_true", help="compare with a sandboxed dockerd (bench/dockerd.py)")
+    ap.add_argument("--no-dockerd", action="store_true", help="no comparison with a sandboxed dockerd")
     ap.add_argument("--settle", type=float, default=0, help="seconds to wait before each pull and load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pp-", dir="/tmp") as tmp:
@@ -351,7 +352,7 @@ def main() -> None:
                     subprocess.run([*berth, "push", ref], env=env, check=True, capture_output=True)
                     print("where the time goes (same blobs, each stage alone, one thread):")
                     _breakdown(reg.url, "bench/big", "1", tmp)
-                    with sandboxed_dockerd(wanted(args.dockerd)) as denv:
+                    with sandboxed_dockerd(wanted(args.no_dockerd)) as denv:
                         if denv is not None:
                             _versus_dockerd(berth, env, denv, ref, args.rounds, args.settle, tmp)
 
