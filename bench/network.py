@@ -106,11 +106,11 @@ def first_200s(env: dict[str, str], runs: int) -> list[float]:
     return starts
 
 
-def published_vs_host(env: dict[str, str], host_env: dict[str, str], requests: int) -> tuple[float, float]:
+def published_vs_host(env: dict[str, str], requests: int) -> tuple[float, float]:
     """Median req/s of `ab` through a published port and to the same httpd on the host network, in turns."""
     port, hport = free_port(), free_port()
     cid = docker(env, "run", "-d", "-p", f"{port}:80", "busybox", *[a.format(port=80) for a in HTTPD])
-    hcid = docker(host_env, "run", "-d", "--network", "host", "busybox", *[a.format(port=hport) for a in HTTPD])
+    hcid = docker(env, "run", "-d", "--network", "host", "busybox", *[a.format(port=hport) for a in HTTPD])
     try:
         first_200(f"http://127.0.0.1:{port}/i", time.perf_counter())
         first_200(f"http://127.0.0.1:{hport}/i", time.perf_counter())
@@ -121,7 +121,7 @@ def published_vs_host(env: dict[str, str], host_env: dict[str, str], requests: i
         return statistics.median(published), statistics.median(host)
     finally:
         docker(env, "rm", "-f", cid)
-        docker(host_env, "rm", "-f", hcid)
+        docker(env, "rm", "-f", hcid)
 
 
 def main() -> None:
@@ -150,7 +150,7 @@ def main() -> None:
             starts = first_200s(d.env(), args.runs)
             print(f"{'docker run -d -p H:80 busybox httpd -> first HTTP 200':<52} "
                   f"median {statistics.median(starts):7.1f} ms")
-            published, host = published_vs_host(d.env(), d.env(), args.requests)
+            published, host = published_vs_host(d.env(), args.requests)
             print(f"{'ab -c 8 through the published port (DNAT)':<52} {published:9.0f} req/s")
             print(f"{'ab -c 8 same httpd on the host network':<52} {host:9.0f} req/s   "
                   f"ratio {published / host:5.2f}")
@@ -162,7 +162,7 @@ def main() -> None:
                 print(f"{'dockerd: docker run -d -p H:80 busybox httpd -> 200':<52} "
                       f"median {statistics.median(dstarts):7.1f} ms   "
                       f"berthd/dockerd {statistics.median(starts) / statistics.median(dstarts):5.2f}")
-                dpublished, dhost = published_vs_host(denv, denv, args.requests)
+                dpublished, dhost = published_vs_host(denv, args.requests)
                 print(f"{'dockerd: ab -c 8 through the published port':<52} {dpublished:9.0f} req/s   "
                       f"ratio to host {dpublished / dhost:5.2f}")
     finally:

@@ -121,15 +121,19 @@ def test_load_of_a_plain_oci_layout_with_a_gzip_layer(other: ImagesService) -> N
     assert other.list()[0]["Created"] == 1704164645
 
 
+def _assert_nothing_stored(images: ImagesService) -> None:
+    assert images.list() == []
+    assert images.meta.snapshots() == []
+    assert list(images.content.walk()) == []
+    assert os.listdir(images.tmp_root) == []
+
+
 def test_load_refuses_wrong_diff_ids_and_leaves_nothing(other: ImagesService) -> None:
     config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [dg.sha256(b"other")]}}).encode()
     data = _oci_layout(gzip.compress(TAR), config, "", "docker.io/library/bad:1")
     with pytest.raises(errdefs.InvalidParameter, match="invalid diffID"):
         other.load(io.BytesIO(data))
-    assert other.list() == []
-    assert other.meta.snapshots() == []
-    assert list(other.content.walk()) == []
-    assert os.listdir(other.tmp_root) == []
+    _assert_nothing_stored(other)
 
 
 def test_a_plain_layer_unpacked_early_is_dropped_when_its_diff_id_is_wrong(other: ImagesService) -> None:
@@ -137,10 +141,7 @@ def test_a_plain_layer_unpacked_early_is_dropped_when_its_diff_id_is_wrong(other
     data = _oci_layout(TAR, config, "", "docker.io/library/bad:2")
     with pytest.raises(errdefs.InvalidParameter, match="invalid diffID"):
         other.load(io.BytesIO(data))
-    assert other.list() == []
-    assert other.meta.snapshots() == []
-    assert list(other.content.walk()) == []
-    assert os.listdir(other.tmp_root) == []
+    _assert_nothing_stored(other)
     assert os.listdir(other.content.ingest_dir) == []
     assert [n for n in os.listdir(other.snapshots.root) if n.startswith("ingest-")] == []
 
