@@ -1,13 +1,16 @@
 """Engine benchmarks: run/exec latency and shim memory against a private berthd (prints figures only).
 
-Usage: .venv/bin/python -m bench.engine [--runs N] [--no-dockerd]
+Usage: .venv/bin/python -m bench.engine [--runs N] [--no-dockerd] [--no-ksm]
 Where dockerd is installed, the same commands also run against a sandboxed one (bench/dockerd.py; --no-dockerd
 or BENCH_DOCKERD=0 skips it).
+Shim memory is measured as the host has it, then with the kernel's same-page merging running (ksmd): the bench
+switches ksmd on for that measurement and puts the host's settings back afterwards (--no-ksm skips it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -16,6 +19,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from collections.abc import Iterator
 
 from bench.dockerd import sandboxed_dockerd, wanted
 from tests.daemon_harness import DOCKER, Daemon, running_daemon
@@ -41,7 +46,41 @@ def report(label: str, samples: list[float]) -> None:
     print(f"{label:<48} median {med:7.1f} ms   p10 {q[0]:7.1f}   p90 {q[-1]:7.1f}   n={len(samples)}")
 
 
-def shim_memory(d: Daemon, running: int) -> None:
+KSM = "/sys/kernel/mm/ksm"
+
+
+@contextlib.contextmanager
+def ksmd_running() -> Iterator[None]:
+    """ksmd on, scanning fast, for the block; afterwards the host's run and pages_to_scan as they were (and,
+    where ksmd was off, every page it merged split again, so that later figures are the host's own)."""
+    saved = {}
+    for knob in ("run", "pages_to_scan"):
+        with open(f"{KSM}/{knob}") as f:
+            saved[knob] = f.read().strip()
+    try:
+        for knob, value in (("pages_to_scan", "5000"), ("run", "1")):
+            with open(f"{KSM}/{knob}", "w") as f:
+                f.write(value)
+        yield
+    finally:
+        restore = [("run", "2")] if saved["run"] == "0" else []  # 2: unmerge all, then stop
+        for knob, value in [*restore, ("run", saved["run"]), ("pages_to_scan", saved["pages_to_scan"])]:
+            with open(f"{KSM}/{knob}", "w") as f:
+                f.write(value)
+
+
+def await_full_scans(count: int, timeout: float = 120.0) -> None:
+    """Until ksmd has scanned all mergeable memory `count` more times (merging needs two passes)."""
+    def scans() -> int:
+        with open(f"{KSM}/full_scans") as f:
+            return int(f.read())
+
+    target, deadline = scans() + count, time.monotonic() + timeout
+    while scans() < target and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def shim_memory(d: Daemon, running: int, note: str = "") -> None:
     """RSS and PSS of the shims of `d`'s running containers, on average (PSS falls as more shims share pages)."""
     rss, pss = [], []
     for pid_dir in os.listdir("/proc"):
@@ -65,7 +104,8 @@ def shim_memory(d: Daemon, running: int) -> None:
         except OSError:
             continue
     if rss:
-        print(f"{f'shim memory per container ({running} running)':<48} RSS {statistics.mean(rss) / 1024:6.2f} MiB   "
+        label = f"shim memory per container ({running} running{note})"
+        print(f"{label:<48} RSS {statistics.mean(rss) / 1024:6.2f} MiB   "
               f"PSS {statistics.mean(pss) / 1024:6.2f} MiB")
 
 
@@ -73,6 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--no-dockerd", action="store_true", help="no comparison with a sandboxed dockerd")
+    ap.add_argument("--no-ksm", action="store_true", help="do not switch ksmd on to measure shim memory with it")
     args = ap.parse_args()
     # the exec root on tmpfs, as /run/berth is on a real host (state files there cost no disk flushes)
     with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True) as d:
@@ -92,6 +133,10 @@ def main() -> None:
                               text=True).stdout.strip() for _ in range(50)]
         print(f"{'50 x berth run -d busybox sleep 1000':<48} total {time.perf_counter() - t0:7.2f} s")
         shim_memory(d, 50)
+        if not args.no_ksm and os.path.isdir(KSM):
+            with ksmd_running():
+                await_full_scans(3)
+                shim_memory(d, 50, ", ksmd on")
         subprocess.run([*BERTH, "rm", "-f", *ids[5:]], env=env, capture_output=True)
         shim_memory(d, 5)
         subprocess.run([*BERTH, "rm", "-f", *ids[:5]], env=env, capture_output=True)

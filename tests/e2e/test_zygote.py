@@ -91,6 +91,29 @@ def test_shims_come_from_the_zygote_and_survive_it(daemon: Daemon) -> None:
     assert _shims_of(daemon) == {}
 
 
+def _mergeable_mappings(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps") as f:
+        return sum("mg" in line.split()[1:] for line in f if line.startswith("VmFlags:"))
+
+
+def test_shims_memory_is_mergeable_and_the_containers_is_not(daemon: Daemon) -> None:
+    """Where the host runs ksmd, the pages every shim copies from the zygote are merged again; a container's
+    processes never take part (a container must not share pages with anything it did not ask to)."""
+    cid = ok(daemon.docker("run", "-d", "busybox", "sleep", "1000")).strip()
+    try:
+        (shim_pid,) = _shims_of(daemon)
+        init_pid = int(ok(daemon.docker("inspect", "-f", "{{.State.Pid}}", cid)))
+        ok(daemon.docker("exec", "-d", cid, "sleep", "1000"))
+        exec_pids = [int(p) for p in ok(daemon.docker("top", cid, "-o", "pid")).split()[1:]]
+        assert len(exec_pids) == 2
+        assert init_pid in exec_pids
+        assert _mergeable_mappings(shim_pid) >= 3
+        for pid in exec_pids:
+            assert _mergeable_mappings(pid) == 0
+    finally:
+        ok(daemon.docker("rm", "-f", cid))
+
+
 def test_a_daemon_restart_replaces_the_zygote(daemon: Daemon) -> None:
     first = _zygote_pid(daemon)
     daemon.kill9()
