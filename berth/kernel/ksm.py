@@ -19,8 +19,6 @@ MADV_MERGEABLE = 12
 KSM_RUN = "/sys/kernel/mm/ksm/run"
 _SKIPPED = ("[stack]", "[vvar]", "[vdso]", "[vsyscall]")
 
-LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-
 
 def mergeable_regions(maps: str) -> list[tuple[int, int]]:
     """(start, length) of the private writable mappings in a /proc/PID/maps text: the heap, anonymous memory

@@ -17,6 +17,7 @@ LIBC.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 LIBC.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 def check(rc: int, what: str, path: str | None = None) -> int:

@@ -18,7 +18,7 @@ import gc
 import os
 import sys
 
-from berth.kernel.ksm import mark_mergeable
+from berth.kernel.ksm import ksm_running, mark_mergeable
 from berth.shim.protocol import short_socket_path
 from berth.shim.sysutil import child_outcome, note
 from berth.util import minijson
@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
     gc.collect()
     gc.freeze()  # what is loaded now stays out of the collector's reach: forked shims keep sharing it
-    mark_mergeable()  # where the host runs ksmd, the pages each shim copies from this one are merged again
+    marked = mark_mergeable()  # where the host runs ksmd, the pages each shim copies from this one merge again
+    note(f"zygote memory marked mergeable: {marked >> 20} MiB; ksmd {'running' if ksm_running() else 'off'}")
     while True:
         try:
             conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
