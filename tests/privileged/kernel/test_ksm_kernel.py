@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.daemon_harness import REPO
+
 pytestmark = [
     pytest.mark.privileged,
     pytest.mark.skipif(not os.path.isdir("/sys/kernel/mm/ksm"), reason="this kernel has no KSM"),
@@ -35,8 +37,7 @@ print(marked, before_fork, os.waitstatus_to_exitcode(status), exec_out.count(" m
 
 
 def test_marked_memory_stays_marked_in_a_fork_and_an_exec_starts_unmarked() -> None:
-    res = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
+    res = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True, cwd=REPO)
     marked, regions, fork_status, after_exec = (int(x) for x in res.stdout.split())
     assert marked >= 1 << 20  # the interpreter's heap and data at least
     assert regions >= 3
