@@ -9,14 +9,14 @@ from berth.runtime import jsonc
 from berth.runtime.caps import cap_mask
 from berth.runtime.cgroups import Cgroups
 from berth.runtime.errors import RuntimeFailure
-from berth.runtime.process import spawn_exec
+from berth.runtime.execjoin import ExecTarget
 from berth.runtime.waiting import become_subreaper, wait_for
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["build_process", "exec_process"]
+__all__ = ["build_process", "exec_process", "exec_target"]
 
 
 def _merge_env(env: list[str], extra: list[str]) -> list[str]:
@@ -55,6 +55,14 @@ def build_process(base: dict[str, Any], opts: dict[str, Any], args: list[str]) -
     return proc
 
 
+def exec_target(c: Any) -> ExecTarget:
+    """What a process exec'd in the running container `c` joins (runc: it gets the container's seccomp filter)."""
+    from berth.runtime.seccomp import prepare as prepare_seccomp
+
+    seccomp = prepare_seccomp(c.data.get("config") or {}, os.path.dirname(c.dir))
+    return ExecTarget(c.pid, Cgroups.from_state(c.data.get("cgroups") or {}), seccomp)
+
+
 def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     """Run a new process in container `c`; the process's exit code unless --detach."""
     if c.status() == "stopped":
@@ -77,13 +85,11 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     detach = bool(opts.get("detach"))
     if not detach:
         become_subreaper()
-    cgroups = Cgroups.from_state(c.data.get("cgroups") or {})
-    preserve = int(opts.get("preserve-fds") or 0)
-    from berth.runtime.seccomp import prepare as prepare_seccomp
-
-    # runc: an exec'd process gets the container's filter
-    seccomp = prepare_seccomp(c.data.get("config") or {}, os.path.dirname(c.dir))
-    pid = spawn_exec(c.pid, proc, console, cgroups if cgroups.dirs else None, preserve, seccomp, direct=detach)
+    target = exec_target(c)
+    try:
+        pid = target.spawn(proc, console, int(opts.get("preserve-fds") or 0))
+    finally:
+        target.close()
     from berth.runtime.warmup import reap_warmup
 
     reap_warmup(opts.get("warmup-pid", 0))

@@ -248,9 +248,10 @@ def run_init(ch: Channel, a: InitArgs) -> None:
 
 def run_exec_process(
     ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0,
-    seccomp: Filter | None = None,
+    seccomp: Filter | None = None, await_cgroups: bool = False,
 ) -> None:
-    """An exec'd process, already in the container's namespaces; never returns."""
+    """An exec'd process, already in the container's namespaces; never returns. `await_cgroups`: the parent
+    moves us into the container's cgroups meanwhile, and says so (we must not exec before)."""
     try:
         os.setsid()
         if process.get("terminal") and console is not None:
@@ -258,6 +259,8 @@ def run_exec_process(
 
             setup_console(console, process.get("consoleSize"), mount_console=False)
         path, args, env = finalize_process(process, last_cap, preserve_fds, seccomp)
+        if await_cgroups:
+            ch.wait_for("cgroups")
         os.execve(path, args, _env_map(env))
     except BaseException as e:
         _report(ch, e)

@@ -1,4 +1,4 @@
-"""Parent side (runtime layer): spawn a container's init or an exec'd process through the sync ladder."""
+"""Parent side (runtime layer): spawn a container's init through the sync ladder (exec: `execjoin`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from berth.kernel.ns import setns, unshare
 from berth.runtime import sync
 from berth.runtime.cgroups import Cgroups
 from berth.runtime.errors import RuntimeFailure
-from berth.runtime.init import InitArgs, run_exec_process, run_init
+from berth.runtime.init import InitArgs, run_init
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
@@ -22,13 +22,7 @@ if TYPE_CHECKING:
     from berth.seccomp.filter import Filter
 
 
-__all__ = ["spawn_exec", "spawn_init"]
-
-# setns order: the mount namespace late, so /proc paths of the target stay reachable until then; the user
-# namespace last, because joining it first would cost the host privileges needed to enter namespaces the host
-# owns (a container's network namespace made by the daemon, for one)
-_JOIN_ORDER = ("ipc", "uts", "net", "pid", "cgroup", "time", "mnt", "user")
-
+__all__ = ["spawn_init"]
 
 def namespace_plan(spec: dict[str, Any]) -> tuple[int, list[tuple[str, int]]]:
     """(flags to unshare, [(path, flag) to join]) from linux.namespaces."""
@@ -107,19 +101,17 @@ def _intermediate(child: sync.Channel, plan: tuple[int, list[tuple[int, int]]], 
 
 
 def _ladder(
-    cgroups: Cgroups | None,
     plan: tuple[int, list[tuple[int, int]]],
     then_factory: Any,
-    until_eof: bool,
     late_cgroups: Cgroups | None = None,
     idle: Callable[[], object] | None = None,
     on_hooks: Callable[[int], object] | None = None,
     maps: tuple[str, str] | None = None,
 ) -> tuple[int, sync.Channel]:
-    """Fork C1, put it in the cgroups, release it, and collect the final pid (and readiness).
+    """Fork C1, release it, and collect the final pid (and readiness).
 
-    With `late_cgroups` the final process is moved into the cgroups instead, while it already builds
-    its rootfs: the first cgroup v1 migration waits for an RCU grace period, so overlap it. `idle` makes
+    With `late_cgroups` the final process is moved into the cgroups while it already builds its rootfs: the
+    first cgroup v1 migration waits for an RCU grace period, so overlap it. `idle` makes
     those cgroups: once it returns the child hears `cgroups_made` (it may mount them), and `cgroups` once it
     is in them (it must not exec before)."""
     parent, child = sync.pair()
@@ -132,8 +124,6 @@ def _ladder(
     pid = 0
     failure: OSError | None = None
     try:
-        if cgroups is not None:
-            cgroups.add(c1)
         parent.send(go=True)
         if idle is not None:
             idle()  # the runtime's own remaining work, done while the child builds the container
@@ -142,8 +132,6 @@ def _ladder(
         while True:
             msg = parent.recv()
             if msg is None:
-                if until_eof and pid:
-                    break
                 if failure is not None:
                     raise failure
                 raise RuntimeFailure("container process exited before it was ready")
@@ -163,7 +151,7 @@ def _ladder(
             if msg.get("hooks") and on_hooks is not None:
                 on_hooks(pid)
                 parent.send(hooks_done=True)
-            if msg.get("ready") and not until_eof:
+            if msg.get("ready"):
                 break
     except BaseException:
         for p in (pid, c1):
@@ -212,10 +200,8 @@ def spawn_init(
     )
     try:
         pid, chan = _ladder(
-            None,
             (flags, fds),
             lambda ch: lambda: run_init(ch, args),
-            until_eof=False,
             late_cgroups=cgroups,
             idle=idle,
             on_hooks=on_hooks,
@@ -227,98 +213,3 @@ def spawn_init(
             os.close(fd)
     chan.close()
     return pid
-
-
-def _exec_namespaces(init_pid: int) -> list[tuple[int, int]]:
-    """Open the namespaces of `init_pid` that differ from ours, in join order: [(fd, flag)]."""
-    fds: list[tuple[int, int]] = []
-    try:
-        for name in _JOIN_ORDER:
-            flag = next(f for f, n in abi.NAMESPACES.values() if n == name)
-            try:
-                if os.stat(f"/proc/{init_pid}/ns/{name}").st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
-                    continue
-                fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
-            except FileNotFoundError:
-                continue
-    except BaseException:
-        _close_all(fds)
-        raise
-    return fds
-
-
-def _close_all(fds: list[tuple[int, int]]) -> None:
-    for fd, _ in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def spawn_exec(
-    init_pid: int,
-    process: dict[str, Any],
-    console: socket.socket | None,
-    cgroups: Cgroups | None,
-    preserve_fds: int = 0,
-    seccomp: Filter | None = None,
-    direct: bool = False,
-) -> int:
-    """Start `process` inside the namespaces of `init_pid`; returns its host pid once it has exec'd.
-
-    `direct`: this runtime exits right after (`exec --detach`), so it joins the container's cgroups and its
-    namespaces but the mount and user ones itself and forks the process there, without an intermediate C1.
-    The process joins those two (this runtime keeps the host's paths and privileges for what is left to do)."""
-    fds = _exec_namespaces(init_pid)
-    try:
-        cap = last_cap()
-        if not direct:
-            pid, chan = _ladder(
-                cgroups,
-                (0, fds),
-                lambda ch: lambda: run_exec_process(ch, process, console, cap, preserve_fds, seccomp),
-                until_eof=True,
-            )
-            chan.close()
-            return pid
-        late = (abi.CLONE_NEWNS, abi.CLONE_NEWUSER)
-        if cgroups is not None:
-            cgroups.add(os.getpid())
-        for fd, flag in fds:
-            if flag not in late:
-                setns(fd, flag)
-        parent, child = sync.pair()
-        pid = os.fork()
-        if pid == 0:
-            parent.close()
-            try:
-                for fd, flag in fds:
-                    if flag in late:
-                        setns(fd, flag)
-            except BaseException as e:
-                child.send(error=str(e))
-                os._exit(1)
-            run_exec_process(child, process, console, cap, preserve_fds, seccomp)
-            os._exit(1)
-    finally:
-        _close_all(fds)
-    child.close()
-    try:
-        msg = parent.recv()  # None once the process has exec'd (the pipes close on exec)
-    except BaseException:
-        _kill_and_reap(pid)
-        raise
-    finally:
-        parent.close()
-    if msg is not None:
-        _kill_and_reap(pid)
-        raise RuntimeFailure(str(msg.get("error") or "exec failed"))
-    return pid
-
-
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _reap(pid)

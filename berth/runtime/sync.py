@@ -11,8 +11,8 @@
         | <-------------------------------------- {"ready"} or {"error": msg}
         |  (create returns; init blocks on exec.fifo until `start`)
 
-`exec --detach` skips C1: R joins the cgroups and namespaces itself, forks C2, and reads until EOF (C2 exec'd) or
-{"error"}.
+An exec'd process has no C1 (`execjoin`): R forks it straight into the container's pid namespace, and reads
+until EOF (it exec'd) or {"error"}.
 
 Each message is one write of less than PIPE_BUF bytes, so lines from C1 and C2 never interleave.
 """

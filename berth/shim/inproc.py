@@ -10,9 +10,15 @@ from __future__ import annotations
 import os
 import sys
 
+from berth.runtime.errors import RuntimeFailure
 from berth.shim.sysutil import child_outcome
 
-__all__ = ["HERE", "fork_runtime", "own_runtime_args", "preload", "run_here"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.runtime.execjoin import ExecTarget
+
+__all__ = ["HERE", "RuntimeFailure", "exec_in", "exec_target", "fork_runtime", "own_runtime_args", "preload",
+           "run_here"]
 
 # Commands that run in the shim's own process: `start` only opens the exec fifo and reads one byte (then
 # poststart hooks), nothing a fork would protect the shim from; a fork, an exit and a wait cost more than that.
@@ -21,7 +27,8 @@ HERE = frozenset(("start",))
 _MODULE = "berth.runtime"
 _PRELOADED = (
     "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
-    "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks", "berth.runtime.waiting",
+    "berth.runtime.execjoin", "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks",
+    "berth.runtime.waiting", "berth.runtime.state",
     "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.cgroups.devices",
     "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache",
     "berth.seccomp.filter", "berth.util.atomic", "_json", "_sha256",
@@ -90,3 +97,35 @@ def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
         return main(argv, warmup=False)  # berthd primes the migration path as an exec comes in
 
     return child_outcome(body)
+
+
+def exec_target(own_args: list[str], cid: str) -> ExecTarget:
+    """The running container `cid` of the runtime launched with `own_args`, as exec'd processes join it."""
+    from berth.runtime.cli import parse
+    from berth.runtime.execcmd import exec_target as target_of
+    from berth.runtime.state import Container
+
+    gopts, _, _, _ = parse([*own_args, "state", cid])
+    c = Container(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid).load()
+    if not c.alive():
+        raise RuntimeFailure("cannot exec in a stopped container")
+    return target_of(c)
+
+
+def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
+            console_path: str | None) -> int:
+    """`target.spawn` from the shim: the process gets `stdio`, or a pty whose master goes to `console_path`."""
+    from berth.runtime.console import connect_console_socket
+
+    console = connect_console_socket(console_path) if console_path else None
+    null = -1
+    try:
+        if stdio is None:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            stdio = (null, null, null)  # until the pty's slave takes 0-2
+        return target.spawn(process, console, stdio=stdio)
+    finally:
+        if console is not None:
+            console.close()
+        if null >= 0:
+            os.close(null)

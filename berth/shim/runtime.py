@@ -6,6 +6,10 @@ import os
 
 from berth.shim import inproc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.runtime.execjoin import ExecTarget
+
 __all__ = ["Runtime", "RuntimeError_"]
 
 # Python ignores SIGPIPE and SIGXFSZ; the runtime and the container must start with the defaults.
@@ -36,6 +40,25 @@ class Runtime:
         self.own_args = inproc.own_runtime_args(argv)
         if self.own_args is not None:
             inproc.preload()
+
+    def exec_target(self, cid: str) -> ExecTarget | None:
+        """Berth's own runtime only: what a process exec'd in running container `cid` joins, for `exec_in`."""
+        if self.own_args is None:
+            return None
+        try:
+            return inproc.exec_target(self.own_args, cid)
+        except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
+            raise RuntimeError_(str(e)) from None
+
+    def exec_in(self, target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
+                console_path: str | None) -> int:
+        """Start `process` in the container (a child of ours, in its namespaces); its pid once it has exec'd.
+
+        What `exec --detach` does, without a runtime process: the shim forks the process itself."""
+        try:
+            return inproc.exec_in(target, process, stdio, console_path)
+        except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
+            raise RuntimeError_(str(e)) from None
 
     def spawn(self, args: list[str], stdio: tuple[int, int, int]) -> int:
         """Start `runtime args...` with the given stdin/stdout/stderr fds; returns its pid."""

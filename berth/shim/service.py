@@ -19,6 +19,10 @@ from berth.shim.sysutil import note, read_pid, remove_tree, unlink, wait_exit
 from berth.shim.teardown import Teardown
 from berth.util import minijson
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.runtime.execjoin import ExecTarget
+
 __all__ = ["Config", "OpError", "Shim"]
 
 _EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -59,6 +63,7 @@ class Shim:
         self.init: Proc | None = None
         self.started_at = 0
         self.execs: dict[str, Proc] = {}
+        self._exec_target: ExecTarget | None = None  # opened at the first exec, closed when init exits
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
         self._listener: _socket.socket | None = None
@@ -176,6 +181,9 @@ class Shim:
         except OSError as exc:
             note(f"cannot write exit.json: {exc}")
         note(f"init {proc.pid} exited with {proc.exit_code}")
+        if self._exec_target is not None:
+            self._exec_target.close()  # its namespaces must not outlive the container
+            self._exec_target = None
         waiters, self.waiters = self.waiters, []
         for client in waiters:
             client.reply({"ok": True, "exit_code": proc.exit_code, "finished_at": proc.finished_at})
@@ -318,24 +326,35 @@ class Shim:
 
     def _start_exec(self, eid: str, process: dict[str, object], stdin: bool) -> Proc:
         key = f"exec-{eid[:12]}-{len(self.execs)}"
+        io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(key + ".sock"))
+        try:
+            if self._exec_target is None:
+                self._exec_target = self.runtime.exec_target(self.cfg.id)
+            if self._exec_target is not None:  # Berth's runtime: the shim forks the process itself
+                pid = self.runtime.exec_in(self._exec_target, process, io.child,
+                                           io.console.arg if io.console else None)
+            else:
+                pid = self._runtime_exec(key, process, io)
+            io.after_spawn()
+        except BaseException:
+            io.close()
+            raise
+        self._watch(pid)
+        return Proc(self.loop, pid, io, None, self._exec_done)
+
+    def _runtime_exec(self, key: str, process: dict[str, object], io: ProcIO) -> int:
+        """`runtime exec --detach` (runc, crun, ...); the process's pid."""
         spec, pid_file = self.cfg.path(key + ".json"), self.cfg.path(key + ".pid")
         with open(spec, "w") as f:
             f.write(minijson.dumps(process))
-        io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(key + ".sock"))
         try:
             args = ["exec", "--process", spec, "--detach", "--pid-file", pid_file, *io.runtime_args(),
                     self.cfg.id]
             self.runtime.run(args, io.child, io.err_reader)
-            io.after_spawn()
-            pid = read_pid(pid_file)
-        except BaseException:
-            io.close()
-            raise
+            return read_pid(pid_file)
         finally:
             for path in (spec, pid_file):
                 unlink(path)
-        self._watch(pid)
-        return Proc(self.loop, pid, io, None, self._exec_done)
 
     def op_exec_state(self, client: Client, req: dict[str, object]) -> None:
         if req.get("exec_id") is None:

@@ -286,6 +286,59 @@ def test_exec_with_stdin_and_tty_resize(harness: Harness) -> None:
     run(client.delete())
 
 
+_NAMESPACES = ("mnt", "uts", "ipc", "pid", "net", "cgroup")
+
+
+def test_exec_joins_the_containers_namespaces_and_cgroups(harness: Harness) -> None:
+    """With Berth's runtime the shim forks an exec'd process itself; with runc, `runc exec` does: either way the
+    process is in every namespace and every cgroup of the container's init."""
+    _, client, init = harness.launch(["sleep", "1000"])
+
+    async def scenario() -> tuple[int, bytes]:
+        await client.start()
+        pid, stream = await client.exec("ns", _process(["sh", "-c", "echo $$; exec sleep 1000"]), stdin=False)
+        return pid, await read_until(stream, b"\n")
+
+    pid, inner = run(scenario())
+    assert int(inner) not in (pid, 1)  # its pid in the container's pid namespace, not the host's
+    for ns in _NAMESPACES:
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") == os.readlink(f"/proc/{init}/ns/{ns}"), ns
+    with open(f"/proc/{pid}/cgroup") as mine, open(f"/proc/{init}/cgroup") as inits:
+        assert mine.read() == inits.read()
+    run(client.kill(signal.SIGKILL, all=True))
+    run(client.delete())
+
+
+def test_shim_keeps_no_namespace_of_a_container_that_stopped(harness: Harness) -> None:
+    """The namespaces an exec joins are held open by the shim only while init runs: a stopped container's network
+    namespace (and the rest) must go with it, not linger until `rm`."""
+    cid, client, init = harness.launch(["sleep", "1000"])
+
+    async def scenario() -> None:
+        await client.start()
+        _, stream = await client.exec("e", _process(["true"]), stdin=False)
+        assert (await collect(stream))[2] == 0
+
+    run(scenario())
+    theirs = {os.readlink(f"/proc/{init}/ns/{ns}") for ns in _NAMESPACES}
+    shim = settled_shim_pids(harness.shim_dir(cid))
+    run(client.kill(signal.SIGKILL))
+    assert run(client.wait())["exit_code"] == 137
+
+    def held() -> set[str]:
+        links = set()
+        for pid in shim:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    links.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except FileNotFoundError:
+                    continue
+        return links & theirs
+
+    assert held() == set()
+    run(client.delete())
+
+
 def test_exec_of_a_missing_program_fails(harness: Harness) -> None:
     _, client, _ = harness.launch(["sleep", "1000"])
     run(client.start())

@@ -1,0 +1,172 @@
+"""A process started inside a running container with one fork (runtime layer): exec's mechanism.
+
+The parent points the pid namespace of its children at the container's (setns on CLONE_NEWPID moves only
+pid_for_children), forks, and points it back at its own; the child, already in the container's pid namespace,
+joins its other namespaces (mount and user last) and goes on as `run_exec_process`, while the parent moves it
+into the container's cgroups (the child waits for that before its exec). Then the parent reads the sync pipe
+until it closes on the process's exec, or an error comes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from berth.kernel import abi
+from berth.kernel.caps import last_cap
+from berth.kernel.ns import setns
+from berth.runtime import sync
+from berth.runtime.errors import RuntimeFailure
+from berth.runtime.init import run_exec_process
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    import socket
+    from typing import Any
+
+    from berth.runtime.cgroups import Cgroups
+    from berth.seccomp.filter import Filter
+
+__all__ = ["ExecTarget"]
+
+# the mount namespace late, so host paths (cgroupfs) stay reachable until then; the user namespace last,
+# because joining it first would cost the host privileges needed to enter namespaces the host owns
+_JOIN_ORDER = ("ipc", "uts", "net", "cgroup", "time", "mnt", "user")
+_FLAGS = {name: flag for flag, name in abi.NAMESPACES.values()}
+
+
+def _open_if_other(init_pid: int, name: str) -> int:
+    """An fd on the namespace `name` of `init_pid`, or -1 when it is ours too (or the kernel has no such kind)."""
+    try:
+        if os.stat(f"/proc/{init_pid}/ns/{name}").st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+            return -1
+        return os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{init_pid}"):
+            raise RuntimeFailure("container is not running") from None
+        return -1
+
+
+class ExecTarget:
+    """A running container as exec'd processes join it: its namespaces (held open), cgroups, seccomp filter."""
+
+    __slots__ = ("cgroups", "joins", "last_cap", "own_pidns", "pidns", "seccomp")
+
+    def __init__(self, init_pid: int, cgroups: Cgroups | None, seccomp: Filter | None) -> None:
+        self.cgroups = cgroups if cgroups is not None and cgroups.dirs else None
+        self.seccomp = seccomp
+        self.last_cap = last_cap()
+        self.joins: list[tuple[int, int]] = []
+        self.pidns = self.own_pidns = -1
+        try:
+            self.pidns = _open_if_other(init_pid, "pid")
+            if self.pidns >= 0:
+                self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            for name in _JOIN_ORDER:
+                fd = _open_if_other(init_pid, name)
+                if fd >= 0:
+                    self.joins.append((fd, _FLAGS[name]))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for fd in [self.pidns, self.own_pidns, *(fd for fd, _ in self.joins)]:
+            if fd >= 0:
+                os.close(fd)
+        self.pidns = self.own_pidns = -1
+        self.joins = []
+
+    def spawn(self, process: dict[str, Any], console: socket.socket | None = None, preserve_fds: int = 0,
+              stdio: tuple[int, int, int] | None = None) -> int:
+        """Start `process` in the container; its pid (in our pid namespace) once it has exec'd.
+
+        `stdio`: the fds the process gets as 0-2, every other fd closed; without it, it inherits ours (and
+        `preserve_fds` more)."""
+        parent, child = sync.pair()
+        try:
+            pid = self._fork()
+        except BaseException:
+            parent.close()
+            child.close()
+            raise
+        if pid == 0:
+            parent.close()
+            self._child(child, process, console, preserve_fds, stdio)
+        child.close()
+        failure: OSError | None = None
+        try:
+            if self.cgroups is not None:
+                try:
+                    self.cgroups.add(pid)  # while the child enters the namespaces; it waits for this to exec
+                    parent.send(cgroups=True)
+                except OSError as e:  # the child may have failed first: then its message tells why
+                    failure = e
+                    os.kill(pid, signal.SIGKILL)
+            msg = parent.recv()  # None once the process has exec'd (the pipes close on exec)
+        except BaseException:
+            _kill_and_reap(pid)
+            raise
+        finally:
+            parent.close()
+        if msg is not None or failure is not None:
+            _kill_and_reap(pid)
+            if msg is not None:
+                raise RuntimeFailure(str(msg.get("error") or "exec failed"))
+            raise RuntimeFailure(f"cannot move the process into the container's cgroups: {failure}")
+        return pid
+
+    def _fork(self) -> int:
+        if self.pidns < 0:
+            return os.fork()
+        try:
+            setns(self.pidns, abi.CLONE_NEWPID)
+        except OSError:
+            raise RuntimeFailure("container is not running") from None
+        try:
+            pid = os.fork()  # ENOMEM once the container's init has died: its pid namespace takes no one
+        except OSError as e:
+            setns(self.own_pidns, abi.CLONE_NEWPID)
+            raise RuntimeFailure(f"cannot start a process in the container: {e}") from None
+        if pid:
+            setns(self.own_pidns, abi.CLONE_NEWPID)  # the child is in the container's: it cannot go back
+        return pid
+
+    def _child(self, ch: sync.Channel, process: dict[str, Any], console: socket.socket | None,
+               preserve_fds: int, stdio: tuple[int, int, int] | None) -> None:
+        try:
+            if stdio is not None:
+                for target, fd in enumerate(stdio):
+                    os.dup2(fd, target)
+                keep = {ch.rfd, ch.wfd, *(fd for fd, _ in self.joins)}
+                _close_all_but(3, keep | ({console.fileno()} if console is not None else set()))
+            for fd, flag in self.joins:
+                setns(fd, flag)
+        except BaseException as e:
+            try:
+                ch.send(error=str(e) or e.__class__.__name__)
+            finally:
+                os._exit(1)
+        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, self.cgroups is not None)
+        os._exit(1)
+
+
+def _close_all_but(first: int, keep: set[int]) -> None:
+    """Close every fd from `first` up except those in `keep`."""
+    low = first
+    for fd in sorted(k for k in keep if k >= first):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
