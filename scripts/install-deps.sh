@@ -21,9 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
-# The interpreter: a python3.11 that is a real binary (pyenv's shim is a slow bash script), else Debian's.
+# The interpreter: Debian's python3.11 (built with PGO and LTO, libpython linked in: it starts ~2 ms sooner and
+# runs ~25 % faster than a default pyenv build), else another real python3.11 binary (not pyenv's bash shim).
 py=""
-for cand in /root/.pyenv/versions/3.11.*/bin/python3.11 /usr/bin/python3.11 /usr/bin/python3; do
+for cand in /usr/bin/python3.11 /root/.pyenv/versions/3.11.*/bin/python3.11 /usr/bin/python3; do
   if [ -x "$cand" ]; then py="$cand"; break; fi
 done
 [ -n "$py" ] || { echo "no python3.11 found" >&2; exit 1; }
