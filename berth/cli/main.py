@@ -19,7 +19,7 @@ __all__ = ["Cli", "main"]
 COMMANDS = {
     "version": "system:version", "info": "system:info",
     "run": "run:run", "create": "run:create", "start": "run:start", "attach": "run:attach",
-    "exec": "run:exec_", "wait": "container:wait",
+    "exec": "exec:exec_", "wait": "container:wait",
     "ps": "container:ps", "stop": "container:stop", "restart": "container:restart",
     "kill": "container:kill", "rm": "container:rm", "logs": "container:logs",
     "inspect": "container:inspect", "top": "container:top", "rename": "container:rename",

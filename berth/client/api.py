@@ -93,6 +93,16 @@ class Client:
             self._version = self.negotiate()
         return self._version
 
+    def _request_version(self, data: Body) -> tuple[str, bool]:
+        """(version for a request with body `data`, whether it is a guess). Before any answer, a request that can
+        be sent again goes out with our own version instead of after a ping: a daemon that supports it (berthd)
+        answers at once, an older one says "too new" and names its maximum, and the request is sent again."""
+        if self._version is not None:
+            return self._version, False
+        if data is None or isinstance(data, bytes):
+            return MAX_API_VERSION, True
+        return self.api_version, False
+
     def negotiate(self) -> str:
         conn = self._conn()
         try:
@@ -114,7 +124,6 @@ class Client:
     def open(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
              headers: dict[str, str] | None = None, fresh: bool = False) -> Response:
         """Send a request; raise APIError for status >= 400; the caller reads the body."""
-        version = self.api_version
         hdrs = dict(headers or {})
         data: Body
         if body is None or isinstance(body, bytes) or hasattr(body, "read") or hasattr(body, "__next__"):
@@ -122,6 +131,7 @@ class Client:
         else:
             data = minijson.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
+        version, guessed = self._request_version(data)
         reused = not fresh and self._idle is not None and (data is None or isinstance(data, bytes))
         conn = self._conn(fresh or not reused)
         try:
@@ -135,7 +145,15 @@ class Client:
         if resp.status >= 400:
             raw = resp.read()
             self._release(conn)
-            raise APIError(resp.status, _error_message(raw, resp.status))
+            message = _error_message(raw, resp.status)
+            if guessed:  # a daemon checks the version before anything else: any other error accepted it
+                maximum = _daemon_maximum(message) if resp.status == 400 else None
+                self._version = version if maximum is None else min(maximum, version, key=_version_tuple)
+                if maximum is not None:
+                    return self.open(method, path, query, body, headers, fresh)
+            raise APIError(resp.status, message)
+        if guessed:
+            self._version = version
         return resp
 
     def call(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
@@ -182,6 +200,15 @@ class Client:
             raise APIError(resp.status, f"unable to upgrade to tcp, received {resp.status}")
         resp.conn.reusable = False
         return resp
+
+
+def _daemon_maximum(message: str) -> str | None:
+    """The version a daemon names in its "client version X is too new. Maximum supported API version is Y"."""
+    head, found, tail = message.partition("Maximum supported API version is ")
+    if not found or "too new" not in head:
+        return None
+    version = tail.strip().rstrip(".")
+    return version if _version_tuple(version) > (0,) else None
 
 
 def _error_message(raw: bytes, status: int) -> str:

@@ -1,10 +1,10 @@
-"""Commands that create or attach to processes: run, create, start, attach, exec."""
+"""Commands that create or attach to containers: run, create, start, attach."""
 
 from __future__ import annotations
 
-import os
 import sys
 
+from berth.cli.attached import attached_session, need_tty
 from berth.cli.pflag import Command, StatusError
 from berth.cli.runopts import container_flags, create_request
 from berth.client import APIError
@@ -107,33 +107,9 @@ def _wait_status(wait: Response) -> int:
     return int(body.get("StatusCode", 0))
 
 
-def _session(cli: Cli, cid: str, resp: Response, tty: bool, stdin: bool, sig_proxy: bool,
-             keys: str | None, resize_path: str) -> bool:
-    from berth.cli.session import Session, forward_signals, parse_detach_keys, watch_resize
-
-    try:
-        detach = parse_detach_keys(keys or "ctrl-p,ctrl-q")
-    except ValueError as exc:
-        raise StatusError(1, str(exc)) from None
-    session = Session(resp, tty, stdin, detach)
-    with watch_resize(cli.client, resize_path) if tty else forward_signals(cli.client, cid, enabled=sig_proxy):
-        try:
-            detached = session.run()
-        finally:
-            resp.close()
-    if detached:
-        cli.err("read escape sequence\n")
-    return detached
-
-
-def _need_tty(tty: bool, interactive: bool) -> None:
-    if tty and interactive and not os.isatty(0):
-        raise StatusError(1, "the input device is not a TTY")
-
-
 def run(cli: Cli, argv: list[str]) -> int:
     ns = RUN.parse(argv)
-    _need_tty(ns.tty and not ns.detach, ns.interactive)
+    need_tty(ns.tty and not ns.detach, ns.interactive)
     cid = _create(cli, "run", ns, run=True)
     attach = {s.lower() for s in ns.attach} if ns.attach else {"stdout", "stderr"}
     stdin = ns.interactive and (not ns.attach or "stdin" in attach)
@@ -176,7 +152,7 @@ def _finish(cli: Cli, cid: str, resp: Response, wait: Response, tty: bool, stdin
 
     if tty:
         resize(cli.client, f"/containers/{cid}/resize", retries=10)
-    if _session(cli, cid, resp, tty, stdin, False, keys, f"/containers/{cid}/resize"):
+    if attached_session(cli, cid, resp, tty, stdin, False, keys, f"/containers/{cid}/resize"):
         wait.close()
         return 0
     return _wait_status(wait)
@@ -247,50 +223,7 @@ def attach(cli: Cli, argv: list[str]) -> int:
     resp = _attach(cli, cid, stdin, keys=ns.detach_keys)
     if tty:
         resize(cli.client, f"/containers/{cid}/resize")
-    if _session(cli, cid, resp, tty, stdin, ns.sig_proxy, ns.detach_keys, f"/containers/{cid}/resize"):
+    if attached_session(cli, cid, resp, tty, stdin, ns.sig_proxy, ns.detach_keys, f"/containers/{cid}/resize"):
         wait.close()
         return 0
     return _wait_status(wait)
-
-
-EXEC = (Command("exec", "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]",
-                "Execute a command in a running container", interspersed=False, min_args=2)
-        .flag("-d, --detach", help="Detached mode: run command in the background")
-        .flag("--detach-keys", "value", help="Override the key sequence for detaching a container")
-        .flag("-e, --env", "list", help="Set environment variables")
-        .flag("--env-file", "list", help="Read in a file of environment variables")
-        .flag("-i, --interactive", help="Keep STDIN open even if not attached")
-        .flag("--privileged", help="Give extended privileges to the command")
-        .flag("-t, --tty", help="Allocate a pseudo-TTY")
-        .flag("-u, --user", "value", help="Username or UID (format: <name|uid>[:<group|gid>])")
-        .flag("-w, --workdir", "value", help="Working directory inside the container"))
-
-
-def exec_(cli: Cli, argv: list[str]) -> int:
-    from berth.cli.runopts import parse_env_file
-    from berth.cli.session import resize, terminal_size
-    ns = EXEC.parse(argv)
-    _need_tty(ns.tty and not ns.detach, ns.interactive)
-    name, cmd = ns.args[0], ns.args[1:]  # no inspect first: exec create says "No such container" itself
-    console = terminal_size() if ns.tty else None
-    body: dict[str, Any] = {
-        "User": ns.user or "", "Privileged": ns.privileged, "Tty": ns.tty,
-        "AttachStdin": ns.interactive and not ns.detach, "AttachStdout": not ns.detach,
-        "AttachStderr": not ns.detach, "Detach": ns.detach, "DetachKeys": ns.detach_keys or "",
-        "Env": [line for f in ns.env_file for line in parse_env_file(f)] + ns.env or None,
-        "WorkingDir": ns.workdir or "", "Cmd": cmd}
-    if console:
-        body["ConsoleSize"] = list(console)
-    eid = cli.client.post(f"/containers/{name}/exec", body)["Id"]
-    start_body: dict[str, Any] = {"Detach": ns.detach, "Tty": ns.tty}
-    if console:
-        start_body["ConsoleSize"] = list(console)
-    if ns.detach:
-        cli.client.post(f"/exec/{eid}/start", start_body)
-        return 0
-    resp = cli.client.hijack(f"/exec/{eid}/start", body=start_body)
-    if ns.tty:
-        resize(cli.client, f"/exec/{eid}/resize")
-    if _session(cli, name, resp, ns.tty, ns.interactive, False, ns.detach_keys, f"/exec/{eid}/resize"):
-        return 0
-    return int((cli.client.get(f"/exec/{eid}/json") or {}).get("ExitCode") or 0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from berth.cli.commands.container import PS, RM
-from berth.cli.commands.run import EXEC, RUN
+from berth.cli.commands.exec import EXEC
+from berth.cli.commands.run import RUN
 from berth.cli.pflag import HelpRequested, UsageError
 from berth.cli.runopts import create_request, parse_ports
 

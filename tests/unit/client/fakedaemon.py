@@ -37,6 +37,10 @@ class Req:
 Handler = Callable[[Req], Any]
 
 
+def _vt(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
 def _reason(status: int) -> str:
     return {101: "UPGRADED", 200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified",
             400: "Bad Request", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}.get(
@@ -86,6 +90,7 @@ class FakeDaemon:
     routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
     requests: list[Req] = field(default_factory=list)
     api_version: str = "1.44"
+    versions: list[str] = field(default_factory=list)  # the API version of each request but pings
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
@@ -145,11 +150,17 @@ class FakeDaemon:
                         rfile.readline()
                     rfile.readline()
                 url = urlsplit(target)
-                path = re.sub(r"^/v\d+\.\d+", "", url.path)
+                prefix = re.match(r"^/v(\d+\.\d+)", url.path)
+                path = url.path[prefix.end():] if prefix else url.path
                 query = parse_qs(url.query, keep_blank_values=True)
                 req = Req(method, path, query, headers, body, rfile, sock)
                 if path != "/_ping":
                     self.requests.append(req)
+                    self.versions.append(prefix.group(1) if prefix else "")
+                if prefix and _vt(prefix.group(1)) > _vt(self.api_version):  # what moby's version middleware says
+                    send_json(req, {"message": f"client version {prefix.group(1)} is too new. Maximum supported "
+                                               f"API version is {self.api_version}"}, 400)
+                    continue
                 if not self._dispatch(req):
                     return
         except (OSError, ValueError):

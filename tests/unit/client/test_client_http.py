@@ -21,6 +21,32 @@ def test_negotiates_version_and_uses_prefix(fake: FakeDaemon) -> None:
     assert c.api_version == "1.41"
 
 
+def test_first_request_goes_out_with_our_version_and_again_with_an_older_daemons(fake: FakeDaemon) -> None:
+    """No ping before the first request: berthd takes 1.44 at once; an older daemon's "too new" answer names
+    its maximum, and the request is sent again with it (once: later requests use it from the start)."""
+    fake.route("POST", "/containers/([^/]+)/exec")(lambda req, name: ({"Id": f"exec-of-{name}"}, 201))
+    fake.api_version = "1.41"
+    older = Client(fake.host)
+    assert older.post("/containers/c1/exec", {"Cmd": ["true"]}) == {"Id": "exec-of-c1"}
+    assert older.post("/containers/c2/exec", {"Cmd": ["true"]}) == {"Id": "exec-of-c2"}
+    assert fake.versions == ["1.44", "1.41", "1.41"]
+    assert [r.json() for r in fake.requests] == [{"Cmd": ["true"]}] * 3
+    fake.versions.clear()
+    fake.api_version = "1.44"
+    assert Client(fake.host).post("/containers/c3/exec", {"Cmd": ["true"]}) == {"Id": "exec-of-c3"}
+    assert fake.versions == ["1.44"]
+
+
+def test_a_guessed_version_does_not_hide_the_daemons_other_errors(fake: FakeDaemon) -> None:
+    fake.route("POST", "/containers/([^/]+)/exec")(lambda req, name: ({"message": f"No such container: {name}"},
+                                                                      404))
+    fake.api_version = "1.41"
+    c = Client(fake.host)
+    with pytest.raises(APIError, match="No such container: nope"):
+        c.post("/containers/nope/exec", {"Cmd": ["true"]})
+    assert c.api_version == "1.41"
+
+
 def test_caps_version_at_1_44(fake: FakeDaemon) -> None:
     fake.api_version = "1.51"
     assert Client(fake.host).api_version == "1.44"
