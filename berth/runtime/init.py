@@ -8,6 +8,7 @@ imported here is loaded before pivot_root: no import may happen in the container
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # the C module: `signal` would load `enum`
 import fcntl
 import os
 import struct
@@ -219,9 +220,19 @@ def _report(ch: Channel, exc: BaseException) -> None:
         os._exit(1)
 
 
+def default_signals() -> None:
+    """Every signal back to its default action, none blocked: an ignored signal stays ignored across execve, and
+    Python ignores SIGPIPE and SIGXFSZ (a daemon started from a script also has SIGINT and SIGQUIT ignored)."""
+    for sig in range(1, _signal.NSIG):
+        if sig not in (_signal.SIGKILL, _signal.SIGSTOP) and _signal.getsignal(sig) == _signal.SIG_IGN:
+            _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+
+
 def _execve(path: str, args: list[str], env: list[str]) -> None:
     """execve; past `start` nobody reads the channel, so a failure is told on stderr, as runc does."""
     try:
+        default_signals()
         os.execve(path, args, _env_map(env))
     except OSError as e:
         text = os.strerror(e.errno) if e.errno else str(e)
@@ -261,6 +272,7 @@ def run_exec_process(
         path, args, env = finalize_process(process, last_cap, preserve_fds, seccomp)
         if await_cgroups:
             ch.wait_for("cgroups")
+        default_signals()
         os.execve(path, args, _env_map(env))
     except BaseException as e:
         _report(ch, e)

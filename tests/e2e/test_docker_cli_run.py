@@ -42,6 +42,27 @@ def test_command_not_found_is_127(berthd: Daemon) -> None:
     assert res.returncode == 127
 
 
+def _signal_fields(status: str) -> dict[str, str]:
+    return dict(line.split(":\t") for line in status.splitlines() if line.startswith(("SigIgn", "SigBlk")))
+
+
+def test_container_processes_start_with_default_signal_actions(berthd: Daemon) -> None:
+    """No signal ignored or blocked in init or in an exec'd process, as under dockerd: berthd, its zygote and its
+    shims are Python processes (SIGPIPE and SIGXFSZ ignored), and what is ignored survives execve."""
+    defaults = {"SigIgn": "0000000000000000", "SigBlk": "0000000000000000"}
+    out = ok(berthd.docker("run", "--rm", "busybox", "cat", "/proc/self/status"))
+    assert _signal_fields(out) == defaults
+    cid = ok(berthd.docker("run", "-d", "busybox", "sleep", "1000")).strip()
+    try:
+        assert _signal_fields(ok(berthd.docker("exec", cid, "cat", "/proc/1/status"))) == defaults
+        assert _signal_fields(ok(berthd.docker("exec", cid, "cat", "/proc/self/status"))) == defaults
+        # what a user notices: a pipe's writer dies of SIGPIPE once its reader is gone (141), not of EPIPE
+        assert ok(berthd.docker("exec", cid, "sh", "-c", "(yes; echo $? >/tmp/st) | head -c1 >/dev/null; "
+                                "cat /tmp/st")) == "141\n"
+    finally:
+        berthd.docker("rm", "-f", cid)
+
+
 def test_run_flags_shape_the_process(berthd: Daemon, tmp_path: Path) -> None:
     env_file = tmp_path / "env"
     env_file.write_text("FROM_FILE=yes\n# comment\n")
