@@ -17,6 +17,7 @@ from berth.kernel import abi, prctl
 from berth.kernel.libc import LIBC, check
 from berth.kernel.ns import unshare
 from berth.kernel.seccomp import load_filter
+from berth.kernel.signals import LIBC_RESERVED, set_default_action
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
 from berth.runtime.hooks import has_hooks, hook_state, run_hooks
 from berth.runtime.sync import Channel
@@ -226,6 +227,8 @@ def default_signals() -> None:
     for sig in range(1, _signal.NSIG):
         if sig not in (_signal.SIGKILL, _signal.SIGSTOP) and _signal.getsignal(sig) == _signal.SIG_IGN:
             _signal.signal(sig, _signal.SIG_DFL)
+    for sig in LIBC_RESERVED:  # Python cannot see or set these two
+        set_default_action(sig)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
