@@ -145,14 +145,13 @@ def _log_error(path: str | None, fmt: str | None, msg: str) -> None:
         pass
 
 
-def main(argv: list[str] | None = None, warmup: bool = True) -> int:
-    """Run one runtime command; returns the process exit status. `warmup=False`: the caller keeps the cgroup
-    migration path warm itself (berthd does, for the shims that run this in a fork), so exec skips its own."""
+def main(argv: list[str] | None = None) -> int:
+    """Run one runtime command; returns the process exit status."""
     argv = sys.argv[1:] if argv is None else argv
     gopts: dict[str, Any] = {}
     try:
         gopts, cmd, copts, args = parse(argv)
-        if cmd == "exec" and warmup:  # create and run start theirs once they have made the container's cgroups
+        if cmd == "exec":  # create and run start theirs once they have made the container's cgroups
             from berth.runtime.warmup import start_warmup
 
             copts["warmup-pid"] = start_warmup()

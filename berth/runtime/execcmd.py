@@ -57,6 +57,8 @@ def build_process(base: dict[str, Any], opts: dict[str, Any], args: list[str]) -
 
 def exec_target(c: Any) -> ExecTarget:
     """What a process exec'd in the running container `c` joins (runc: it gets the container's seccomp filter)."""
+    if not c.alive():
+        raise RuntimeFailure("cannot exec in a stopped container")
     from berth.runtime.seccomp import prepare as prepare_seccomp
 
     seccomp = prepare_seccomp(c.data.get("config") or {}, os.path.dirname(c.dir))
@@ -65,8 +67,29 @@ def exec_target(c: Any) -> ExecTarget:
 
 def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
     """Run a new process in container `c`; the process's exit code unless --detach."""
-    if c.status() == "stopped":
-        raise RuntimeFailure("cannot exec in a stopped container")
+    target = exec_target(c)
+    try:
+        pid, console, proxy = _spawn(target, c, opts, args)
+    finally:
+        target.close()
+    from berth.runtime.warmup import reap_warmup
+
+    reap_warmup(opts.get("warmup-pid", 0))
+    if console is not None:
+        console.close()
+    if opts.get("pid-file"):
+        from berth.util.atomic import write_atomic
+
+        write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode(), durable=False)
+    if opts.get("detach"):
+        return 0
+    if proxy is not None:
+        proxy.serve()
+    return wait_for(pid)
+
+
+def _spawn(target: ExecTarget, c: Any, opts: dict[str, Any], args: list[str]) -> tuple[int, Any, Any]:
+    """(pid, console socket or None, tty proxy or None) of the process started in `target`."""
     proc = build_process((c.data.get("config") or {}).get("process") or {}, opts, args)
     console = None
     proxy = None
@@ -82,25 +105,6 @@ def exec_process(c: Any, opts: dict[str, Any], args: list[str]) -> int:
 
             proxy = TtyProxy()
             console = proxy.console_socket()
-    detach = bool(opts.get("detach"))
-    if not detach:
+    if not opts.get("detach"):
         become_subreaper()
-    target = exec_target(c)
-    try:
-        pid = target.spawn(proc, console, int(opts.get("preserve-fds") or 0))
-    finally:
-        target.close()
-    from berth.runtime.warmup import reap_warmup
-
-    reap_warmup(opts.get("warmup-pid", 0))
-    if console is not None:
-        console.close()
-    if opts.get("pid-file"):
-        from berth.util.atomic import write_atomic
-
-        write_atomic(os.path.abspath(opts["pid-file"]), str(pid).encode(), durable=False)
-    if detach:
-        return 0
-    if proxy is not None:
-        proxy.serve()
-    return wait_for(pid)
+    return target.spawn(proc, console, int(opts.get("preserve-fds") or 0)), console, proxy

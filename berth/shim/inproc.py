@@ -27,7 +27,7 @@ HERE = frozenset(("start",))
 _MODULE = "berth.runtime"
 _PRELOADED = (
     "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
-    "berth.runtime.execjoin", "berth.runtime.console", "berth.runtime.warmup", "berth.runtime.hooks",
+    "berth.runtime.execjoin", "berth.runtime.console", "berth.runtime.hooks",
     "berth.runtime.waiting", "berth.runtime.state",
     "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.cgroups.devices",
     "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache",
@@ -94,7 +94,7 @@ def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
         os.closerange(3, 1 << 20)
         from berth.runtime.cli import main
 
-        return main(argv, warmup=False)  # berthd primes the migration path as an exec comes in
+        return main(argv)
 
     return child_outcome(body)
 
@@ -106,10 +106,7 @@ def exec_target(own_args: list[str], cid: str) -> ExecTarget:
     from berth.runtime.state import Container
 
     gopts, _, _, _ = parse([*own_args, "state", cid])
-    c = Container(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid).load()
-    if not c.alive():
-        raise RuntimeFailure("cannot exec in a stopped container")
-    return target_of(c)
+    return target_of(Container(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid).load())
 
 
 def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
