@@ -94,3 +94,24 @@ def test_errors_map_to_sdk_exceptions(client: docker.DockerClient) -> None:
         assert info.value.status_code == 409
     finally:
         c.remove(force=True)
+
+
+def test_exec_ids_list_live_execs_and_exited_ones_stay_inspectable(client: docker.DockerClient) -> None:
+    c = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="sdk-execs")
+    try:
+        live = client.api.exec_create(c.id, ["sleep", "1000"])["Id"]
+        client.api.exec_start(live, detach=True)
+        done = []
+        for i in range(70):  # more than the daemon keeps of one container's exited execs
+            eid = client.api.exec_create(c.id, ["sh", "-c", f"exit {i % 7}"])["Id"]
+            client.api.exec_start(eid)
+            done.append(eid)
+        c.reload()
+        assert c.attrs["ExecIDs"] == [live]  # exited execs leave the container's list, as in dockerd
+        assert client.api.exec_inspect(live)["Running"]
+        last = client.api.exec_inspect(done[-1])
+        assert (last["Running"], last["ExitCode"]) == (False, 69 % 7)
+        with pytest.raises(NotFound):  # the oldest exited ones are forgotten: memory stays bounded
+            client.api.exec_inspect(done[0])
+    finally:
+        c.remove(force=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from berth import errdefs
 from berth.daemon.containers import users
-from berth.daemon.containers.model import State
+from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.ports import ShimHandle, ShimStream
 from berth.daemon.containers.service import ContainersService
 from berth.util.ids import generate_id
@@ -18,6 +19,8 @@ from berth.util.ids import generate_id
 __all__ = ["ExecRecord", "ExecService"]
 
 log = logging.getLogger(__name__)
+
+KEEP_EXITED = 64  # exited execs of a container that can still be inspected; older ones are forgotten
 
 
 @dataclass(slots=True)
@@ -62,6 +65,8 @@ class ExecService:
     def __init__(self, containers: ContainersService) -> None:
         self.containers = containers
         self.execs: dict[str, ExecRecord] = {}
+        self._bases: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._exited: dict[str, deque[str]] = {}
 
     def get(self, eid: str) -> ExecRecord:
         rec = self.execs.get(eid)
@@ -85,10 +90,21 @@ class ExecService:
         self.containers.emit(c, "exec_create", execID=eid)
         return eid
 
+    def _base_process(self, c: Container) -> dict[str, Any]:
+        """The container's OCI process from its config.json, parsed again only when the file has changed."""
+        path = os.path.join(c.root, "bundle", "config.json")
+        st = os.stat(path)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._bases.get(c.id)
+        if cached is None or cached[0] != key:
+            with open(path, "rb") as f:
+                cached = key, json.load(f)["process"]
+            self._bases[c.id] = cached
+        return cached[1]
+
     def _process(self, rec: ExecRecord, tty: bool) -> dict[str, Any]:
         c = self.containers.get(rec.container_id)
-        with open(os.path.join(c.root, "bundle", "config.json"), "rb") as f:
-            base = json.load(f)["process"]
+        base = self._base_process(c)
         cfg = rec.config
         env = list(base.get("env") or [])
         for item in cfg.get("Env") or []:
@@ -136,12 +152,20 @@ class ExecService:
         return rec, stream
 
     def finished(self, rec: ExecRecord, code: int | None) -> None:
+        """The exec has exited: it leaves the container's ExecIDs (as in dockerd) but can still be inspected,
+        until KEEP_EXITED later execs of the same container have exited."""
         rec.running = False
         rec.exit_code = code if code is not None else 126
         try:
             c = self.containers.get(rec.container_id)
         except errdefs.NotFound:
             return
+        if rec.id in c.exec_ids:
+            c.exec_ids.remove(rec.id)
+        exited = self._exited.setdefault(c.id, deque())
+        exited.append(rec.id)
+        while len(exited) > KEEP_EXITED:
+            self.execs.pop(exited.popleft(), None)
         self.containers.emit(c, "exec_die", execID=rec.id, exitCode=str(rec.exit_code))
 
     async def resize(self, eid: str, height: int, width: int) -> None:
@@ -153,5 +177,7 @@ class ExecService:
         await shim.resize(height, width, exec_id=eid)
 
     def forget_container(self, cid: str) -> None:
+        self._bases.pop(cid, None)
+        self._exited.pop(cid, None)
         for eid in [e for e, r in self.execs.items() if r.container_id == cid]:
             del self.execs[eid]

@@ -266,7 +266,7 @@ class Container:
         return {
             "ID": self.id, "Name": f"/{self.name}", "Image": self.image, "ImageID": self.image_id,
             "Created": rfc3339nano(self.created), "State": self._state_dict(),
-            "RestartCount": self.restart_count, "ExecIDs": list(self.exec_ids),
+            "RestartCount": self.restart_count,
             "Config": self.config, "HostConfig": self.host_config, "Networks": self.networks,
             "Ports": self.ports, "SandboxKey": self.sandbox_key,
         }
@@ -283,7 +283,7 @@ class Container:
             error=str(st.get("Error") or ""),
             oom_killed=bool(st.get("OOMKilled")), started_at=from_rfc3339(st.get("StartedAt") or ZERO_TIME),
             finished_at=from_rfc3339(st.get("FinishedAt") or ZERO_TIME),
-            restart_count=int(data.get("RestartCount") or 0), exec_ids=list(data.get("ExecIDs") or []),
+            restart_count=int(data.get("RestartCount") or 0),
             networks=dict(data.get("Networks") or {}), ports=dict(data.get("Ports") or {}),
             sandbox_key=str(data.get("SandboxKey") or ""),
         )

@@ -163,13 +163,21 @@ def test_json_round_trip() -> None:
     c.mark_running(9, T0 + 123)
     c.mark_exited(137, T0 + 456, oom_killed=True)
     c.restart_count = 2
-    c.exec_ids.append("e1")
     data = json.loads(json.dumps(c.to_json()))
     back = Container.from_json(data, root=c.root)
     assert back.to_inspect() == c.to_inspect()
     assert back.state == State.EXITED
     assert back.exit_code == 137
     assert back.oom_killed
+
+
+def test_exec_ids_are_not_kept_across_a_daemon_restart() -> None:
+    """Exec instances live in the daemon's memory (as in dockerd): a reloaded record lists none."""
+    c = make()
+    c.exec_ids.append("e1")
+    assert c.to_inspect()["ExecIDs"] == ["e1"]
+    back = Container.from_json(json.loads(json.dumps(c.to_json())), root=c.root)
+    assert back.to_inspect()["ExecIDs"] is None
 
 
 def test_mounts_from_api_mounts() -> None:
