@@ -29,6 +29,6 @@ def check(rc: int, what: str, path: str | None = None) -> int:
     return rc
 
 
-def syscall(nr: int, *args: int | bytes | ctypes.c_void_p | None) -> int:
+def syscall(nr: int, *args: int | bytes | ctypes.c_void_p | ctypes.c_uint | None) -> int:
     """A raw syscall by number, checked."""
     return check(LIBC.syscall(ctypes.c_long(nr), *args), f"syscall {nr}")

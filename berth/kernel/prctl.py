@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+
 from berth.kernel import abi
 from berth.kernel.libc import LIBC, check
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "ambient_clear",
     "ambient_raise",
     "capbset_drop",
+    "capbset_drop_each",
     "capbset_read",
     "prctl",
     "set_child_subreaper",
@@ -51,6 +59,14 @@ def capbset_read(cap: int) -> bool:
 def capbset_drop(cap: int) -> None:
     """PR_CAPBSET_DROP."""
     prctl(abi.PR_CAPBSET_DROP, cap)
+
+
+def capbset_drop_each(caps: Iterable[int]) -> None:
+    """PR_CAPBSET_DROP for each of `caps`, skipping the ones this kernel does not know (EINVAL)."""
+    call = LIBC.prctl
+    for cap in caps:
+        if call(abi.PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 and ctypes.get_errno() != errno.EINVAL:
+            check(-1, f"prctl(PR_CAPBSET_DROP, {cap})")
 
 
 def ambient_clear() -> None:

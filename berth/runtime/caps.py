@@ -43,13 +43,7 @@ class CapConfig:
 
 def drop_bounding(cfg: CapConfig) -> None:
     """Drop every capability outside the bounding set (needs CAP_SETPCAP, so before the user switch)."""
-    for cap in range(cfg.last + 1):
-        if not cfg.bounding >> cap & 1:
-            try:
-                prctl.capbset_drop(cap)
-            except OSError as e:
-                if e.errno != errno.EINVAL:
-                    raise
+    prctl.capbset_drop_each([cap for cap in range(cfg.last + 1) if not cfg.bounding >> cap & 1])
 
 
 def set_caps(cfg: CapConfig) -> None:

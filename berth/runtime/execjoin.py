@@ -15,9 +15,10 @@ import signal
 from berth.kernel import abi
 from berth.kernel.caps import last_cap
 from berth.kernel.ns import setns
+from berth.kernel.seccomp import Program
 from berth.runtime import sync
 from berth.runtime.errors import RuntimeFailure
-from berth.runtime.init import run_exec_process
+from berth.runtime.init import own_oom_score_adj, run_exec_process
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
 if TYPE_CHECKING:
@@ -50,12 +51,15 @@ def _open_if_other(init_pid: int, name: str) -> int:
 class ExecTarget:
     """A running container as exec'd processes join it: its namespaces (held open), cgroups, seccomp filter."""
 
-    __slots__ = ("cgroups", "joins", "last_cap", "own_pidns", "pidns", "seccomp")
+    __slots__ = ("cgroups", "joins", "last_cap", "oom_score_adj", "own_pidns", "pidns", "seccomp")
 
     def __init__(self, init_pid: int, cgroups: Cgroups | None, seccomp: Filter | None) -> None:
         self.cgroups = cgroups if cgroups is not None and cgroups.dirs else None
         self.seccomp = seccomp
+        if seccomp is not None and seccomp.loadable is None:
+            seccomp.loadable = Program(seccomp.program)  # built once; each exec'd child only loads it
         self.last_cap = last_cap()
+        self.oom_score_adj = own_oom_score_adj()  # what our children start with
         self.joins: list[tuple[int, int]] = []
         self.pidns = self.own_pidns = -1
         try:
@@ -142,6 +146,8 @@ class ExecTarget:
                 _close_all_but(3, keep | ({console.fileno()} if console is not None else set()))
             for fd, flag in self.joins:
                 setns(fd, flag)
+            if process.get("oomScoreAdj") == self.oom_score_adj:
+                process = {**process, "oomScoreAdj": None}  # inherited already: no write needed
         except BaseException as e:
             try:
                 ch.send(error=str(e) or e.__class__.__name__)

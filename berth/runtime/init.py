@@ -14,6 +14,7 @@ import os
 import struct
 
 from berth.kernel import abi, prctl
+from berth.kernel.fds import cloexec_from
 from berth.kernel.libc import LIBC, check
 from berth.kernel.ns import unshare
 from berth.kernel.seccomp import load_filter
@@ -95,10 +96,25 @@ def _oom_score_adj(value: int | None) -> None:
     if value is None:
         return
     try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(value))
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
     except OSError:
         pass  # best effort: lowering it needs CAP_SYS_RESOURCE
+
+
+def own_oom_score_adj() -> int | None:
+    """This process's oom_score_adj (what a child of ours starts with), None where it cannot be read."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.read(fd, 32))
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        return None
 
 
 def _set_names(spec: dict[str, Any]) -> None:
@@ -124,31 +140,17 @@ def _env_map(env: list[str]) -> dict[str, str]:
     return out
 
 
-def _cloexec_from(first: int) -> None:
-    """Every fd from `first` up closes on exec: nothing the runtime inherited leaks into the container."""
-    try:
-        fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:  # no /proc in this container
-        fds = list(range(first, 1024))
-    for fd in fds:
-        if fd >= first:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
-
-
 def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int = 0,
                      seccomp: Filter | None = None) -> tuple[str, list[str], list[str]]:
     """rlimits, no_new_privs, seccomp, caps and user, cwd, umask; returns (path, args, env) for execve."""
-    _cloexec_from(3 + preserve_fds)
+    cloexec_from(3 + preserve_fds)
     apply_rlimits(list(process.get("rlimits") or []))
     _oom_score_adj(process.get("oomScoreAdj"))
     nnp = bool(process.get("noNewPrivileges"))
     if nnp:
         prctl.set_no_new_privs()
-    if seccomp is not None and not nnp:
-        load_filter(seccomp.program, seccomp.flags)  # runc: without no_new_privs, while CAP_SYS_ADMIN is held
+    if seccomp is not None and not nnp:  # runc: without no_new_privs, while CAP_SYS_ADMIN is held
+        load_filter(seccomp.loadable or seccomp.program, seccomp.flags)
     caps = CapConfig(process.get("capabilities"), last_cap)
     drop_bounding(caps)
     prctl.set_keepcaps(True)
@@ -158,7 +160,7 @@ def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int =
     set_caps(caps)
     os.chdir(process.get("cwd") or "/")
     if seccomp is not None and nnp:
-        load_filter(seccomp.program, seccomp.flags)  # runc: with no_new_privs, as late as it can
+        load_filter(seccomp.loadable or seccomp.program, seccomp.flags)  # with no_new_privs: as late as it can
     if user.get("umask") is not None:
         os.umask(int(user["umask"]))
     args = [str(a) for a in process.get("args") or []]

@@ -92,6 +92,6 @@ def find_executable(name: str, env: list[str]) -> str:
     path = next((e[5:] for e in env if e.startswith("PATH=")), "")
     for d in path.split(":"):
         cand = os.path.join(d or ".", name)
-        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+        if os.access(cand, os.X_OK) and os.path.isfile(cand):  # access first: a miss raises nothing
             return cand
     raise RuntimeFailure(f'exec: "{name}": executable file not found in $PATH')

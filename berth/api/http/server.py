@@ -214,10 +214,13 @@ class _Connection:
             extra = [("Content-Type", resp.content_type), ("Content-Length", str(len(body)))]
         elif resp.status not in (204, 304) and not _has(resp.headers, "content-length"):
             extra = [("Content-Length", "0")]
-        await self._send(self._head(resp, extra))
+        # one write for head and body: the client wakes once and the kernel sends one message
+        data = self.conn.send(self._head(resp, extra)) or b""
         if body and not head_only:
-            await self._send(h11.Data(data=body))
-        await self._send(h11.EndOfMessage())
+            data += self.conn.send(h11.Data(data=body)) or b""
+        data += self.conn.send(h11.EndOfMessage()) or b""
+        self.writer.write(data)
+        await self.writer.drain()
 
     async def _stream(self, req: Request, resp: StreamResponse, head_only: bool) -> None:
         body = resp.body
