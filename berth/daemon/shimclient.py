@@ -273,6 +273,25 @@ class ShimLauncher:
             return None
         return record if isinstance(record, dict) else None
 
+    async def force_delete(self, cid: str) -> None:
+        """`runtime delete --force` for a container whose shim is gone: the runtime kills what is left of the
+        container's processes and removes its state and cgroups (what the shim does on its way out)."""
+        argv = [*self.runtime_argv, *(["--root", self.runtime_root] if self.runtime_root else []),
+                "delete", "--force", cid]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE, env=python_env(), close_fds=True,
+            )
+            async with asyncio.timeout(LAUNCH_TIMEOUT):
+                _, err = await proc.communicate()
+        except (OSError, TimeoutError) as exc:
+            log.warning("runtime delete of %s failed: %s", cid[:12], exc)
+            return
+        text = err.decode("utf-8", "replace").strip()
+        if proc.returncode and "does not exist" not in text:
+            log.warning("runtime delete of %s failed: %s", cid[:12], text)
+
     def cleanup(self, cid: str) -> None:
         """Remove what is left of a shim's directory."""
         shutil.rmtree(self.shim_dir(cid), ignore_errors=True)

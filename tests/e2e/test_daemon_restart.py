@@ -81,3 +81,48 @@ def test_an_exited_autoremove_container_is_removed_at_restart(daemon: Daemon) ->
     time.sleep(1.5)  # it exits while no daemon runs
     daemon.start()
     assert _wait_until(lambda: daemon.docker("inspect", "brief").returncode != 0)
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("daemon_down", [False, True], ids=["daemon-up", "daemon-down"])
+def test_a_killed_shim_takes_its_container_down_and_leaves_nothing(daemon: Daemon, daemon_down: bool) -> None:
+    """kill -9 of a container's shim (while berthd runs, or while it is down): the container is shown
+    exited with 255, as dockerd shows a container whose shim died, and none of its processes or its
+    cgroup outlive the shim."""
+    import os
+    import signal
+
+    cid = ok(daemon.docker("run", "-d", "busybox", "sh", "-c", "sleep 1000 & sleep 1000")).strip()
+    init = json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["Pid"]
+    shim = _parent_of(init)
+    with open(f"/proc/{shim}/comm") as f:
+        assert f.read().strip() == "berth-shim"
+    with open(f"/proc/{init}/cgroup") as f:
+        cgroup = next(line.split(":", 2)[2].strip() for line in f if line.split(":")[1] == "pids")
+    if daemon_down:
+        daemon.kill9()
+    os.kill(shim, signal.SIGKILL)
+    if daemon_down:
+        daemon.start()
+    assert _wait_until(lambda: json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["Status"] == "exited")
+    assert json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["ExitCode"] == 255
+    assert _wait_until(lambda: not _alive(init))
+    procs = f"/sys/fs/cgroup/pids{cgroup}/cgroup.procs"
+    if os.path.exists(procs):
+        with open(procs) as f:
+            assert f.read() == ""
+    ok(daemon.docker("rm", cid))
+    assert mounts_under(daemon.data_root) == []
+    assert not os.path.exists(f"/sys/fs/cgroup/pids{cgroup}")

@@ -262,9 +262,9 @@ class ContainersService:
         assert shim is not None
         try:
             result = await shim.wait()
-        except (OSError, EOFError, errdefs.BerthError) as exc:
+        except (OSError, EOFError, ValueError, errdefs.BerthError) as exc:  # ValueError: a garbled answer
             log.warning("lost the shim of %s: %s", c.id[:12], exc)
-            result = self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
+            result = await self._shim_lost(c)
         await self._on_exit(c, rs, int(result.get("exit_code", 255)), int(result.get("finished_at") or now_ns()))
 
     async def _on_exit(self, c: Container, rs: RunState, code: int, finished_at: int) -> None:
@@ -511,8 +511,14 @@ class ContainersService:
             else:
                 self.spawn(self._monitor(c, rs))
             return
-        record = self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
+        record = await self._shim_lost(c)
         await self._on_exit(c, rs, int(record.get("exit_code", 255)), int(record.get("finished_at") or now_ns()))
+
+    async def _shim_lost(self, c: Container) -> dict[str, Any]:
+        """The shim of a container is gone: the runtime kills what it left running and forgets the container;
+        the exit record the shim wrote, if it got that far, else exit code 255."""
+        await self.shims.force_delete(c.id)
+        return self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
 
 
 _ENDPOINT_KEYS = ("IPAMConfig", "Links", "Aliases", "MacAddress", "DriverOpts", "GwPriority", "NetworkID",
