@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from berth.kernel.seccomp import Program
 from berth.runtime.errors import RuntimeFailure
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up milliseconds
@@ -33,6 +34,8 @@ def prepare(spec: dict[str, Any], root: str) -> Filter | None:
     from berth.seccomp.cache import cached_filter
 
     try:
-        return cached_filter(sc, cache_dir(root))
+        filt = cached_filter(sc, cache_dir(root))
     except (ValueError, TypeError) as e:  # RulesError is a ValueError (not imported: a cache hit needs no rules)
         raise RuntimeFailure(f"error loading seccomp filter: {e}") from None
+    filt.loadable = Program(filt.program)  # built before the fork: the child that loads it copies fewer pages
+    return filt
