@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon_harness import Daemon, mounts_under, ok, running_daemon
+from tests.daemon_harness import Daemon, mounts_under, ok, process_alive, running_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -88,14 +88,6 @@ def _parent_of(pid: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.parametrize("daemon_down", [False, True], ids=["daemon-up", "daemon-down"])
 def test_a_killed_shim_takes_its_container_down_and_leaves_nothing(daemon: Daemon, daemon_down: bool) -> None:
     """kill -9 of a container's shim (while berthd runs, or while it is down): the container is shown
@@ -118,7 +110,7 @@ def test_a_killed_shim_takes_its_container_down_and_leaves_nothing(daemon: Daemo
         daemon.start()
     assert _wait_until(lambda: json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["Status"] == "exited")
     assert json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["ExitCode"] == 255
-    assert _wait_until(lambda: not _alive(init))
+    assert _wait_until(lambda: not process_alive(init))
     procs = f"/sys/fs/cgroup/pids{cgroup}/cgroup.procs"
     if os.path.exists(procs):
         with open(procs) as f:

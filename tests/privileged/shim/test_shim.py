@@ -14,6 +14,7 @@ import pytest
 from berth import errdefs
 from berth.daemon.shimclient import ShimClient, ShimError, ShimStream
 from berth.shim.protocol import FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT
+from tests.daemon_harness import process_alive
 from tests.privileged.shim.conftest import CGROUP_ROOT, Harness, run, shim_pids
 
 pytestmark = pytest.mark.privileged
@@ -47,7 +48,7 @@ def wait_gone(pids: list[int]) -> bool:
     """True once none of `pids` runs any more (an exiting shim may take a moment)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if not any(_alive(p) for p in pids):
+        if not any(process_alive(p) for p in pids):
             return True
         time.sleep(0.02)
     return False
@@ -62,14 +63,6 @@ def settled_shim_pids(shim_dir: str) -> list[int]:
         time.sleep(0.02)
         pids = shim_pids(shim_dir)
     return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_start_writes_log_and_exit_json(harness: Harness) -> None:
