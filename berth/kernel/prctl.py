@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ambient_clear",
     "ambient_raise",
-    "capbset_drop",
     "capbset_drop_each",
     "capbset_read",
     "prctl",
@@ -54,11 +53,6 @@ def set_keepcaps(on: bool) -> None:
 def capbset_read(cap: int) -> bool:
     """PR_CAPBSET_READ."""
     return prctl(abi.PR_CAPBSET_READ, cap) == 1
-
-
-def capbset_drop(cap: int) -> None:
-    """PR_CAPBSET_DROP."""
-    prctl(abi.PR_CAPBSET_DROP, cap)
 
 
 def capbset_drop_each(caps: Iterable[int]) -> None:

@@ -15,7 +15,6 @@ import signal
 from berth.kernel import abi
 from berth.kernel.caps import last_cap
 from berth.kernel.ns import setns
-from berth.kernel.seccomp import Program
 from berth.runtime import sync
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.init import own_oom_score_adj, run_exec_process
@@ -55,9 +54,7 @@ class ExecTarget:
 
     def __init__(self, init_pid: int, cgroups: Cgroups | None, seccomp: Filter | None) -> None:
         self.cgroups = cgroups if cgroups is not None and cgroups.dirs else None
-        self.seccomp = seccomp
-        if seccomp is not None and seccomp.loadable is None:
-            seccomp.loadable = Program(seccomp.program)  # built once; each exec'd child only loads it
+        self.seccomp = seccomp  # its program already in C memory (runtime.seccomp.prepare): children only load it
         self.last_cap = last_cap()
         self.oom_score_adj = own_oom_score_adj()  # what our children start with
         self.joins: list[tuple[int, int]] = []
