@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--no-ksm", action="store_true", help="do not switch ksmd on to measure shim memory with it")
     args = ap.parse_args()
     # the exec root on tmpfs, as /run/berth is on a real host (state files there cost no disk flushes)
-    with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True) as d:
+    with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True, debug=False) as d:
         d.import_busybox(busybox_tar_bytes(tmp))
         env = d.env()
         timed([*BERTH, "run", "--rm", "busybox", "true"], env, 3)

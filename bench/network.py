@@ -135,7 +135,7 @@ def main() -> None:
     bip = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}.1/24"
     net_args = ["--bridge", bridge, "--bip", bip, "--nft-table", table]
     try:
-        with tempfile.TemporaryDirectory() as tmp, running_daemon(net_args, exec_on_tmpfs=True) as d:
+        with tempfile.TemporaryDirectory() as tmp, running_daemon(net_args, exec_on_tmpfs=True, debug=False) as d:
             d.import_busybox(busybox_tar_bytes(tmp))
             berth(d, "run", "--rm", "busybox", "true")  # warm-up
             none = timed_runs(d, ["--network", "none"], args.runs)

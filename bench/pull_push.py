@@ -337,7 +337,7 @@ def main() -> None:
             f.write(_oci_archive(layers))
         del layers
         figs = _Figures(total_mb)
-        with running_daemon() as d:
+        with running_daemon(debug=False) as d:
             env = d.env()
             berth = [sys.executable, "-m", "berth.cli.main"]
             for n in range(args.rounds):

@@ -79,7 +79,7 @@ def main() -> int:
     if os.geteuid() != 0 or not perf:
         print("start timeline: needs root and perf (apt install linux-perf); skipped")
         return 0
-    with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True) as d:
+    with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True, debug=False) as d:
         d.import_busybox(busybox_tar_bytes(tmp))
         env = d.env()
         if args.cli == "docker":

@@ -42,6 +42,7 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
     exec_dir: str = ""  # the exec root, when not base/exec (benchmarks put it on tmpfs, as /run/berth is)
+    debug: bool = True  # tests want berthd's debug log; benchmarks measure it as users run it, without
 
     @property
     def sock(self) -> str:
@@ -77,7 +78,7 @@ class Daemon:
             sys.executable, "-m", "berth.daemon.main",
             "--data-root", self.data_root, "--exec-root", self.exec_root, "-H", self.host,
             "--cgroup-parent", self.cgroup_parent, "--log-file", self.log_file,
-            "--pidfile", os.path.join(self.exec_root, "berthd.pid"), "--debug",
+            "--pidfile", os.path.join(self.exec_root, "berthd.pid"), *(["--debug"] if self.debug else []),
             "--config-file", os.path.join(self.base, "daemon.json"), *self.extra_args,
         ]
         if not any(a in ("-b", "--bridge") or a.startswith("--bridge=") for a in self.extra_args):
@@ -228,11 +229,12 @@ def ok(res: subprocess.CompletedProcess[bytes]) -> str:
 
 
 @contextlib.contextmanager
-def running_daemon(extra_args: list[str] | None = None, exec_on_tmpfs: bool = False) -> Iterator[Daemon]:
+def running_daemon(extra_args: list[str] | None = None, exec_on_tmpfs: bool = False,
+                   debug: bool = True) -> Iterator[Daemon]:
     base = tempfile.mkdtemp(prefix="bt-", dir="/tmp")
     exec_dir = tempfile.mkdtemp(prefix="bt-", dir="/run") if exec_on_tmpfs else ""
     d = Daemon(base=base, cgroup_parent=f"berth-test-{uuid.uuid4().hex[:8]}", extra_args=extra_args or [],
-               exec_dir=exec_dir)
+               exec_dir=exec_dir, debug=debug)
     try:
         d.start()
         yield d

@@ -15,6 +15,7 @@ import signal
 from berth.kernel import abi
 from berth.kernel.caps import last_cap
 from berth.kernel.ns import setns
+from berth.kernel.signals import ignored_signals
 from berth.runtime import sync
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.init import own_oom_score_adj, run_exec_process
@@ -85,6 +86,7 @@ class ExecTarget:
         `stdio`: the fds the process gets as 0-2, every other fd closed; without it, it inherits ours (and
         `preserve_fds` more)."""
         parent, child = sync.pair()
+        ignored = ignored_signals()
         try:
             pid = self._fork()
         except BaseException:
@@ -93,7 +95,7 @@ class ExecTarget:
             raise
         if pid == 0:
             parent.close()
-            self._child(child, process, console, preserve_fds, stdio)
+            self._child(child, process, console, preserve_fds, stdio, ignored)
         child.close()
         failure: OSError | None = None
         try:
@@ -134,7 +136,7 @@ class ExecTarget:
         return pid
 
     def _child(self, ch: sync.Channel, process: dict[str, Any], console: socket.socket | None,
-               preserve_fds: int, stdio: tuple[int, int, int] | None) -> None:
+               preserve_fds: int, stdio: tuple[int, int, int] | None, ignored: tuple[int, ...]) -> None:
         try:
             if stdio is not None:
                 for target, fd in enumerate(stdio):
@@ -150,7 +152,8 @@ class ExecTarget:
                 ch.send(error=str(e) or e.__class__.__name__)
             finally:
                 os._exit(1)
-        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, self.cgroups is not None)
+        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, self.cgroups is not None,
+                         ignored)
         os._exit(1)
 
 

@@ -18,7 +18,7 @@ from berth.kernel.fds import cloexec_from
 from berth.kernel.libc import LIBC, check
 from berth.kernel.ns import unshare
 from berth.kernel.seccomp import load_filter
-from berth.kernel.signals import LIBC_RESERVED, set_default_action
+from berth.kernel.signals import LIBC_RESERVED, ignored_signals, set_default_action
 from berth.runtime.caps import CapConfig, drop_bounding, set_caps
 from berth.runtime.hooks import has_hooks, hook_state, run_hooks
 from berth.runtime.sync import Channel
@@ -223,14 +223,16 @@ def _report(ch: Channel, exc: BaseException) -> None:
         os._exit(1)
 
 
-def default_signals() -> None:
-    """Every signal back to its default action, none blocked: an ignored signal stays ignored across execve, and
-    Python ignores SIGPIPE and SIGXFSZ (a daemon started from a script also has SIGINT and SIGQUIT ignored)."""
-    for sig in range(1, _signal.NSIG):
-        if sig not in (_signal.SIGKILL, _signal.SIGSTOP) and _signal.getsignal(sig) == _signal.SIG_IGN:
+def default_signals(ignored: tuple[int, ...] | None = None) -> None:
+    """Every signal back to its default action, none blocked, before execve: an ignored signal stays ignored
+    across it (Python ignores SIGPIPE and SIGXFSZ; a daemon started from a script also has SIGINT and SIGQUIT
+    ignored), while caught ones go back to default by themselves. `ignored`: ignored_signals(), taken before
+    the fork (then the child has less to do)."""
+    for sig in ignored_signals() if ignored is None else ignored:
+        if sig in LIBC_RESERVED:  # Python cannot set these two
+            set_default_action(sig)
+        else:
             _signal.signal(sig, _signal.SIG_DFL)
-    for sig in LIBC_RESERVED:  # Python cannot see or set these two
-        set_default_action(sig)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
@@ -264,10 +266,11 @@ def run_init(ch: Channel, a: InitArgs) -> None:
 
 def run_exec_process(
     ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0,
-    seccomp: Filter | None = None, await_cgroups: bool = False,
+    seccomp: Filter | None = None, await_cgroups: bool = False, ignored: tuple[int, ...] | None = None,
 ) -> None:
     """An exec'd process, already in the container's namespaces; never returns. `await_cgroups`: the parent
-    moves us into the container's cgroups meanwhile, and says so (we must not exec before)."""
+    moves us into the container's cgroups meanwhile, and says so (we must not exec before). `ignored`: the
+    signals to set back to default (see default_signals)."""
     try:
         os.setsid()
         if process.get("terminal") and console is not None:
@@ -277,7 +280,7 @@ def run_exec_process(
         path, args, env = finalize_process(process, last_cap, preserve_fds, seccomp)
         if await_cgroups:
             ch.wait_for("cgroups")
-        default_signals()
+        default_signals(ignored)
         os.execve(path, args, _env_map(env))
     except BaseException as e:
         _report(ch, e)

@@ -1,12 +1,13 @@
-"""set_default_action reaches the signals glibc keeps for itself (an ignored 32 or 33 would survive execve)."""
+"""Signal actions: which are ignored (all execve keeps), and set_default_action reaching the two glibc keeps."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import signal
 
 from berth.kernel import abi
-from berth.kernel.signals import LIBC_RESERVED, set_default_action
+from berth.kernel.signals import LIBC_RESERVED, ignored_signals, set_default_action
 
 _IGNORE = (1).to_bytes(8, "little") + bytes(24)  # struct kernel_sigaction with handler SIG_IGN
 
@@ -37,3 +38,24 @@ def test_reserved_signals_ignored_then_set_back_to_default() -> None:
     bits = sum(1 << (sig - 1) for sig in LIBC_RESERVED)
     assert before & bits == bits
     assert after & bits == 0
+
+
+def test_ignored_signals_lists_ignored_ones_also_those_python_cannot_see() -> None:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for sig in ignored_signals():  # a clean slate, whatever pytest's parent left ignored
+                if sig not in LIBC_RESERVED:
+                    signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.signal(signal.SIGUSR2, lambda *_: None)  # caught: execve resets it, nothing to list
+            ctypes.CDLL(None, use_errno=True).syscall(abi.SYS_RT_SIGACTION, 33, _IGNORE, None, 8)
+            os.write(w, " ".join(map(str, ignored_signals())).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    listed = os.read(r, 100).split()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert sorted(map(int, listed)) == sorted([int(signal.SIGUSR1), 33])

@@ -109,9 +109,13 @@ class Cgroups:
             resources.apply(self, res)
 
     def add(self, pid: int) -> None:
+        data = str(pid).encode()
         for d in self.dirs:
-            with open(os.path.join(d, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
+            fd = os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroup."""
