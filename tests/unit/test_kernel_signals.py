@@ -46,7 +46,9 @@ def test_ignored_signals_lists_ignored_ones_also_those_python_cannot_see() -> No
     if pid == 0:
         try:
             for sig in ignored_signals():  # a clean slate, whatever pytest's parent left ignored
-                if sig not in LIBC_RESERVED:
+                if sig in LIBC_RESERVED:
+                    set_default_action(sig)
+                else:
                     signal.signal(sig, signal.SIG_DFL)
             signal.signal(signal.SIGUSR1, signal.SIG_IGN)
             signal.signal(signal.SIGUSR2, lambda *_: None)  # caught: execve resets it, nothing to list
