@@ -10,6 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = (
     ["-m", "bench.engine"],
     ["-m", "bench.start_timeline"],
+    ["-m", "bench.exec_breakdown"],
     ["bench/runtime_vs_runc.py"],
     ["bench/security_start.py"],
     ["-m", "bench.network"],
