@@ -60,8 +60,8 @@ def _error(reply: dict[str, Any]) -> errdefs.BerthError:
     return kind(str(reply.get("error") or "shim request failed"))
 
 
-async def open_connection(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to a shim socket, however long its path."""
+async def _connect(path: str) -> socket.socket:
+    """A non-blocking socket connected to a shim socket, however long its path."""
     arg, dirfd = short_socket_path(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -73,7 +73,12 @@ async def open_connection(path: str) -> tuple[asyncio.StreamReader, asyncio.Stre
     finally:
         if dirfd is not None:
             os.close(dirfd)
-    return await asyncio.open_unix_connection(sock=sock, limit=MAX_LINE + 1)
+    return sock
+
+
+async def open_connection(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A stream connection to a shim socket, however long its path."""
+    return await asyncio.open_unix_connection(sock=await _connect(path), limit=MAX_LINE + 1)
 
 
 class ShimStream:
@@ -138,8 +143,21 @@ class ShimClient:
         return reply, stream
 
     async def _call(self, req: dict[str, Any]) -> dict[str, Any]:
-        reply, stream = await self._request(req)
-        await stream.close()
+        """A request whose whole answer is its reply line: on a bare socket, without a stream's machinery."""
+        loop = asyncio.get_running_loop()
+        with await _connect(self.sock_path) as sock:
+            await loop.sock_sendall(sock, encode_message(req))
+            data = b""
+            while b"\n" not in data:
+                if len(data) > MAX_LINE:
+                    raise ProtocolError("shim reply line too long")
+                chunk = await loop.sock_recv(sock, MAX_LINE + 1 - len(data))
+                if not chunk:
+                    raise EOFError(f"shim closed the connection during {req.get('op')}")
+                data += chunk
+        reply = decode_message(data[:data.index(b"\n") + 1])
+        if not reply.get("ok"):
+            raise _error(reply)
         return reply
 
     async def start(self) -> None:
