@@ -125,7 +125,7 @@ class RawClient:
         data = b"" if body is None else json.dumps(body).encode()
         self.sock.sendall(f"{method} {url} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                           f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        return _read_response(self.sock)
+        return _read_response(self.sock, head_only=method == "HEAD")
 
     def start_exec(self, eid: str) -> None:
         """POST exec start with the upgrade, read the stream to its end."""
@@ -140,7 +140,8 @@ class RawClient:
         self.sock.close()
 
 
-def _read_response(s: socket.socket) -> bytes:
+def _read_response(s: socket.socket, head_only: bool = False) -> bytes:
+    """The body of the response (none for a HEAD request, whatever its Content-Length says)."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = s.recv(65536)
@@ -148,6 +149,8 @@ def _read_response(s: socket.socket) -> bytes:
             raise ConnectionError("connection closed mid-response")
         buf += chunk
     head, body = buf.split(b"\r\n\r\n", 1)
+    if head_only:
+        return b""
     length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                    if line.lower().startswith(b"content-length:")), 0)
     while len(body) < length:
