@@ -39,7 +39,6 @@ from berth.daemon.images.service import ImagesService
 from berth.daemon.networks.facade import NetworksFacade
 from berth.daemon.networks.service import NetworksService
 from berth.daemon.shimclient import ShimLauncher, python_env
-from berth.kernel.cgroupwarm import MigrationPrimer
 from berth.util.atomic import SyncLater, write_atomic
 from berth.util.ids import generate_id
 from berth.zygote.client import Zygote
@@ -190,7 +189,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         store=container_store, images=images, shims=shims, idmap=idmap,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
         init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None, network=networks,
-        prime_migration=MigrationPrimer.for_this_process().prime,
+        prime_migration=zygote.prime,
     )
     holder["c"] = containers
     networks.container_names = lambda: {c.id: c.name for c in containers.containers.values()}

@@ -38,23 +38,46 @@ class Zygote:
         self.python = python
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None
+        self._prime_w = -1  # our end of the zygote's poke pipe
 
     async def start(self) -> None:
         """Stop a zygote an earlier daemon left, then start a fresh one (it serves once it has loaded)."""
         stop_stale(self.pid_path)
+        self._close_prime()
+        prime_r, prime_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 self.python, "-S", "-m", "berth.zygote", "--socket", self.sock_path, "--pid-file",
-                self.pid_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=log, env=self.env, close_fds=True, start_new_session=True,
+                self.pid_path, "--prime-fd", str(prime_r), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=log, env=self.env, close_fds=True, pass_fds=(prime_r,),
+                start_new_session=True,
             )
+        except BaseException:
+            os.close(prime_w)
+            raise
         finally:
             os.close(log)
+            os.close(prime_r)
+        self._prime_w = prime_w
+
+    def prime(self) -> None:
+        """Poke the zygote: a container's process moves into its cgroups soon (berth.kernel.cgroupwarm)."""
+        if self._prime_w >= 0:
+            try:
+                os.write(self._prime_w, b".")
+            except OSError:  # full (pokes are waiting already) or the zygote is gone (then it is being replaced)
+                pass
+
+    def _close_prime(self) -> None:
+        if self._prime_w >= 0:
+            os.close(self._prime_w)
+            self._prime_w = -1
 
     async def stop(self) -> None:
         """Stop our zygote (the shims it forked are not its children and run on)."""
         proc, self.proc = self.proc, None
+        self._close_prime()
         if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):

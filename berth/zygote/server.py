@@ -1,6 +1,6 @@
 """The zygote process (zygote layer): preload the shim and runtime, then fork shims on request.
 
-    python -S -m berth.zygote --socket PATH --pid-file PATH
+    python -S -m berth.zygote --socket PATH [--pid-file PATH] [--prime-fd FD]
 
 Protocol on PATH (unix stream, one request per connection): the daemon sends one JSON line
 `{"argv": [SHIM ARGS...]}` with two fds (SCM_RIGHTS): the shim's stdout and stderr. The zygote forks a
@@ -8,6 +8,10 @@ child that behaves as `python -m berth.shim ARGS` (in a session of its own; neve
 replies `{"ok":true,"pid":N}` (or `{"ok":false,"error":"..."}`). The zygote ignores SIGCHLD, so the kernel
 reaps the shims it forked; the child restores the default for its own children. The shim's result line
 reaches the daemon on the stdout it passed.
+
+On FD (a pipe from the daemon) each byte is a poke: a create, start or exec is coming, and the zygote holds
+the kernel's fast path for cgroup migrations open for a while (berth.kernel.cgroupwarm). EOF there ends the
+priming, not the serving.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import _socket
 import array
 import gc
 import os
+import select
 import sys
+import time
 
+from berth.kernel.cgroupwarm import MigrationWindow
 from berth.kernel.ksm import ksm_running, mark_mergeable
 from berth.shim.protocol import short_socket_path
 from berth.shim.sysutil import child_outcome, note
@@ -51,11 +58,15 @@ def set_name(name: bytes) -> None:
         pass
 
 
-def _parse(argv: list[str]) -> tuple[str, str]:
+def _parse(argv: list[str]) -> tuple[str, str, int]:
     opts = dict(zip(argv[::2], argv[1::2], strict=False))
-    if len(argv) % 2 or set(opts) - {"--socket", "--pid-file"} or "--socket" not in opts:
-        raise SystemExit("usage: python -m berth.zygote --socket PATH [--pid-file PATH]")
-    return opts["--socket"], opts.get("--pid-file", "")
+    usage = "usage: python -m berth.zygote --socket PATH [--pid-file PATH] [--prime-fd FD]"
+    if len(argv) % 2 or set(opts) - {"--socket", "--pid-file", "--prime-fd"} or "--socket" not in opts:
+        raise SystemExit(usage)
+    prime_fd = opts.get("--prime-fd", "-1")
+    if not prime_fd.lstrip("-").isdigit():
+        raise SystemExit(usage)
+    return opts["--socket"], opts.get("--pid-file", ""), int(prime_fd)
 
 
 def _listen(path: str) -> _socket.socket:
@@ -87,7 +98,7 @@ def _write_pid_file(path: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    sock_path, pid_file = _parse(argv)
+    sock_path, pid_file, prime_fd = _parse(argv)
     os.chdir("/")
     set_name(b"berth-zygote")
     _preload()
@@ -95,24 +106,60 @@ def main(argv: list[str]) -> int:
     _write_pid_file(pid_file)
     note(f"zygote {os.getpid()} serving on {sock_path}")
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
+    window = MigrationWindow.for_this_process() if prime_fd >= 0 else MigrationWindow(None)
+    note(f"cgroup migrations primed through {window.procs_file}" if window.procs_file else "no migration priming")
     gc.collect()
     gc.freeze()  # what is loaded now stays out of the collector's reach: forked shims keep sharing it
     marked = mark_mergeable()  # where the host runs ksmd, the pages each shim copies from this one merge again
     note(f"zygote memory marked mergeable: {marked >> 20} MiB; ksmd {'running' if ksm_running() else 'off'}")
+    serve(listener, prime_fd if window.procs_file else -1, window)
+    return 0
+
+
+def serve(listener: _socket.socket, prime_fd: int, window: MigrationWindow) -> None:
+    """Fork a shim for each connection on `listener`; migrate while `window` wants it, poked by `prime_fd`."""
+    poller = select.poll()
+    poller.register(listener.fileno(), select.POLLIN)
+    if prime_fd >= 0:
+        poller.register(prime_fd, select.POLLIN)
     while True:
-        try:
-            conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
-        except InterruptedError:
-            continue
-        except OSError as exc:
-            note(f"accept failed: {exc}")
-            continue
-        try:
-            _handle(listener, conn)
-        except Exception as exc:
-            note(f"request failed: {exc!r}")
-        finally:
-            conn.close()
+        wait = window.timeout(time.monotonic())
+        for fd, _ in poller.poll(None if wait is None else wait * 1000):
+            if fd == prime_fd:
+                if _drained(prime_fd):
+                    window.poke(time.monotonic())
+                else:  # the daemon closed its end: priming ends, serving goes on
+                    poller.unregister(prime_fd)
+                    prime_fd = -1
+            else:
+                _accept_one(listener)
+        window.run_due(time.monotonic())
+
+
+def _drained(fd: int) -> bool:
+    """Read what the pipe holds; False at EOF."""
+    try:
+        return bool(os.read(fd, 4096))
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def _accept_one(listener: _socket.socket) -> None:
+    try:
+        conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
+    except (InterruptedError, BlockingIOError):
+        return
+    except OSError as exc:
+        note(f"accept failed: {exc}")
+        return
+    try:
+        _handle(listener, conn)
+    except Exception as exc:
+        note(f"request failed: {exc!r}")
+    finally:
+        conn.close()
 
 
 def _recv_request(conn: _socket.socket) -> tuple[bytes, list[int]]:

@@ -1,8 +1,11 @@
-"""Which cgroup.procs the migration primer writes to: ours, on the hierarchy that shows it."""
+"""The migration window: which cgroup.procs it writes to, when it migrates, when the kernel needs none."""
 
 from __future__ import annotations
 
-from berth.kernel.cgroupwarm import MigrationPrimer
+import os
+from pathlib import Path
+
+from berth.kernel.cgroupwarm import HOLD, REPEAT, MigrationWindow, kernel_keeps_it_open
 from berth.kernel.features import CgroupMount, own_procs_file
 
 HYBRID = [
@@ -11,6 +14,11 @@ HYBRID = [
     CgroupMount("/sys/fs/cgroup/unified", "/", 2, ()),
 ]
 PROC = "12:pids:/x\n4:cpu,cpuacct:/svc/berthd\n1:name=systemd:/svc/berthd\n0::/svc/berthd.service\n"
+MOUNTINFO = (
+    "25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+    "31 25 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw{opts}\n"
+    "32 25 0:28 / /sys/fs/cgroup/pids rw,relatime shared:11 - cgroup cgroup rw,pids\n"
+)
 
 
 def test_cgroup2_is_preferred() -> None:
@@ -34,8 +42,67 @@ def test_the_root_cgroup_and_no_cgroups() -> None:
     assert own_procs_file(PROC, []) is None
 
 
-def test_without_a_file_priming_does_nothing() -> None:
-    primer = MigrationPrimer(None)
-    primer.prime()
-    assert primer.primed == 0
-    assert primer._thread is None
+def test_favordynmods_on_a_cgroup_mount_makes_priming_needless() -> None:
+    assert kernel_keeps_it_open(MOUNTINFO.format(opts=",favordynmods,nsdelegate"))
+    assert not kernel_keeps_it_open(MOUNTINFO.format(opts=",nsdelegate"))
+    assert not kernel_keeps_it_open("40 25 0:30 / /mnt/favordynmods rw - tmpfs favordynmods rw\n")
+
+
+def _written(path: Path) -> str:
+    return path.read_text()
+
+
+def test_a_poke_migrates_at_once_then_every_repeat_until_hold_has_passed(tmp_path: Path) -> None:
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    window = MigrationWindow(str(procs))
+    assert window.timeout(0.0) is None  # closed: nothing to wait for
+    window.poke(10.0)
+    assert window.timeout(10.0) == 0.0
+    window.run_due(10.0)
+    assert window.primed == 1
+    assert _written(procs) == str(os.getpid())
+    assert abs((window.timeout(10.001) or 0.0) - (REPEAT - 0.001)) < 1e-9
+    window.run_due(10.001)  # not due yet
+    assert window.primed == 1
+    t = 10.0
+    while t < 10.0 + HOLD:
+        t += REPEAT
+        window.run_due(t)
+    assert window.primed > 2
+    assert window.timeout(t) is None  # HOLD passed: closed
+    window.poke(20.0)  # a later request opens it again
+    window.run_due(20.0)
+    assert window.primed > 3
+
+
+def test_pokes_while_open_extend_the_window_without_extra_migrations(tmp_path: Path) -> None:
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    window = MigrationWindow(str(procs))
+    window.poke(0.0)
+    window.run_due(0.0)
+    window.poke(0.001)
+    window.run_due(0.001)
+    assert window.primed == 1
+    window.poke(HOLD)  # still open at HOLD + 0.01 thanks to this poke
+    window.run_due(HOLD + 0.01)
+    assert window.primed == 2
+
+
+def test_a_refused_write_ends_priming(tmp_path: Path) -> None:
+    window = MigrationWindow(str(tmp_path / "no-such-dir" / "cgroup.procs"))
+    window.poke(0.0)
+    window.run_due(0.0)
+    assert window.procs_file is None
+    assert window.primed == 0
+    window.poke(1.0)
+    assert window.timeout(1.0) is None
+
+
+def test_without_a_file_pokes_do_nothing() -> None:
+    window = MigrationWindow(None)
+    window.poke(0.0)
+    assert window.timeout(0.0) is None
+    window.run_due(0.0)
+    assert window.primed == 0
