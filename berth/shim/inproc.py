@@ -30,7 +30,8 @@ _PRELOADED = (
     "berth.runtime.execjoin", "berth.runtime.console", "berth.runtime.hooks",
     "berth.runtime.waiting", "berth.runtime.state",
     "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.cgroups.devices",
-    "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.seccomp.cache",
+    "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.runtime.warmup",
+    "berth.seccomp.cache",
     "berth.seccomp.filter", "berth.util.atomic", "_json", "_sha256",
 )  # fmt: skip
 

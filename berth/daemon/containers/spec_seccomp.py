@@ -9,6 +9,7 @@ Unlike dockerd, a bad profile is refused at create time (400, Docker's or runc's
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,10 +44,16 @@ def linux_seccomp(host_config: Mapping[str, Any], bounding_caps: Sequence[str]) 
         return None
     try:
         if profile in (None, "", BUILTIN) and not host_config.get("Privileged"):
-            return resolve(default_profile(), bounding_caps)
+            return _default_resolved(tuple(bounding_caps))
         return resolve(load_profile(profile or ""), bounding_caps)
     except ProfileError as e:
         raise errdefs.InvalidParameter(str(e)) from None
+
+
+@functools.lru_cache(maxsize=32)
+def _default_resolved(bounding_caps: tuple[str, ...]) -> dict[str, Any] | None:
+    """Docker's default profile resolved for a bounding set, made once per set: shared, never to be changed."""
+    return resolve(default_profile(), bounding_caps)
 
 
 def apply(oci: dict[str, Any], host_config: Mapping[str, Any]) -> None:
