@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 
 from berth.daemon.shimclient import python_env
 from berth.zygote.client import Zygote
+from tests.unixline import ask_line
 
 
 def _serving(z: Zygote) -> None:
@@ -18,20 +18,6 @@ def _serving(z: Zygote) -> None:
     while not os.path.exists(z.sock_path):
         assert time.monotonic() < deadline, "the zygote never served"
         time.sleep(0.02)
-
-
-def _ask(path: str, line: bytes) -> bytes:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line)
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data
 
 
 def test_pokes_never_block_the_daemon_and_the_zygote_serves_on_after_their_pipe_closes(tmp_path: Path) -> None:
@@ -45,11 +31,11 @@ def test_pokes_never_block_the_daemon_and_the_zygote_serves_on_after_their_pipe_
             for _ in range(50):
                 z.prime()
                 await asyncio.sleep(0.001)
-            first = await asyncio.to_thread(_ask, z.sock_path, b'{"argv": "not a list"}\n')
+            first = await asyncio.to_thread(ask_line, z.sock_path, b'{"argv": "not a list"}\n')
             z._close_prime()  # as when the daemon dies: EOF on the pipe
             z.prime()  # no pipe: nothing happens
             await asyncio.sleep(0.05)
-            second = await asyncio.to_thread(_ask, z.sock_path, b'{"argv": 1}\n')
+            second = await asyncio.to_thread(ask_line, z.sock_path, b'{"argv": 1}\n')
             assert z.proc is not None
             return first, second, z.proc.returncode
         finally:

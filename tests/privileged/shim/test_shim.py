@@ -16,6 +16,7 @@ from berth.daemon.shimclient import ShimClient, ShimError, ShimStream
 from berth.shim.protocol import FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT
 from tests.daemon_harness import process_alive
 from tests.privileged.shim.conftest import CGROUP_ROOT, Harness, run, shim_pids
+from tests.unixline import ask_line
 
 pytestmark = pytest.mark.privileged
 
@@ -412,24 +413,7 @@ def test_shim_survives_its_launcher(harness: Harness) -> None:
 
 
 def _raw(path: str, payload: bytes) -> dict[str, object]:
-    import socket
-
-    from berth.shim.protocol import short_socket_path
-
-    arg, dirfd = short_socket_path(path)
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(arg)
-        if dirfd is not None:
-            os.close(dirfd)
-        s.sendall(payload)
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    reply: dict[str, object] = json.loads(data)
+    reply: dict[str, object] = json.loads(ask_line(path, payload))
     return reply
 
 
