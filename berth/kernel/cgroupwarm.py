@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from berth.kernel.features import cgroup_mounts, own_procs_file
+from berth.kernel.features import CgroupMount, cgroup_mounts, own_procs_file
 
 __all__ = ["HOLD", "REPEAT", "MigrationWindow", "kernel_keeps_it_open"]
 
@@ -26,14 +26,9 @@ HOLD = 0.15  # seconds the window is held open after a poke (a start's move come
 REPEAT = 0.003  # below the shortest grace period seen here
 
 
-def kernel_keeps_it_open(mountinfo: str) -> bool:
+def kernel_keeps_it_open(mounts: list[CgroupMount]) -> bool:
     """True when a cgroup hierarchy is mounted with `favordynmods`: migrations never wait for a grace period."""
-    for line in mountinfo.splitlines():
-        _, sep, post = line.partition(" - ")
-        tail = post.split()
-        if sep and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2") and "favordynmods" in tail[2].split(","):
-            return True
-    return False
+    return any("favordynmods" in m.options for m in mounts)
 
 
 class MigrationWindow:
@@ -49,11 +44,11 @@ class MigrationWindow:
     def for_this_process(cls) -> MigrationWindow:
         """The window on our own cgroup; an inert one where the kernel needs none or shows no cgroup of ours."""
         try:
-            with open("/proc/self/mountinfo") as f:
-                if kernel_keeps_it_open(f.read()):
-                    return cls(None)
+            mounts = cgroup_mounts()
+            if kernel_keeps_it_open(mounts):
+                return cls(None)
             with open("/proc/self/cgroup") as f:
-                return cls(own_procs_file(f.read(), cgroup_mounts()))
+                return cls(own_procs_file(f.read(), mounts))
         except OSError:
             return cls(None)
 

@@ -8,15 +8,17 @@ __all__ = ["CgroupMount", "cgroup_mounts", "own_procs_file"]
 
 
 class CgroupMount:
-    """One cgroup hierarchy: mount point, mount root, controllers (empty tuple for cgroup2)."""
+    """One cgroup hierarchy: mount point, mount root, controllers (empty tuple for cgroup2), super options."""
 
-    __slots__ = ("controllers", "mountpoint", "root", "version")
+    __slots__ = ("controllers", "mountpoint", "options", "root", "version")
 
-    def __init__(self, mountpoint: str, root: str, version: int, controllers: tuple[str, ...]) -> None:
+    def __init__(self, mountpoint: str, root: str, version: int, controllers: tuple[str, ...],
+                 options: tuple[str, ...] = ()) -> None:
         self.mountpoint = mountpoint
         self.root = root
         self.version = version
         self.controllers = controllers
+        self.options = options
 
     def __repr__(self) -> str:
         return f"CgroupMount({self.mountpoint!r}, v{self.version}, {self.controllers})"
@@ -42,13 +44,13 @@ def parse_mountinfo_cgroups(text: str) -> list[CgroupMount]:
             ctrls: tuple[str, ...] = ()
             version = 2
         else:
-            known = {"rw", "ro", "clone_children", "noprefix", "xattr", "cpuset_v2_mode", "nsdelegate"}
+            known = {"rw", "ro", "clone_children", "noprefix", "xattr", "cpuset_v2_mode", "nsdelegate", "favordynmods"}
             ctrls = tuple(o for o in tail[2].split(",") if o not in known and not o.startswith("release_agent="))
             key, version = ctrls, 1
         if key in seen:
             continue
         seen.add(key)
-        found.append(CgroupMount(_unescape(fields[4]), _unescape(fields[3]), version, ctrls))
+        found.append(CgroupMount(_unescape(fields[4]), _unescape(fields[3]), version, ctrls, tuple(tail[2].split(","))))
     return found
 
 

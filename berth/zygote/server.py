@@ -112,7 +112,10 @@ def main(argv: list[str]) -> int:
     gc.freeze()  # what is loaded now stays out of the collector's reach: forked shims keep sharing it
     marked = mark_mergeable()  # where the host runs ksmd, the pages each shim copies from this one merge again
     note(f"zygote memory marked mergeable: {marked >> 20} MiB; ksmd {'running' if ksm_running() else 'off'}")
-    serve(listener, prime_fd if window.procs_file else -1, window)
+    if prime_fd >= 0 and window.procs_file is None:
+        os.close(prime_fd)  # nothing to prime: the daemon's pokes fail at once (EPIPE), nothing piles up
+        prime_fd = -1
+    serve(listener, prime_fd, window)
     return 0
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from berth.kernel.cgroupwarm import HOLD, REPEAT, MigrationWindow, kernel_keeps_it_open
-from berth.kernel.features import CgroupMount, own_procs_file
+from berth.kernel.features import CgroupMount, own_procs_file, parse_mountinfo_cgroups
 
 HYBRID = [
     CgroupMount("/sys/fs/cgroup/cpu,cpuacct", "/", 1, ("cpu", "cpuacct")),
@@ -17,7 +17,8 @@ PROC = "12:pids:/x\n4:cpu,cpuacct:/svc/berthd\n1:name=systemd:/svc/berthd\n0::/s
 MOUNTINFO = (
     "25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
     "31 25 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw{opts}\n"
-    "32 25 0:28 / /sys/fs/cgroup/pids rw,relatime shared:11 - cgroup cgroup rw,pids\n"
+    "32 25 0:28 / /sys/fs/cgroup/pids rw,relatime shared:11 - cgroup cgroup rw,pids{v1opts}\n"
+    "40 25 0:30 / /mnt/favordynmods rw - tmpfs favordynmods rw,favordynmods\n"
 )
 
 
@@ -42,10 +43,19 @@ def test_the_root_cgroup_and_no_cgroups() -> None:
     assert own_procs_file(PROC, []) is None
 
 
+def _mounts(opts: str = "", v1opts: str = "") -> list[CgroupMount]:
+    return parse_mountinfo_cgroups(MOUNTINFO.format(opts=opts, v1opts=v1opts))
+
+
 def test_favordynmods_on_a_cgroup_mount_makes_priming_needless() -> None:
-    assert kernel_keeps_it_open(MOUNTINFO.format(opts=",favordynmods,nsdelegate"))
-    assert not kernel_keeps_it_open(MOUNTINFO.format(opts=",nsdelegate"))
-    assert not kernel_keeps_it_open("40 25 0:30 / /mnt/favordynmods rw - tmpfs favordynmods rw\n")
+    assert kernel_keeps_it_open(_mounts(opts=",favordynmods,nsdelegate"))
+    assert kernel_keeps_it_open(_mounts(v1opts=",favordynmods"))
+    assert not kernel_keeps_it_open(_mounts(opts=",nsdelegate"))  # nor does a tmpfs with that option count
+
+
+def test_favordynmods_is_no_controller_of_a_v1_hierarchy() -> None:
+    pids = [m for m in _mounts(v1opts=",favordynmods") if m.version == 1]
+    assert [m.controllers for m in pids] == [("pids",)]
 
 
 def _written(path: Path) -> str:

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from berth.kernel.cgroupwarm import MigrationWindow, kernel_keeps_it_open
+from berth.kernel.features import cgroup_mounts
 
 pytestmark = pytest.mark.privileged
 
@@ -17,10 +18,9 @@ def _cgroups() -> str:
 
 
 def test_priming_writes_our_pid_and_leaves_us_where_we_were() -> None:
-    with open("/proc/self/mountinfo") as f:
-        if kernel_keeps_it_open(f.read()):
-            assert MigrationWindow.for_this_process().procs_file is None
-            return
+    if kernel_keeps_it_open(cgroup_mounts()):
+        assert MigrationWindow.for_this_process().procs_file is None
+        return
     window = MigrationWindow.for_this_process()
     assert window.procs_file is not None
     assert os.path.exists(window.procs_file)
