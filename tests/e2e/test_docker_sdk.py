@@ -27,6 +27,16 @@ def test_run_returns_output_and_removes(client: docker.DockerClient) -> None:
     assert out == b"from the sdk\n"
 
 
+def test_followed_logs_outlive_the_removal(client: docker.DockerClient) -> None:
+    # containers.run(remove=True) reads its followed log stream only after wait and remove, as here
+    c = client.containers.create("busybox", ["sh", "-c", "sleep 0.3; echo late"])
+    c.start()
+    stream = c.logs(stream=True, follow=True)
+    assert c.wait()["StatusCode"] == 0
+    c.remove()
+    assert b"".join(stream) == b"late\n"
+
+
 def test_run_nonzero_raises_container_error(client: docker.DockerClient) -> None:
     with pytest.raises(docker.errors.ContainerError) as info:
         client.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 3"], remove=True)

@@ -63,22 +63,24 @@ def tail_offset(f: BinaryIO, lines: int) -> int:
     return 0
 
 
-def _read_lines(path: str, offset: int, tail: int | None = None) -> tuple[list[bytes], int] | None:
-    """Complete lines from `offset` (or from the last `tail` lines), at most ~1 MiB, and the next offset.
-
-    None when the file does not exist; a file shorter than `offset` was truncated: read from 0.
-    """
+def _open(path: str) -> BinaryIO | None:
     try:
-        f = open(path, "rb")  # noqa: SIM115
+        return open(path, "rb")
     except FileNotFoundError:
         return None
-    with f:
-        if tail is not None:
-            offset = tail_offset(f, tail)
-        elif os.fstat(f.fileno()).st_size < offset:
-            offset = 0
-        f.seek(offset)
-        data = f.read(_CHUNK)
+
+
+def _read_lines(f: BinaryIO, offset: int, tail: int | None = None) -> tuple[list[bytes], int]:
+    """Complete lines of `f` from `offset` (or from the last `tail` lines), at most ~1 MiB, and the next offset.
+
+    A file shorter than `offset` was truncated: it is read from 0.
+    """
+    if tail is not None:
+        offset = tail_offset(f, tail)
+    elif os.fstat(f.fileno()).st_size < offset:
+        offset = 0
+    f.seek(offset)
+    data = f.read(_CHUNK)
     cut = data.rfind(b"\n") + 1
     if cut == 0 and len(data) == _CHUNK:  # an over-long line: not a record the shim writes; skip it
         return [], offset + len(data)
@@ -125,35 +127,39 @@ async def read_logs(
 ) -> AsyncIterator[tuple[int, bytes]]:
     """(stream, bytes) records of the log; since/until are unix seconds (0 = unset), tail -1 = all.
 
-    With `follow`, waits for appended lines until `is_running()` is false and no data is left.
+    With `follow`, waits for appended lines until `is_running()` is false and no data is left. The file stays
+    open meanwhile, as in docker: a follower still gets the last lines of a container removed under it.
     """
     sel = _Selector(stdout, stderr, since, until, timestamps)
-    got = _read_lines(path, 0, tail)
-    offset = 0
-    while got is not None:
-        lines, offset = got
-        if not lines:
-            break
-        for item in sel.pick(lines):
-            yield item
-        if sel.done:
+    f = _open(path)
+    try:
+        offset = 0
+        if f is not None:
+            lines, offset = _read_lines(f, 0, tail)
+            while lines:
+                for item in sel.pick(lines):
+                    yield item
+                if sel.done:
+                    return
+                await asyncio.sleep(0)
+                lines, offset = _read_lines(f, offset)
+        if not follow:
             return
-        await asyncio.sleep(0)
-        got = _read_lines(path, offset)
-    if not follow:
-        return
-    while True:
-        running = is_running()
-        got = _read_lines(path, offset)
-        if got is not None and got[0]:
-            lines, offset = got
-            for item in sel.pick(lines):
-                yield item
-            if sel.done:
+        while True:
+            running = is_running()
+            if f is None:
+                f = _open(path)
+            if f is not None:
+                lines, offset = _read_lines(f, offset)
+                if lines:
+                    for item in sel.pick(lines):
+                        yield item
+                    if sel.done:
+                        return
+                    continue
+            if not running:
                 return
-            continue
-        if got is not None:
-            offset = got[1]
-        if not running:
-            return
-        await asyncio.sleep(poll_interval)
+            await asyncio.sleep(poll_interval)
+    finally:
+        if f is not None:
+            f.close()

@@ -194,3 +194,48 @@ def test_follow_stops_at_until(tmp_path: Path) -> None:
     p.write_bytes(record("a\n", sec=0) + record("b\n", sec=9))
     out = collect(p, follow=True, until=BASE + 1, is_running=lambda: True)
     assert out == [(STDOUT, b"a\n")]
+
+
+def test_follow_keeps_reading_a_log_removed_with_its_container(tmp_path: Path) -> None:
+    # the SDK's containers.run(remove=True): logs are followed, the container exits and is removed, and only
+    # then is the stream read; the removal renames the container's directory away under the follower
+    cdir = tmp_path / "c1"
+    cdir.mkdir()
+    p = cdir / "c1-json.log"
+    p.write_bytes(b"")
+    state = {"running": True}
+
+    async def exit_and_remove() -> None:
+        await asyncio.sleep(0.02)
+        append(p, record("last words\n"))
+        state["running"] = False
+        cdir.rename(tmp_path / "trash-c1")
+
+    async def run() -> list[tuple[int, bytes]]:
+        task = asyncio.create_task(exit_and_remove())
+        out = [item async for item in read_logs(str(p), follow=True, is_running=lambda: state["running"],
+                                                poll_interval=0.2)]
+        await task
+        return out
+
+    assert asyncio.run(run()) == [(STDOUT, b"last words\n")]
+
+
+def test_follow_waits_for_a_log_that_appears_later(tmp_path: Path) -> None:
+    p = tmp_path / "late-json.log"
+    state = {"running": True}
+
+    async def start_writing() -> None:
+        await asyncio.sleep(0.02)
+        p.write_bytes(record("hello\n"))
+        await asyncio.sleep(0.03)
+        state["running"] = False
+
+    async def run() -> list[tuple[int, bytes]]:
+        task = asyncio.create_task(start_writing())
+        out = [item async for item in read_logs(str(p), follow=True, is_running=lambda: state["running"],
+                                                poll_interval=0.005)]
+        await task
+        return out
+
+    assert asyncio.run(run()) == [(STDOUT, b"hello\n")]
