@@ -20,12 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.daemon_harness import DOCKER, running_daemon
 from tests.rootfs import busybox_tar_bytes
 
-EVENTS = ("sched:sched_process_exec", "sched:sched_process_fork", "sched:sched_process_exit",
+EVENTS = ("sched:sched_process_exec", "sched:sched_process_exit", "syscalls:sys_exit_accept4",
           "syscalls:sys_enter_connect", "syscalls:sys_enter_unshare", "syscalls:sys_enter_pivot_root",
           "cgroup:cgroup_attach_task")
 PHASES = (
     ("cli", "api", "CLI start-up, to its first request"),
-    ("api", "zygote", "ping, create, attach, wait, start: to the shim's fork"),
+    ("api", "zygote", "ping, create, attach, wait, start: to the spare shim taking the request"),
     ("zygote", "unshare", "shim and runtime create: to the new namespaces"),
     ("unshare", "pivot", "init builds the rootfs (mounts, /dev, /proc): to pivot_root"),
     ("pivot", "exec", "cgroups, create returns, start: to the command's exec"),
@@ -51,7 +51,7 @@ def _events(perf_script: str, cli_comm: str, cmd_path: str, cgroup_parent: str) 
             continue
         elif event == "syscalls:sys_enter_connect:" and pid == cli_pid:
             marks.setdefault("api", t)
-        elif event == "sched:sched_process_fork:" and comm == "berth-zygote":
+        elif event == "syscalls:sys_exit_accept4:" and comm == "berth-spare":
             marks.setdefault("zygote", t)
         elif event == "syscalls:sys_enter_unshare:" and "zygote" in marks:
             marks.setdefault("unshare", t)

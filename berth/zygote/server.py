@@ -3,11 +3,16 @@
     python -S -m berth.zygote --socket PATH [--pid-file PATH] [--prime-fd FD]
 
 Protocol on PATH (unix stream, one request per connection): the daemon sends one JSON line
-`{"argv": [SHIM ARGS...]}` with two fds (SCM_RIGHTS): the shim's stdout and stderr. The zygote forks a
-child that behaves as `python -m berth.shim ARGS` (in a session of its own; never the daemon's child) and
-replies `{"ok":true,"pid":N}` (or `{"ok":false,"error":"..."}`). The zygote ignores SIGCHLD, so the kernel
-reaps the shims it forked; the child restores the default for its own children. The shim's result line
-reaches the daemon on the stdout it passed.
+`{"argv": [SHIM ARGS...]}` with two fds (SCM_RIGHTS): the shim's stdout and stderr. The child that takes it
+behaves as `python -m berth.shim ARGS` (in a session of its own; never the daemon's child) and replies
+`{"ok":true,"pid":N}` (or `{"ok":false,"error":"..."}`). The shim's result line reaches the daemon on the
+stdout it passed.
+
+The zygote forks each shim before its request comes: one spare child waits in accept() on PATH, takes the next
+connection, tells the zygote (a byte on a pipe, then EOF), and becomes that shim, while the zygote forks the
+next spare. The fork is off the request's path, and the zygote, which only forks, copies few pages of a
+waiting spare. A spare dies with the zygote (PDEATHSIG) until it takes a request; the zygote ignores SIGCHLD,
+so the kernel reaps the shims; the child restores the default for its own children.
 
 On FD (a pipe from the daemon) each byte is a poke: a create, start or exec is coming, and the zygote holds
 the kernel's fast path for cgroup migrations open for a while (berth.kernel.cgroupwarm). EOF there ends the
@@ -26,6 +31,7 @@ import time
 
 from berth.kernel.cgroupwarm import MigrationWindow
 from berth.kernel.ksm import ksm_running, mark_mergeable
+from berth.kernel.prctl import set_pdeathsig
 from berth.shim.protocol import short_socket_path
 from berth.shim.sysutil import child_outcome, note
 from berth.util import minijson
@@ -36,6 +42,8 @@ __all__ = ["main"]
 
 MAX_REQUEST = 1 << 20
 _FDS = 2
+_TOOK = b"t"
+RESPAWN_PAUSE = 0.1
 
 
 def _preload() -> None:
@@ -120,13 +128,18 @@ def main(argv: list[str]) -> int:
 
 
 def serve(listener: _socket.socket, prime_fd: int, window: MigrationWindow) -> None:
-    """Fork a shim for each connection on `listener`; migrate while `window` wants it, poked by `prime_fd`."""
+    """Keep a spare shim waiting on `listener`; migrate while `window` wants it, poked by `prime_fd`."""
     poller = select.poll()
-    poller.register(listener.fileno(), select.POLLIN)
     if prime_fd >= 0:
         poller.register(prime_fd, select.POLLIN)
+    spare = _fork_spare(listener, prime_fd)
+    poller.register(spare, select.POLLIN)
+    respawn_at: float | None = None
     while True:
-        wait = window.timeout(time.monotonic())
+        now = time.monotonic()
+        wait = window.timeout(now)
+        if respawn_at is not None:
+            wait = max(0.0, respawn_at - now) if wait is None else min(wait, max(0.0, respawn_at - now))
         for fd, _ in poller.poll(None if wait is None else wait * 1000):
             if fd == prime_fd:
                 if _drained(prime_fd):
@@ -134,8 +147,17 @@ def serve(listener: _socket.socket, prime_fd: int, window: MigrationWindow) -> N
                 else:  # the daemon closed its end: priming ends, serving goes on
                     poller.unregister(prime_fd)
                     prime_fd = -1
-            else:
-                _accept_one(listener)
+            elif fd == spare:
+                poller.unregister(spare)
+                took = _spare_took(spare)
+                os.close(spare)
+                spare = -1
+                # a spare that died without a request is replaced after a pause: no fork loop if spares keep dying
+                respawn_at = time.monotonic() + (0.0 if took else RESPAWN_PAUSE)
+        if spare < 0 and respawn_at is not None and time.monotonic() >= respawn_at:
+            spare = _fork_spare(listener, prime_fd)
+            poller.register(spare, select.POLLIN)
+            respawn_at = None
         window.run_due(time.monotonic())
 
 
@@ -149,20 +171,58 @@ def _drained(fd: int) -> bool:
         return False
 
 
-def _accept_one(listener: _socket.socket) -> None:
+def _spare_took(fd: int) -> bool:
+    """Whether the spare behind pipe `fd` (now readable) took a request, rather than died waiting."""
     try:
-        conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
-    except (InterruptedError, BlockingIOError):
-        return
-    except OSError as exc:
-        note(f"accept failed: {exc}")
-        return
+        return os.read(fd, 1) == _TOOK
+    except OSError:
+        return False
+
+
+def _fork_spare(listener: _socket.socket, prime_fd: int) -> int:
+    """Fork the child that takes the next request; returns the pipe on which it says it did (then EOF)."""
+    took_r, took_w = os.pipe2(os.O_CLOEXEC)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    zygote = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(took_r)
+        os._exit(child_outcome(lambda: _spare(listener, prime_fd, took_w, zygote)))
+    os.close(took_w)
+    return took_r
+
+
+def _spare(listener: _socket.socket, prime_fd: int, took_w: int, zygote: int) -> int:
+    """The spare: wait for a connection, then become the shim it asks for."""
+    set_pdeathsig(_signal.SIGKILL)  # a spare never outlives its zygote; the shim it becomes does
+    if os.getppid() != zygote:
+        return 0
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    if prime_fd >= 0:
+        os.close(prime_fd)
+    set_name(b"berth-spare")
+    while True:
+        try:
+            conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
+            break
+        except (InterruptedError, BlockingIOError, ConnectionAbortedError):
+            continue
+        except OSError as exc:
+            note(f"accept failed: {exc}")
+            return 1
+    set_pdeathsig(0)
+    listener.close()
+    os.write(took_w, _TOOK)
+    os.close(took_w)  # the zygote forks the next spare now
     try:
-        _handle(listener, conn)
-    except Exception as exc:
-        note(f"request failed: {exc!r}")
+        argv, fds = _take(conn)
     finally:
         conn.close()
+    if argv is None:
+        return 2
+    return _become_shim(argv, fds)
 
 
 def _recv_request(conn: _socket.socket) -> tuple[bytes, list[int]]:
@@ -190,41 +250,36 @@ def _reply(conn: _socket.socket, obj: dict[str, object]) -> None:
         pass
 
 
-def _handle(listener: _socket.socket, conn: _socket.socket) -> None:
+def _take(conn: _socket.socket) -> tuple[list[str] | None, list[int]]:
+    """Read the request on `conn` and answer it: (the shim's argv, its stdout and stderr), or (None, []) when
+    it was refused."""
     conn.settimeout(5.0)
-    data, fds = _recv_request(conn)
+    try:
+        data, fds = _recv_request(conn)
+    except OSError as exc:
+        note(f"request failed: {exc!r}")
+        return None, []
     try:
         req = minijson.loads(data.decode())
-        argv = req.get("argv") if isinstance(req, dict) else None
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or len(fds) != _FDS:
-            _reply(conn, {"ok": False, "error": "bad request"})
-            return
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child(listener, conn, argv, fds)
-        _reply(conn, {"ok": True, "pid": pid})
-    finally:
+    except ValueError:
+        req = None
+    argv = req.get("argv") if isinstance(req, dict) else None
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or len(fds) != _FDS:
         for fd in fds:
             os.close(fd)
+        _reply(conn, {"ok": False, "error": "bad request"})
+        return None, []
+    _reply(conn, {"ok": True, "pid": os.getpid()})
+    return argv, fds
 
 
-def _child(listener: _socket.socket, conn: _socket.socket, argv: list[str], fds: list[int]) -> None:
-    """`python -m berth.shim ARGV` with stdout/stderr = `fds`, in the forked copy; never returns."""
+def _become_shim(argv: list[str], fds: list[int]) -> int:
+    """`python -m berth.shim ARGV` with stdout/stderr = `fds`, in this process."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    for target, fd in ((0, null), (1, fds[0]), (2, fds[1])):
+        os.dup2(fd, target)
+    os.closerange(3, 1 << 20)
+    set_name(b"berth-shim")
+    from berth.shim.main import main as shim_main
 
-    def body() -> int:
-        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-        listener.close()
-        conn.close()
-        null = os.open(os.devnull, os.O_RDONLY)
-        for target, fd in ((0, null), (1, fds[0]), (2, fds[1])):
-            os.dup2(fd, target)
-        os.closerange(3, 1 << 20)
-        set_name(b"berth-shim")
-        from berth.shim.main import main as shim_main
-
-        return shim_main(argv, forked=True)
-
-    os._exit(child_outcome(body))
+    return shim_main(argv, forked=True)

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -68,6 +68,46 @@ def _shims_of(d: Daemon) -> dict[int, tuple[bytes, int]]:
     return out
 
 
+def _spares_of(d: Daemon) -> dict[int, int]:
+    """pid -> ppid of this daemon's spare shims: zygote children that wait for the next request."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        comm = stat[stat.index(b"(") + 1 : stat.rindex(b")")]
+        fields = stat.rsplit(b")", 1)[1].split()
+        if comm == b"berth-spare" and d.base.encode() in cmd and fields[0] != b"Z":
+            out[int(entry)] = int(fields[1])
+    return out
+
+
+def _settled(probe: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 5
+    while not probe():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_spare_waits_for_each_request_and_becomes_its_shim(daemon: Daemon) -> None:
+    zpid = _zygote_pid(daemon)
+    assert _settled(lambda: list(_spares_of(daemon).values()) == [zpid])
+    (spare,) = _spares_of(daemon)
+    cid = ok(daemon.docker("run", "-d", "busybox", "sleep", "1000")).strip()
+    try:
+        assert list(_shims_of(daemon)) == [spare]  # the spare took the request: it is the shim now
+        assert _settled(lambda: len(_spares_of(daemon)) == 1 and spare not in _spares_of(daemon))
+        assert list(_spares_of(daemon).values()) == [zpid]  # and the zygote forked the next one
+    finally:
+        ok(daemon.docker("rm", "-f", cid))
+
+
 def test_shims_come_from_the_zygote_and_survive_it(daemon: Daemon) -> None:
     zpid = _zygote_pid(daemon)
     cid = ok(daemon.docker("run", "-d", "busybox", "sleep", "1000")).strip()
@@ -84,6 +124,7 @@ def test_shims_come_from_the_zygote_and_survive_it(daemon: Daemon) -> None:
     while _shims_of(daemon)[shim_pid][1] == zpid and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _shims_of(daemon)[shim_pid][1] != zpid  # passed on to init (or a subreaper), alive
+    assert _settled(lambda: not _spares_of(daemon))  # the spare waiting for a request died with the zygote
     # the container's shim lives on, and new containers still start (the daemon launches shims directly)
     assert ok(daemon.docker("exec", cid, "echo", "still")).strip() == "still"
     assert ok(daemon.docker("run", "--rm", "busybox", "echo", "direct")).strip() == "direct"
@@ -126,12 +167,12 @@ def test_a_daemon_restart_replaces_the_zygote(daemon: Daemon) -> None:
 def test_a_stuck_zygote_is_replaced_and_the_container_starts_once(daemon: Daemon) -> None:
     """A zygote that takes a request but never answers is replaced; the container starts with one shim."""
     zpid = _zygote_pid(daemon)
-    os.kill(zpid, signal.SIGSTOP)  # it will accept (the backlog) but neither fork nor answer
+    os.killpg(zpid, signal.SIGSTOP)  # it and its spare: the request waits in the backlog, never answered
     try:
         res = daemon.docker("run", "-d", "busybox", "sleep", "1000", timeout=60)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(zpid, signal.SIGCONT)
+            os.killpg(zpid, signal.SIGCONT)
     assert _gone(zpid)
     _zygote_pid(daemon, not_pid=zpid)
     assert res.returncode == 0, res.stderr
