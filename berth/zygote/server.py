@@ -10,9 +10,9 @@ stdout it passed.
 
 The zygote forks each shim before its request comes: one spare child waits in accept() on PATH, takes the next
 connection, tells the zygote (a byte on a pipe, then EOF), and becomes that shim, while the zygote forks the
-next spare. The fork is off the request's path, and the zygote, which only forks, copies few pages of a
-waiting spare. A spare dies with the zygote (PDEATHSIG) until it takes a request; the zygote ignores SIGCHLD,
-so the kernel reaps the shims; the child restores the default for its own children.
+next spare: the fork is off the request's path. A spare dies with the zygote (PDEATHSIG) until it takes a
+request; the zygote ignores SIGCHLD, so the kernel reaps the shims; the child restores the default for its own
+children.
 
 On FD (a pipe from the daemon) each byte is a poke: a create, start or exec is coming, and the zygote holds
 the kernel's fast path for cgroup migrations open for a while (berth.kernel.cgroupwarm). EOF there ends the
