@@ -17,8 +17,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.runtime.execjoin import ExecTarget
 
-__all__ = ["HERE", "RuntimeFailure", "exec_in", "exec_target", "fork_runtime", "own_runtime_args", "preload",
-           "run_here"]
+__all__ = ["HERE", "RuntimeFailure", "delete_if_quick", "exec_in", "exec_target", "fork_runtime",
+           "own_runtime_args", "preload", "run_here"]
 
 # Commands that run in the shim's own process: `start` only opens the exec fifo and reads one byte (then
 # poststart hooks), nothing a fork would protect the shim from; a fork, an exit and a wait cost more than that.
@@ -108,6 +108,15 @@ def exec_target(own_args: list[str], cid: str) -> ExecTarget:
 
     gopts, _, _, _ = parse([*own_args, "state", cid])
     return target_of(Container(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid).load())
+
+
+def delete_if_quick(own_args: list[str], cid: str) -> bool:
+    """`delete --force cid` done in this process when it cannot block (berth.runtime.commands.delete_if_quick)."""
+    from berth.runtime.cli import parse
+    from berth.runtime.commands import delete_if_quick as quick
+
+    gopts, _, _, _ = parse([*own_args, "delete", "--force", cid])
+    return quick(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid)
 
 
 def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,

@@ -50,6 +50,16 @@ class Runtime:
         except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
             raise RuntimeError_(str(e)) from None
 
+    def delete_here(self, cid: str) -> bool:
+        """Berth's own runtime only: `delete --force cid` in this process, when nothing in it can block (the
+        container's processes are gone, no poststop hook); False when it must run as a command."""
+        if self.own_args is None:
+            return False
+        try:
+            return inproc.delete_if_quick(self.own_args, cid)
+        except (inproc.RuntimeFailure, OSError, ValueError, KeyError, TypeError):
+            return False
+
     def exec_in(self, target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
                 console_path: str | None) -> int:
         """Start `process` in the container (a child of ours, in its namespaces); its pid once it has exec'd.

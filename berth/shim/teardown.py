@@ -3,7 +3,9 @@
 The daemon deletes a container as soon as it learns that its init exited; the shim begins that very delete
 when init exits, so the daemon's request finds the cgroups and the runtime state gone already (or nearly).
 The same delete runs synchronously when the daemon asks first, or when the background one failed (so that
-its error reaches the daemon).
+its error reaches the daemon). With Berth's own runtime, when the container's processes are all gone and no
+poststop hook waits (the usual end of a container in its own pid namespace), the shim does the delete itself
+at once, with no process: the cgroups' rmdir and the state's removal cannot block.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ Done = Callable[[Exception | None], None]
 class Teardown:
     """One container's `delete --force`: idle, running in the background, or done."""
 
-    __slots__ = ("args", "done", "errfile", "pid", "runtime", "waiting")
+    __slots__ = ("args", "cid", "done", "errfile", "pid", "runtime", "waiting")
 
     def __init__(self, runtime: Runtime, cid: str, errfile: str) -> None:
         self.runtime = runtime
+        self.cid = cid
         self.args = ["delete", "--force", cid]
         self.errfile = errfile
         self.pid = 0
@@ -32,8 +35,12 @@ class Teardown:
         self.waiting: list[Done] = []
 
     def begin(self) -> int:
-        """Start the delete in the background; its pid (the caller watches it and calls `reaped`), or 0."""
+        """Start the delete in the background; its pid (the caller watches it and calls `reaped`), or 0 (done
+        already: at once, in this process, when nothing in it could block)."""
         if self.done or self.pid:
+            return 0
+        if self.runtime.delete_here(self.cid):
+            self.done = True
             return 0
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         err = os.open(self.errfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)

@@ -177,6 +177,19 @@ class Cgroups:
             self.signal_all(signal.SIGKILL)
             time.sleep(0.005)
 
+    def remove_if_empty(self) -> bool:
+        """Remove the container's directories at once; False (some may be left) when one still holds a task."""
+        for d in self.dirs:
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise
+                return False
+        return True
+
     def destroy(self) -> None:
         """Remove the container's directories (retrying while the kernel still counts exiting tasks)."""
         for d in self.dirs:

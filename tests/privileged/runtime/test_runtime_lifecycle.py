@@ -366,3 +366,61 @@ def test_foreground_tty_without_console_socket_is_relayed(make_bundle: Any, runt
     assert res.returncode == 5, res.stderr
     assert "/dev/pts/0" in res.stdout
     assert "got-hello" in res.stdout
+
+
+def _stopped(runtime: Any, cid: str) -> bool:
+    return wait_until(lambda: runtime.state(cid)["status"] == "stopped")
+
+
+def test_quick_delete_of_a_container_whose_processes_are_gone(make_bundle: Any, runtime: Any) -> None:
+    from berth.runtime.commands import delete_if_quick
+
+    b = created(make_bundle, runtime, ["sh", "-c", "sleep 1000 & exit 0"])  # its init's exit ends the sleep too
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    runtime("start", "c1")
+    assert _stopped(runtime, "c1")
+    assert wait_until(lambda: not procs(dirs))
+    assert delete_if_quick(str(runtime.root), "c1")
+    assert not any(os.path.exists(d) for d in dirs)
+    assert runtime("state", "c1", check=False).returncode == 1
+
+
+def test_quick_delete_leaves_a_container_with_a_process_left_to_the_full_delete(
+        make_bundle: Any, runtime: Any) -> None:
+    from berth.runtime.commands import delete_if_quick
+
+    b = created(make_bundle, runtime, ["true"])
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    runtime("start", "c1")
+    assert _stopped(runtime, "c1")
+    stray = subprocess.Popen(["sleep", "1000"])
+    try:
+        for d in dirs:  # a process that came into the container's cgroups from outside its pid namespace
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(stray.pid))
+        assert not delete_if_quick(str(runtime.root), "c1")
+        assert runtime.state("c1")["status"] == "stopped"  # still there, for the delete that kills
+        runtime("delete", "--force", "c1")
+        assert stray.wait(10) == -9
+        assert not any(os.path.exists(d) for d in dirs)
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
+
+
+def test_quick_delete_leaves_a_poststop_hook_to_the_full_delete(
+        make_bundle: Any, runtime: Any, tmp_path: Path) -> None:
+    from berth.runtime.commands import delete_if_quick
+
+    mark = tmp_path / "poststop-ran"
+    hooks = {"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"touch {mark}"]}]}
+    b = created(make_bundle, runtime, ["true"], hooks=hooks)
+    dirs = cgroup_dirs(b.cfg["linux"]["cgroupsPath"])
+    runtime("start", "c1")
+    assert _stopped(runtime, "c1")
+    assert not delete_if_quick(str(runtime.root), "c1")
+    assert all(os.path.exists(d) for d in dirs)
+    runtime("delete", "c1")
+    assert mark.exists()
+    assert not any(os.path.exists(d) for d in dirs)
