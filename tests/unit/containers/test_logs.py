@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -123,12 +124,30 @@ def test_tail_offset_across_blocks() -> None:
     assert tail_offset(io.BytesIO(data), -1) == 0
 
 
+State = dict[str, bool]
+
+
+def follow_beside(path: Path, scenario: Callable[[State], Coroutine[Any, Any, None]], poll_interval: float = 0.005,
+                  **kw: Any) -> list[tuple[int, bytes]]:
+    """Follow the log at `path` while `scenario(state)` runs beside it; it ends the container with
+    state["running"] = False."""
+    state = {"running": True}
+
+    async def run() -> list[tuple[int, bytes]]:
+        task = asyncio.create_task(scenario(state))
+        out = [item async for item in read_logs(str(path), follow=True, is_running=lambda: state["running"],
+                                                poll_interval=poll_interval, **kw)]
+        await task
+        return out
+
+    return asyncio.run(run())
+
+
 def test_follow_sees_appended_lines_then_stops(tmp_path: Path) -> None:
     p = tmp_path / "f.log"
     p.write_bytes(record("first\n"))
-    state = {"running": True}
 
-    async def writer() -> None:
+    async def writer(state: State) -> None:
         await asyncio.sleep(0.02)
         half = record("second\n", sec=1)
         append(p, half[:15])
@@ -137,56 +156,33 @@ def test_follow_sees_appended_lines_then_stops(tmp_path: Path) -> None:
         await asyncio.sleep(0.03)
         state["running"] = False
 
-    async def run() -> list[tuple[int, bytes]]:
-        task = asyncio.create_task(writer())
-        out = [item async for item in read_logs(str(p), follow=True, is_running=lambda: state["running"],
-                                                poll_interval=0.005)]
-        await task
-        return out
-
-    assert asyncio.run(run()) == [(STDOUT, b"first\n"), (STDOUT, b"second\n"), (STDERR, b"third\n")]
+    assert follow_beside(p, writer) == [(STDOUT, b"first\n"), (STDOUT, b"second\n"), (STDERR, b"third\n")]
 
 
 def test_follow_with_tail_zero_only_new_lines(tmp_path: Path) -> None:
     p = tmp_path / "f.log"
     p.write_bytes(record("old\n"))
-    state = {"running": True}
 
-    async def writer() -> None:
+    async def writer(state: State) -> None:
         await asyncio.sleep(0.02)
         append(p, record("new\n", sec=5))
         await asyncio.sleep(0.03)
         state["running"] = False
 
-    async def run() -> list[tuple[int, bytes]]:
-        task = asyncio.create_task(writer())
-        out = [item async for item in read_logs(str(p), follow=True, tail=0,
-                                                is_running=lambda: state["running"], poll_interval=0.005)]
-        await task
-        return out
-
-    assert asyncio.run(run()) == [(STDOUT, b"new\n")]
+    assert follow_beside(p, writer, tail=0) == [(STDOUT, b"new\n")]
 
 
 def test_follow_after_truncation(tmp_path: Path) -> None:
     p = tmp_path / "f.log"
     p.write_bytes(record("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n") * 3)
-    state = {"running": True}
 
-    async def writer() -> None:
+    async def writer(state: State) -> None:
         await asyncio.sleep(0.02)
         p.write_bytes(record("fresh\n"))
         await asyncio.sleep(0.03)
         state["running"] = False
 
-    async def run() -> list[bytes]:
-        task = asyncio.create_task(writer())
-        out = [d async for _, d in read_logs(str(p), follow=True, is_running=lambda: state["running"],
-                                             poll_interval=0.005)]
-        await task
-        return out
-
-    assert asyncio.run(run())[-1] == b"fresh\n"
+    assert follow_beside(p, writer)[-1] == (STDOUT, b"fresh\n")
 
 
 def test_follow_stops_at_until(tmp_path: Path) -> None:
@@ -203,39 +199,23 @@ def test_follow_keeps_reading_a_log_removed_with_its_container(tmp_path: Path) -
     cdir.mkdir()
     p = cdir / "c1-json.log"
     p.write_bytes(b"")
-    state = {"running": True}
 
-    async def exit_and_remove() -> None:
+    async def exit_and_remove(state: State) -> None:
         await asyncio.sleep(0.02)
         append(p, record("last words\n"))
         state["running"] = False
         cdir.rename(tmp_path / "trash-c1")
 
-    async def run() -> list[tuple[int, bytes]]:
-        task = asyncio.create_task(exit_and_remove())
-        out = [item async for item in read_logs(str(p), follow=True, is_running=lambda: state["running"],
-                                                poll_interval=0.2)]
-        await task
-        return out
-
-    assert asyncio.run(run()) == [(STDOUT, b"last words\n")]
+    assert follow_beside(p, exit_and_remove, poll_interval=0.2) == [(STDOUT, b"last words\n")]
 
 
 def test_follow_waits_for_a_log_that_appears_later(tmp_path: Path) -> None:
     p = tmp_path / "late-json.log"
-    state = {"running": True}
 
-    async def start_writing() -> None:
+    async def start_writing(state: State) -> None:
         await asyncio.sleep(0.02)
         p.write_bytes(record("hello\n"))
         await asyncio.sleep(0.03)
         state["running"] = False
 
-    async def run() -> list[tuple[int, bytes]]:
-        task = asyncio.create_task(start_writing())
-        out = [item async for item in read_logs(str(p), follow=True, is_running=lambda: state["running"],
-                                                poll_interval=0.005)]
-        await task
-        return out
-
-    assert asyncio.run(run()) == [(STDOUT, b"hello\n")]
+    assert follow_beside(p, start_writing) == [(STDOUT, b"hello\n")]
