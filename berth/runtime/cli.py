@@ -13,7 +13,9 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up m
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["main", "parse"]
+__all__ = ["DEFAULT_ROOT", "main", "parse", "state_root"]
+
+DEFAULT_ROOT = "/run/berth/runtime"
 
 GLOBAL_OPTS: dict[str, str] = {
     "root": "value",
@@ -129,6 +131,16 @@ def parse(argv: list[str]) -> tuple[dict[str, Any], str, dict[str, Any], list[st
     return gopts, cmd, copts, args
 
 
+def state_root(global_args: list[str]) -> str:
+    """Where the containers' state lives for a runtime launched with `global_args` (`--root`, or the default)."""
+    gopts, _ = _parse_opts(global_args, GLOBAL_OPTS, "global")
+    return _root(gopts)
+
+
+def _root(gopts: dict[str, Any]) -> str:
+    return os.path.abspath(gopts.get("root") or DEFAULT_ROOT)
+
+
 def _log_error(path: str | None, fmt: str | None, msg: str) -> None:
     if not path:
         return
@@ -157,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             copts["warmup-pid"] = start_warmup()
         from berth.runtime import commands
 
-        root = os.path.abspath(gopts.get("root") or "/run/berth/runtime")
-        return commands.dispatch(root, cmd, copts, args)
+        return commands.dispatch(_root(gopts), cmd, copts, args)
     except (RuntimeFailure, OSError, ValueError, KeyError) as e:
         msg = str(e) if not isinstance(e, KeyError) else f"missing {e}"
         _log_error(gopts.get("log"), gopts.get("log-format"), msg)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["spawn_init"]
 
+
 def namespace_plan(spec: dict[str, Any]) -> tuple[int, list[tuple[str, int]]]:
     """(flags to unshare, [(path, flag) to join]) from linux.namespaces."""
     flags = 0

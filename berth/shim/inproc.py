@@ -102,21 +102,19 @@ def _child(argv: list[str], stdio: tuple[int, int, int]) -> int:
 
 def exec_target(own_args: list[str], cid: str) -> ExecTarget:
     """The running container `cid` of the runtime launched with `own_args`, as exec'd processes join it."""
-    from berth.runtime.cli import parse
+    from berth.runtime.cli import state_root
     from berth.runtime.execcmd import exec_target as target_of
     from berth.runtime.state import Container
 
-    gopts, _, _, _ = parse([*own_args, "state", cid])
-    return target_of(Container(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid).load())
+    return target_of(Container(state_root(own_args), cid).load())
 
 
 def delete_if_quick(own_args: list[str], cid: str) -> bool:
     """`delete --force cid` done in this process when it cannot block (berth.runtime.commands.delete_if_quick)."""
-    from berth.runtime.cli import parse
+    from berth.runtime.cli import state_root
     from berth.runtime.commands import delete_if_quick as quick
 
-    gopts, _, _, _ = parse([*own_args, "delete", "--force", cid])
-    return quick(os.path.abspath(gopts.get("root") or "/run/berth/runtime"), cid)
+    return quick(state_root(own_args), cid)
 
 
 def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,

@@ -75,7 +75,7 @@ class Zygote:
             self._prime_w = -1
 
     async def stop(self) -> None:
-        """Stop our zygote (the shims it forked are not its children and run on)."""
+        """Stop our zygote (the shims it forked run on)."""
         proc, self.proc = self.proc, None
         self._close_prime()
         if proc is None or proc.returncode is not None:
