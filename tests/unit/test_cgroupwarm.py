@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from berth.kernel.cgroupwarm import HOLD, REPEAT, MigrationWindow, kernel_keeps_it_open
+import pytest
+
+from berth.kernel.cgroupwarm import HOLD, IDLE, QUIET, REPEAT, SLOW, MigrationWindow, kernel_keeps_it_open
 from berth.kernel.features import CgroupMount, own_procs_file, parse_mountinfo_cgroups
 
 HYBRID = [
@@ -62,10 +66,21 @@ def _written(path: Path) -> str:
     return path.read_text()
 
 
+def _clock(step: float) -> Callable[[], float]:
+    """A clock by which each migration (two readings) takes `step` seconds."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * step / 2
+
+
+def _slow_kernel(procs: Path) -> MigrationWindow:
+    """A window on a kernel whose moves wait for a grace period when none ran lately."""
+    return MigrationWindow(str(procs), clock=_clock(10 * SLOW))
+
+
 def test_a_poke_migrates_at_once_then_every_repeat_until_hold_has_passed(tmp_path: Path) -> None:
     procs = tmp_path / "cgroup.procs"
     procs.write_text("")
-    window = MigrationWindow(str(procs))
+    window = _slow_kernel(procs)
     assert window.timeout(0.0) is None  # closed: nothing to wait for
     window.poke(10.0)
     assert window.timeout(10.0) == 0.0
@@ -89,7 +104,7 @@ def test_a_poke_migrates_at_once_then_every_repeat_until_hold_has_passed(tmp_pat
 def test_pokes_while_open_extend_the_window_without_extra_migrations(tmp_path: Path) -> None:
     procs = tmp_path / "cgroup.procs"
     procs.write_text("")
-    window = MigrationWindow(str(procs))
+    window = _slow_kernel(procs)
     window.poke(0.0)
     window.run_due(0.0)
     window.poke(0.001)
@@ -98,6 +113,51 @@ def test_pokes_while_open_extend_the_window_without_extra_migrations(tmp_path: P
     window.poke(HOLD)  # still open at HOLD + 0.01 thanks to this poke
     window.run_due(HOLD + 0.01)
     assert window.primed == 2
+
+
+def test_a_kernel_whose_moves_do_not_wait_gets_one_move_per_quiet_spell(tmp_path: Path) -> None:
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    window = MigrationWindow(str(procs), clock=_clock(SLOW / 20))
+    window.poke(10.0)
+    window.run_due(10.0)  # the first move after a quiet spell, and it did not wait
+    assert window.primed == 1
+    assert window.timeout(10.0) is None  # so nothing is held open
+    window.poke(10.1)
+    assert window.timeout(10.1) is None
+    window.poke(10.0 + QUIET + 0.1)  # a while later it looks again
+    window.run_due(10.0 + QUIET + 0.1)
+    assert window.primed == 2
+    assert window.timeout(10.0 + QUIET + 0.1) is None
+
+
+def test_a_move_that_waited_keeps_the_window_open(tmp_path: Path) -> None:
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    steps = iter([0.0, SLOW / 20, 1.0, 1.0 + 10 * SLOW])  # fast once, then a move that waited
+    window = MigrationWindow(str(procs), clock=lambda: next(steps))
+    window.poke(10.0)
+    window.run_due(10.0)
+    assert window.timeout(10.0) is None
+    window.poke(20.0)
+    window.run_due(20.0)
+    assert window.timeout(20.0) == pytest.approx(REPEAT)  # the next move is due: the window stays open
+
+
+def test_a_fast_move_soon_after_another_proves_nothing(tmp_path: Path) -> None:
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    window = _slow_kernel(procs)
+    window.poke(0.0)
+    t = 0.0
+    while window.timeout(t) is not None:
+        window.run_due(t)
+        t += REPEAT
+    window.clock = _clock(SLOW / 20)  # the fast path is still open, a grace period after our last move
+    reopened = t + (IDLE / 2)
+    window.poke(reopened)
+    window.run_due(reopened)
+    assert window.timeout(reopened) == pytest.approx(REPEAT)  # not taken for a kernel whose moves never wait
 
 
 def test_a_refused_write_ends_priming(tmp_path: Path) -> None:
