@@ -196,6 +196,12 @@ class ShimClient:
         reply, stream = await self._request(req)
         return int(reply["pid"]), stream
 
+    async def exec_prepare(self, exec_id: str, process: dict[str, Any], stdin: bool) -> bool:
+        """Have the exec's process made ready (forked, set up, held before its exec) for a start that brings the
+        same process; True when the shim did (it does only with Berth's runtime)."""
+        req = {"op": "exec_prepare", "exec_id": exec_id, "process": process, "stdin": stdin}
+        return bool((await self._call(req)).get("prepared"))
+
     async def exec_state(self, exec_id: str) -> dict[str, Any]:
         """{"running", "pid", "exit_code"}."""
         return await self._call({"op": "exec_state", "exec_id": exec_id})

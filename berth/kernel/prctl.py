@@ -19,6 +19,7 @@ __all__ = [
     "capbset_read",
     "prctl",
     "set_child_subreaper",
+    "set_dumpable",
     "set_keepcaps",
     "set_no_new_privs",
     "set_pdeathsig",
@@ -38,6 +39,12 @@ def set_no_new_privs() -> None:
 def set_pdeathsig(sig: int) -> None:
     """PR_SET_PDEATHSIG."""
     prctl(abi.PR_SET_PDEATHSIG, sig)
+
+
+def set_dumpable(on: bool) -> None:
+    """PR_SET_DUMPABLE: off, /proc/PID of this process is root's and others cannot ptrace it or read its memory
+    (execve turns it back on for an ordinary program)."""
+    prctl(abi.PR_SET_DUMPABLE, int(on))
 
 
 def set_child_subreaper(on: bool = True) -> None:

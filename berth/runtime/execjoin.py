@@ -15,6 +15,7 @@ import signal
 from berth.kernel import abi
 from berth.kernel.caps import last_cap
 from berth.kernel.ns import setns
+from berth.kernel.prctl import set_dumpable
 from berth.kernel.signals import ignored_signals
 from berth.runtime import sync
 from berth.runtime.errors import RuntimeFailure
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from berth.runtime.cgroups import Cgroups
     from berth.seccomp.filter import Filter
 
-__all__ = ["ExecTarget"]
+__all__ = ["ExecTarget", "Held"]
 
 # the mount namespace late, so host paths (cgroupfs) stay reachable until then; the user namespace last,
 # because joining it first would cost the host privileges needed to enter namespaces the host owns
@@ -85,6 +86,38 @@ class ExecTarget:
 
         `stdio`: the fds the process gets as 0-2, every other fd closed; without it, it inherits ours (and
         `preserve_fds` more)."""
+        return self.launch(self._start(process, console, preserve_fds, stdio, held=False))
+
+    def prepare(self, process: dict[str, Any], console: socket.socket | None = None,
+                stdio: tuple[int, int, int] | None = None) -> Held:
+        """Fork `process` into the container and set it up (namespaces, cgroups, user, capabilities, seccomp),
+        then hold it before its execve until `launch`; `discard` it if it is not wanted after all."""
+        return self._start(process, console, 0, stdio, held=True)
+
+    def launch(self, held: Held) -> int:
+        """Let a held process exec; its pid once it has, RuntimeFailure (and it is reaped) if it failed."""
+        parent = held.channel
+        try:
+            if held.held:
+                try:
+                    parent.send(go=True)
+                except BrokenPipeError:  # it failed, or was killed, before its go: its message (if any) says why
+                    pass
+            msg = parent.recv()  # None once the process has exec'd (the pipes close on exec)
+        except BaseException:
+            _kill_and_reap(held.pid)
+            raise
+        finally:
+            parent.close()
+        if msg is not None or held.failure is not None:
+            _kill_and_reap(held.pid)
+            if msg is not None:
+                raise RuntimeFailure(str(msg.get("error") or "exec failed"))
+            raise RuntimeFailure(f"cannot move the process into the container's cgroups: {held.failure}")
+        return held.pid
+
+    def _start(self, process: dict[str, Any], console: socket.socket | None, preserve_fds: int,
+               stdio: tuple[int, int, int] | None, held: bool) -> Held:
         parent, child = sync.pair()
         ignored = ignored_signals()
         try:
@@ -95,7 +128,7 @@ class ExecTarget:
             raise
         if pid == 0:
             parent.close()
-            self._child(child, process, console, preserve_fds, stdio, ignored)
+            self._child(child, process, console, preserve_fds, stdio, ignored, held)
         child.close()
         failure: OSError | None = None
         try:
@@ -106,18 +139,11 @@ class ExecTarget:
                 except OSError as e:  # the child may have failed first: then its message tells why
                     failure = e
                     os.kill(pid, signal.SIGKILL)
-            msg = parent.recv()  # None once the process has exec'd (the pipes close on exec)
         except BaseException:
+            parent.close()
             _kill_and_reap(pid)
             raise
-        finally:
-            parent.close()
-        if msg is not None or failure is not None:
-            _kill_and_reap(pid)
-            if msg is not None:
-                raise RuntimeFailure(str(msg.get("error") or "exec failed"))
-            raise RuntimeFailure(f"cannot move the process into the container's cgroups: {failure}")
-        return pid
+        return Held(pid, parent, held, failure)
 
     def _fork(self) -> int:
         if self.pidns < 0:
@@ -136,8 +162,10 @@ class ExecTarget:
         return pid
 
     def _child(self, ch: sync.Channel, process: dict[str, Any], console: socket.socket | None,
-               preserve_fds: int, stdio: tuple[int, int, int] | None, ignored: tuple[int, ...]) -> None:
+               preserve_fds: int, stdio: tuple[int, int, int] | None, ignored: tuple[int, ...],
+               held: bool) -> None:
         try:
+            set_dumpable(False)  # in the container's pid namespace already: its processes must not read our memory
             if stdio is not None:
                 for target, fd in enumerate(stdio):
                     os.dup2(fd, target)
@@ -153,8 +181,25 @@ class ExecTarget:
             finally:
                 os._exit(1)
         run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, self.cgroups is not None,
-                         ignored)
+                         ignored, held)
         os._exit(1)
+
+
+class Held:
+    """A process forked into a container by `ExecTarget`, before its exec (`held`: until it is told to go)."""
+
+    __slots__ = ("channel", "failure", "held", "pid")
+
+    def __init__(self, pid: int, channel: sync.Channel, held: bool, failure: OSError | None) -> None:
+        self.pid = pid
+        self.channel = channel
+        self.held = held
+        self.failure = failure  # the move into the cgroups failed: it was killed
+
+    def discard(self) -> None:
+        """Kill and reap it (it has not exec'd: nothing of the container's has run)."""
+        self.channel.close()
+        _kill_and_reap(self.pid)
 
 
 def _close_all_but(first: int, keep: set[int]) -> None:

@@ -267,10 +267,11 @@ def run_init(ch: Channel, a: InitArgs) -> None:
 def run_exec_process(
     ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0,
     seccomp: Filter | None = None, await_cgroups: bool = False, ignored: tuple[int, ...] | None = None,
+    held: bool = False,
 ) -> None:
     """An exec'd process, already in the container's namespaces; never returns. `await_cgroups`: the parent
     moves us into the container's cgroups meanwhile, and says so (we must not exec before). `ignored`: the
-    signals to set back to default (see default_signals)."""
+    signals to set back to default (see default_signals). `held`: once all is set, wait for the parent's go."""
     try:
         os.setsid()
         if process.get("terminal") and console is not None:
@@ -281,7 +282,10 @@ def run_exec_process(
         if await_cgroups:
             ch.wait_for("cgroups")
         default_signals(ignored)
-        os.execve(path, args, _env_map(env))
+        environ = _env_map(env)
+        if held:
+            ch.wait_for("go")
+        os.execve(path, args, environ)
     except BaseException as e:
         _report(ch, e)
     os._exit(1)

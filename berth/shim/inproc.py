@@ -15,7 +15,7 @@ from berth.shim.sysutil import child_outcome
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from berth.runtime.execjoin import ExecTarget
+    from berth.runtime.execjoin import ExecTarget, Held
 
 __all__ = ["HERE", "RuntimeFailure", "delete_if_quick", "exec_in", "exec_target", "fork_runtime",
            "own_runtime_args", "preload", "run_here"]
@@ -118,8 +118,9 @@ def delete_if_quick(own_args: list[str], cid: str) -> bool:
 
 
 def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
-            console_path: str | None) -> int:
-    """`target.spawn` from the shim: the process gets `stdio`, or a pty whose master goes to `console_path`."""
+            console_path: str | None, hold: bool = False) -> int | Held:
+    """`target.spawn` from the shim: the process gets `stdio`, or a pty whose master goes to `console_path`.
+    With `hold`, `target.prepare`: the process, set up, waits before its exec (see ExecTarget.launch)."""
     from berth.runtime.console import connect_console_socket
 
     console = connect_console_socket(console_path) if console_path else None
@@ -128,6 +129,8 @@ def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, in
         if stdio is None:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             stdio = (null, null, null)  # until the pty's slave takes 0-2
+        if hold:
+            return target.prepare(process, console, stdio=stdio)
         return target.spawn(process, console, stdio=stdio)
     finally:
         if console is not None:

@@ -8,7 +8,7 @@ from berth.shim import inproc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from berth.runtime.execjoin import ExecTarget
+    from berth.runtime.execjoin import ExecTarget, Held
 
 __all__ = ["Runtime", "RuntimeError_"]
 
@@ -66,8 +66,27 @@ class Runtime:
 
         What `exec --detach` does, without a runtime process: the shim forks the process itself."""
         try:
-            return inproc.exec_in(target, process, stdio, console_path)
+            pid = inproc.exec_in(target, process, stdio, console_path)
         except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
+            raise RuntimeError_(str(e)) from None
+        assert isinstance(pid, int)
+        return pid
+
+    def exec_held(self, target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
+                  console_path: str | None) -> Held:
+        """`exec_in`, but the process waits, set up, before its exec: `launch` lets it go, `discard` kills it."""
+        try:
+            held = inproc.exec_in(target, process, stdio, console_path, hold=True)
+        except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
+            raise RuntimeError_(str(e)) from None
+        assert not isinstance(held, int)
+        return held
+
+    def launch(self, target: ExecTarget, held: Held) -> int:
+        """Let a held process exec; its pid once it has."""
+        try:
+            return target.launch(held)
+        except (inproc.RuntimeFailure, OSError) as e:
             raise RuntimeError_(str(e)) from None
 
     def spawn(self, args: list[str], stdio: tuple[int, int, int]) -> int:

@@ -21,12 +21,14 @@ from berth.util import minijson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from berth.runtime.execjoin import ExecTarget
+    from berth.runtime.execjoin import ExecTarget, Held
 
 __all__ = ["Config", "OpError", "Shim"]
 
 _EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 DELETE_WAIT = 10.0
+READY_TTL = 2.0  # seconds a process made ready at exec create waits for its start before it is killed
+MAX_READY = 4  # ready processes a shim keeps at once: a flood of exec creates leaves no crowd behind
 
 
 class OpError(Exception):
@@ -51,6 +53,16 @@ class Config:
         return os.path.join(self.dir, name)
 
 
+class _Ready:
+    """An exec's process made ready before its start: forked into the container, set up, held before execve."""
+
+    __slots__ = ("held", "io", "process", "stdin", "timer")
+
+    def __init__(self, held: Held, io: ProcIO, process: dict[str, object], stdin: bool) -> None:
+        self.held, self.io, self.process, self.stdin = held, io, process, stdin
+        self.timer = -1
+
+
 class Shim:
     """Owns one container: its init, its execs, and every client connection."""
 
@@ -63,6 +75,7 @@ class Shim:
         self.init: Proc | None = None
         self.started_at = 0
         self.execs: dict[str, Proc] = {}
+        self._ready: dict[str, _Ready] = {}  # by exec id, Berth's runtime only (see op_exec_prepare)
         self._exec_target: ExecTarget | None = None  # opened at the first exec, closed when init exits
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
@@ -70,7 +83,8 @@ class Shim:
         self._ops: dict[str, Callable[[Client, dict[str, object]], None]] = {
             "start": self.op_start, "state": self.op_state, "kill": self.op_kill, "wait": self.op_wait,
             "resize": self.op_resize, "close_stdin": self.op_close_stdin, "attach": self.op_attach,
-            "exec": self.op_exec, "exec_state": self.op_exec_state, "delete": self.op_delete,
+            "exec": self.op_exec, "exec_prepare": self.op_exec_prepare, "exec_state": self.op_exec_state,
+            "delete": self.op_delete,
             "pause": self.op_pause, "resume": self.op_resume,
         }
 
@@ -163,6 +177,8 @@ class Shim:
             proc = self._proc_by_pid(pid)
             if proc is not None:
                 proc.exited(status)
+            else:
+                self._ready_died(pid)
 
     def _proc_by_pid(self, pid: int) -> Proc | None:
         if self.init is not None and self.init.pid == pid:
@@ -181,6 +197,7 @@ class Shim:
         except OSError as exc:
             note(f"cannot write exit.json: {exc}")
         note(f"init {proc.pid} exited with {proc.exit_code}")
+        self._discard_ready()  # the end of the container's pid namespace killed them
         if self._exec_target is not None:
             self._exec_target.close()  # its namespaces must not outlive the container
             self._exec_target = None
@@ -309,7 +326,7 @@ class Shim:
         client.reply({"ok": True})
         init.subscribe(client, kinds, bool(req.get("stdin")))
 
-    def op_exec(self, client: Client, req: dict[str, object]) -> None:
+    def _exec_request(self, req: dict[str, object]) -> tuple[str, dict[str, object]]:
         eid, process = req.get("exec_id"), req.get("process")
         if not isinstance(eid, str) or not _valid_exec_id(eid):
             raise OpError(f"invalid exec id {eid!r}")
@@ -319,20 +336,100 @@ class Shim:
             raise OpError(f"exec {eid} already exists", "conflict")
         if not self._init().running:
             raise OpError("container is not running", "conflict")
+        return eid, process
+
+    def op_exec(self, client: Client, req: dict[str, object]) -> None:
+        eid, process = self._exec_request(req)
         proc = self._start_exec(eid, process, bool(req.get("stdin")))
         self.execs[eid] = proc
         client.reply({"ok": True, "pid": proc.pid})
         proc.subscribe(client, frozenset((FRAME_STDOUT, FRAME_STDERR)), bool(req.get("stdin")))
 
+    def op_exec_prepare(self, client: Client, req: dict[str, object]) -> None:
+        """At exec create, with Berth's runtime: fork the process and set it up now, so that the exec's start
+        has only to let it exec. It is used only if the start brings the same process; else, or when no start
+        comes within READY_TTL, it is killed before it has run anything of the container's."""
+        eid, process = self._exec_request(req)
+        stdin = bool(req.get("stdin"))
+        if eid in self._ready or len(self._ready) >= MAX_READY or self._target_for_exec() is None:
+            self._ok(client, prepared=False)
+            return
+        assert self._exec_target is not None
+        io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(f"ready-{eid[:12]}.sock"))
+        try:
+            held = self.runtime.exec_held(self._exec_target, process, io.child,
+                                          io.console.arg if io.console else None)
+        except BaseException:
+            io.close()
+            raise
+        ready = _Ready(held, io, process, stdin)
+        ready.timer = self.loop.call_later(READY_TTL, lambda: self._expire(eid, ready))
+        self._ready[eid] = ready
+        self._ok(client, prepared=True)
+
+    def _target_for_exec(self) -> ExecTarget | None:
+        """The running container as Berth's runtime lets the shim exec into it; None with another runtime."""
+        if self._exec_target is None:
+            self._exec_target = self.runtime.exec_target(self.cfg.id)
+        return self._exec_target
+
+    def _expire(self, eid: str, ready: _Ready) -> None:
+        if self._ready.get(eid) is ready:
+            del self._ready[eid]
+            self._discard(ready)
+
+    def _discard(self, ready: _Ready) -> None:
+        self.loop.cancel(ready.timer)
+        ready.io.close()
+        ready.held.discard()
+
+    def _discard_ready(self) -> None:
+        ready, self._ready = list(self._ready.values()), {}
+        for r in ready:
+            self._discard(r)
+
+    def _ready_died(self, pid: int) -> None:
+        """A ready process was reaped before its start (killed from inside the container): forget it."""
+        for eid, ready in list(self._ready.items()):
+            if ready.held.pid == pid:
+                del self._ready[eid]
+                self.loop.cancel(ready.timer)
+                ready.io.close()
+                ready.held.channel.close()
+
+    def _launch_ready(self, eid: str, process: dict[str, object], stdin: bool) -> Proc | None:
+        """The exec's ready process, let go, when it is the process asked for; None to start one afresh."""
+        ready = self._ready.pop(eid, None)
+        if ready is None:
+            return None
+        if ready.process != process or ready.stdin != stdin or self._exec_target is None:
+            self._discard(ready)
+            return None
+        self.loop.cancel(ready.timer)
+        try:
+            pid = self.runtime.launch(self._exec_target, ready.held)
+        except RuntimeError_ as exc:  # it failed or was killed while it waited (and is reaped): start afresh
+            note(f"ready exec {eid} failed: {exc}")
+            ready.io.close()
+            return None
+        try:
+            ready.io.after_spawn()
+        except BaseException:
+            ready.io.close()
+            raise
+        self._watch(pid)
+        return Proc(self.loop, pid, ready.io, None, self._exec_done)
+
     def _start_exec(self, eid: str, process: dict[str, object], stdin: bool) -> Proc:
+        launched = self._launch_ready(eid, process, stdin)
+        if launched is not None:
+            return launched
         key = f"exec-{eid[:12]}-{len(self.execs)}"
         io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(key + ".sock"))
         try:
-            if self._exec_target is None:
-                self._exec_target = self.runtime.exec_target(self.cfg.id)
-            if self._exec_target is not None:  # Berth's runtime: the shim forks the process itself
-                pid = self.runtime.exec_in(self._exec_target, process, io.child,
-                                           io.console.arg if io.console else None)
+            target = self._target_for_exec()
+            if target is not None:  # Berth's runtime: the shim forks the process itself
+                pid = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None)
             else:
                 pid = self._runtime_exec(key, process, io)
             io.after_spawn()
@@ -385,6 +482,7 @@ class Shim:
             self.loop.forget(self._listener.fileno())
             self._listener.close()
             self._listener = None
+        self._discard_ready()
         self.log.close()
         remove_tree(self.cfg.dir)
         last_words()

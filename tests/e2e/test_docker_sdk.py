@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import docker
@@ -123,5 +124,26 @@ def test_exec_ids_list_live_execs_and_exited_ones_stay_inspectable(client: docke
         assert (last["Running"], last["ExitCode"]) == (False, 69 % 7)
         with pytest.raises(NotFound):  # the oldest exited ones are forgotten: memory stays bounded
             client.api.exec_inspect(done[0])
+    finally:
+        c.remove(force=True)
+
+
+def test_execs_created_and_started_later_or_with_a_tty_of_their_own(client: docker.DockerClient) -> None:
+    """berthd makes an exec's process ready at its create; a start long after (when that process is gone), a
+    start that asks for a tty the create did not, and execs created in a crowd all run what they were asked."""
+    from berth.shim.service import MAX_READY, READY_TTL
+
+    c = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="sdk-exec-later")
+    try:
+        late = client.api.exec_create(c.id, ["sh", "-c", "echo late; exit 3"])["Id"]
+        crowd = [client.api.exec_create(c.id, ["echo", f"crowd-{i}"])["Id"] for i in range(MAX_READY + 2)]
+        tty = client.api.exec_create(c.id, ["sh", "-c", "test -t 1 && echo tty"])["Id"]
+        assert client.api.exec_start(tty, tty=True) == b"tty\r\n"
+        assert [client.api.exec_start(eid) for eid in crowd] == [f"crowd-{i}\n".encode() for i in range(len(crowd))]
+        time.sleep(READY_TTL + 0.5)
+        assert client.api.exec_start(late) == b"late\n"
+        assert client.api.exec_inspect(late)["ExitCode"] == 3
+        top = client.api.top(c.id)
+        assert [p[-1] for p in top["Processes"]] == ["sleep 1000"]  # nothing made ready is left behind
     finally:
         c.remove(force=True)

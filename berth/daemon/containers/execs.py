@@ -85,10 +85,32 @@ class ExecService:
             raise errdefs.InvalidParameter("No exec command specified")
         self.containers.prime_migration()
         eid = generate_id()
-        self.execs[eid] = ExecRecord(eid, c.id, dict(body))
+        rec = ExecRecord(eid, c.id, dict(body))
+        self.execs[eid] = rec
         c.exec_ids.append(eid)
         self.containers.emit(c, "exec_create", execID=eid)
+        self._prepare(rec)
         return eid
+
+    def _prepare(self, rec: ExecRecord) -> None:
+        """Have the shim make the process ready while the client comes back to start it (a start usually follows
+        within milliseconds); the start uses it when it asks for the same process, and starts one otherwise."""
+        shim = self.containers.state_of(self.containers.get(rec.container_id)).shim
+        if shim is None:
+            return
+        try:
+            process = self._process(rec, bool(rec.config.get("Tty")))
+        except (errdefs.BerthError, OSError, ValueError, KeyError, TypeError):
+            return  # the start will say what is wrong
+        stdin = bool(rec.config.get("AttachStdin"))
+
+        async def prepare() -> None:
+            try:
+                await shim.exec_prepare(rec.id, process, stdin)
+            except Exception as exc:  # the start does without it
+                log.debug("exec %s: not prepared: %s", rec.id, exc)
+
+        self.containers.spawn(prepare())
 
     def _base_process(self, c: Container) -> dict[str, Any]:
         """The container's OCI process from its config.json, parsed again only when the file has changed."""

@@ -176,3 +176,13 @@ def harness(tmp_path: Path, busybox_rootfs: Path, runtime_name: str) -> Iterator
         yield h
     finally:
         h.cleanup()
+
+
+@pytest.fixture
+def berth_harness(tmp_path: Path, busybox_rootfs: Path) -> Iterator[Harness]:
+    """A harness with Berth's own runtime only, for what only it does."""
+    h = Harness(tmp_path, busybox_rootfs, "berth")
+    try:
+        yield h
+    finally:
+        h.cleanup()

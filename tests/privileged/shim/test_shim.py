@@ -481,3 +481,104 @@ def test_megabytes_through_stdin_and_stdout(harness: Harness) -> None:
     assert len(entries) == count
     assert {e["log"] for e in entries} == {line.decode()}
     run(client.delete())
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return {int(p) for p in f.read().split()}
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _held_child(init: int) -> int:
+    """The one child of the shim besides init: the process an exec_prepare made ready."""
+    found = _children(_parent(init)) - {init}
+    assert len(found) == 1, found
+    return found.pop()
+
+
+def test_a_prepared_exec_is_the_process_its_start_runs(harness: Harness) -> None:
+    """exec_prepare (at exec create) forks and sets up the process; the start with the same process lets that
+    very process exec. Other runtimes run `runtime exec` at the start: nothing is prepared."""
+    _, client, init = harness.launch(["sleep", "1000"])
+    process = _process(["sh", "-c", "echo prepared; exit 5"])
+
+    async def scenario() -> tuple[bool, int | None, int, tuple[bytes, bytes, int | None]]:
+        await client.start()
+        prepared = await client.exec_prepare("p1", process, stdin=False)
+        held = _held_child(init) if prepared else None
+        pid, stream = await client.exec("p1", process, stdin=False)
+        return prepared, held, pid, await collect(stream)
+
+    prepared, held, pid, result = run(scenario())
+    assert prepared == (harness.runtime_name == "berth")
+    if prepared:
+        assert held == pid
+    assert result == (b"prepared\n", b"", 5)
+    run(client.kill(signal.SIGKILL, all=True))
+    run(client.delete())
+
+
+def test_a_prepared_exec_that_its_start_does_not_ask_for_is_killed(berth_harness: Harness) -> None:
+    _, client, init = berth_harness.launch(["sleep", "1000"])
+
+    async def scenario() -> tuple[int, int, tuple[bytes, bytes, int | None]]:
+        await client.start()
+        assert await client.exec_prepare("p2", _process(["echo", "not-me"]), stdin=False)
+        held = _held_child(init)
+        pid, stream = await client.exec("p2", _process(["echo", "me"]), stdin=False)
+        return held, pid, await collect(stream)
+
+    held, pid, result = run(scenario())
+    assert result == (b"me\n", b"", 0)
+    assert pid != held
+    assert wait_gone([held])
+    run(client.kill(signal.SIGKILL, all=True))
+    run(client.delete())
+
+
+def test_a_prepared_exec_never_started_is_killed_and_its_start_still_works(berth_harness: Harness) -> None:
+    from berth.shim.service import READY_TTL
+
+    _, client, init = berth_harness.launch(["sleep", "1000"])
+    process = _process(["echo", "late"])
+    run(client.start())
+    assert run(client.exec_prepare("p3", process, stdin=False))
+    held = _held_child(init)
+    deadline = time.monotonic() + READY_TTL + 10
+    while process_alive(held) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_alive(held)
+    assert _children(_parent(init)) == {init}  # reaped, not a zombie
+
+    async def start() -> tuple[bytes, bytes, int | None]:
+        _, stream = await client.exec("p3", process, stdin=False)
+        return await collect(stream)
+
+    assert run(start()) == (b"late\n", b"", 0)
+    run(client.kill(signal.SIGKILL, all=True))
+    run(client.delete())
+
+
+def test_a_prepared_exec_cannot_be_read_from_inside_the_container(berth_harness: Harness) -> None:
+    """It waits inside the container's pid namespace with a copy of the shim's memory: it is not dumpable, so
+    its /proc entries are root's (not its user's) and the container's processes cannot ptrace it or read it."""
+    _, client, init = berth_harness.launch(["sleep", "1000"])
+    process = {**_process(["true"]), "user": {"uid": 1000, "gid": 1000}}
+    run(client.start())
+    assert run(client.exec_prepare("p4", process, stdin=False))
+    held = _held_child(init)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until it has taken its user (it sets itself up while the shim goes on)
+        with open(f"/proc/{held}/status") as f:
+            if "Uid:\t1000\t" in f.read():
+                break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the prepared process never took its user")
+    assert os.stat(f"/proc/{held}/fd").st_uid == 0
+    run(client.kill(signal.SIGKILL, all=True))
+    run(client.delete())
