@@ -2,9 +2,9 @@
 
 The parent points the pid namespace of its children at the container's (setns on CLONE_NEWPID moves only
 pid_for_children), forks, and points it back at its own; the child, already in the container's pid namespace,
-joins its other namespaces (mount and user last) and goes on as `run_exec_process`, while the parent moves it
-into the container's cgroups (the child waits for that before its exec). Then the parent reads the sync pipe
-until it closes on the process's exec, or an error comes.
+moves itself into the container's cgroups, joins its other namespaces (mount and user last) and goes on as
+`run_exec_process`. Then the parent reads the sync pipe until it closes on the process's exec, or an error
+comes.
 """
 
 from __future__ import annotations
@@ -109,11 +109,9 @@ class ExecTarget:
             raise
         finally:
             parent.close()
-        if msg is not None or held.failure is not None:
+        if msg is not None:
             _kill_and_reap(held.pid)
-            if msg is not None:
-                raise RuntimeFailure(str(msg.get("error") or "exec failed"))
-            raise RuntimeFailure(f"cannot move the process into the container's cgroups: {held.failure}")
+            raise RuntimeFailure(str(msg.get("error") or "exec failed"))
         return held.pid
 
     def _start(self, process: dict[str, Any], console: socket.socket | None, preserve_fds: int,
@@ -130,20 +128,7 @@ class ExecTarget:
             parent.close()
             self._child(child, process, console, preserve_fds, stdio, ignored, held)
         child.close()
-        failure: OSError | None = None
-        try:
-            if self.cgroups is not None:
-                try:
-                    self.cgroups.add(pid)  # while the child enters the namespaces; it waits for this to exec
-                    parent.send(cgroups=True)
-                except OSError as e:  # the child may have failed first: then its message tells why
-                    failure = e
-                    os.kill(pid, signal.SIGKILL)
-        except BaseException:
-            parent.close()
-            _kill_and_reap(pid)
-            raise
-        return Held(pid, parent, held, failure)
+        return Held(pid, parent, held)
 
     def _fork(self) -> int:
         if self.pidns < 0:
@@ -166,6 +151,11 @@ class ExecTarget:
                held: bool) -> None:
         try:
             set_dumpable(False)  # in the container's pid namespace already: its processes must not read our memory
+            if self.cgroups is not None:
+                try:
+                    self.cgroups.add(0)  # "0": the writer; from the host's cgroup and mount namespaces, still ours
+                except OSError as e:
+                    raise RuntimeFailure(f"cannot move the process into the container's cgroups: {e}") from None
             if stdio is not None:
                 for target, fd in enumerate(stdio):
                     os.dup2(fd, target)
@@ -180,21 +170,19 @@ class ExecTarget:
                 ch.send(error=str(e) or e.__class__.__name__)
             finally:
                 os._exit(1)
-        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, self.cgroups is not None,
-                         ignored, held)
+        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, False, ignored, held)
         os._exit(1)
 
 
 class Held:
     """A process forked into a container by `ExecTarget`, before its exec (`held`: until it is told to go)."""
 
-    __slots__ = ("channel", "failure", "held", "pid")
+    __slots__ = ("channel", "held", "pid")
 
-    def __init__(self, pid: int, channel: sync.Channel, held: bool, failure: OSError | None) -> None:
+    def __init__(self, pid: int, channel: sync.Channel, held: bool) -> None:
         self.pid = pid
         self.channel = channel
         self.held = held
-        self.failure = failure  # the move into the cgroups failed: it was killed
 
     def discard(self) -> None:
         """Kill and reap it (it has not exec'd: nothing of the container's has run)."""

@@ -12,7 +12,8 @@
         |  (create returns; init blocks on exec.fifo until `start`)
 
 An exec'd process has no C1 (`execjoin`): R forks it straight into the container's pid namespace, and reads
-until EOF (it exec'd) or {"error"}.
+until EOF (it exec'd) or {"error"}; a process held before its exec (made ready at exec create) waits for
+{"go"} first.
 
 Each message is one write of less than PIPE_BUF bytes, so lines from C1 and C2 never interleave.
 """
