@@ -170,7 +170,7 @@ class ExecTarget:
                 ch.send(error=str(e) or e.__class__.__name__)
             finally:
                 os._exit(1)
-        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, False, ignored, held)
+        run_exec_process(ch, process, console, self.last_cap, preserve_fds, self.seccomp, ignored, held)
         os._exit(1)
 
 

@@ -266,11 +266,9 @@ def run_init(ch: Channel, a: InitArgs) -> None:
 
 def run_exec_process(
     ch: Channel, process: dict[str, Any], console: socket.socket | None, last_cap: int, preserve_fds: int = 0,
-    seccomp: Filter | None = None, await_cgroups: bool = False, ignored: tuple[int, ...] | None = None,
-    held: bool = False,
+    seccomp: Filter | None = None, ignored: tuple[int, ...] | None = None, held: bool = False,
 ) -> None:
-    """An exec'd process, already in the container's namespaces; never returns. `await_cgroups`: the parent
-    moves us into the container's cgroups meanwhile, and says so (we must not exec before). `ignored`: the
+    """An exec'd process, already in the container's namespaces and cgroups; never returns. `ignored`: the
     signals to set back to default (see default_signals). `held`: once all is set, wait for the parent's go."""
     try:
         os.setsid()
@@ -279,8 +277,6 @@ def run_exec_process(
 
             setup_console(console, process.get("consoleSize"), mount_console=False)
         path, args, env = finalize_process(process, last_cap, preserve_fds, seccomp)
-        if await_cgroups:
-            ch.wait_for("cgroups")
         default_signals(ignored)
         environ = _env_map(env)
         if held:
