@@ -86,36 +86,13 @@ class ExecTarget:
 
         `stdio`: the fds the process gets as 0-2, every other fd closed; without it, it inherits ours (and
         `preserve_fds` more)."""
-        return self.launch(self._start(process, console, preserve_fds, stdio, held=False))
+        return self.start(process, console, preserve_fds, stdio).launch()
 
-    def prepare(self, process: dict[str, Any], console: socket.socket | None = None,
-                stdio: tuple[int, int, int] | None = None) -> Held:
-        """Fork `process` into the container and set it up (namespaces, cgroups, user, capabilities, seccomp),
-        then hold it before its execve until `launch`; `discard` it if it is not wanted after all."""
-        return self._start(process, console, 0, stdio, held=True)
-
-    def launch(self, held: Held) -> int:
-        """Let a held process exec; its pid once it has, RuntimeFailure (and it is reaped) if it failed."""
-        parent = held.channel
-        try:
-            if held.held:
-                try:
-                    parent.send(go=True)
-                except BrokenPipeError:  # it failed, or was killed, before its go: its message (if any) says why
-                    pass
-            msg = parent.recv()  # None once the process has exec'd (the pipes close on exec)
-        except BaseException:
-            _kill_and_reap(held.pid)
-            raise
-        finally:
-            parent.close()
-        if msg is not None:
-            _kill_and_reap(held.pid)
-            raise RuntimeFailure(str(msg.get("error") or "exec failed"))
-        return held.pid
-
-    def _start(self, process: dict[str, Any], console: socket.socket | None, preserve_fds: int,
-               stdio: tuple[int, int, int] | None, held: bool) -> Held:
+    def start(self, process: dict[str, Any], console: socket.socket | None = None, preserve_fds: int = 0,
+              stdio: tuple[int, int, int] | None = None, held: bool = False) -> Held:
+        """Fork `process` into the container, where it sets itself up (cgroups, namespaces, user, capabilities,
+        seccomp); `launch` waits for its exec. `held`: it then waits before its execve until `launch` lets it
+        go, or `discard` kills it."""
         parent, child = sync.pair()
         ignored = ignored_signals()
         try:
@@ -175,7 +152,7 @@ class ExecTarget:
 
 
 class Held:
-    """A process forked into a container by `ExecTarget`, before its exec (`held`: until it is told to go)."""
+    """A process forked into a container by `ExecTarget.start`, before its exec (`held`: until it is told to go)."""
 
     __slots__ = ("channel", "held", "pid")
 
@@ -183,6 +160,25 @@ class Held:
         self.pid = pid
         self.channel = channel
         self.held = held
+
+    def launch(self) -> int:
+        """Let it exec; its pid once it has, RuntimeFailure (and it is reaped) if it failed."""
+        try:
+            if self.held:
+                try:
+                    self.channel.send(go=True)
+                except BrokenPipeError:  # it failed, or was killed, before its go: its message (if any) says why
+                    pass
+            msg = self.channel.recv()  # None once the process has exec'd (the pipes close on exec)
+        except BaseException:
+            _kill_and_reap(self.pid)
+            raise
+        finally:
+            self.channel.close()
+        if msg is not None:
+            _kill_and_reap(self.pid)
+            raise RuntimeFailure(str(msg.get("error") or "exec failed"))
+        return self.pid
 
     def discard(self) -> None:
         """Kill and reap it (it has not exec'd: nothing of the container's has run)."""

@@ -118,9 +118,8 @@ def delete_if_quick(own_args: list[str], cid: str) -> bool:
 
 
 def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
-            console_path: str | None, hold: bool = False) -> int | Held:
-    """`target.spawn` from the shim: the process gets `stdio`, or a pty whose master goes to `console_path`.
-    With `hold`, `target.prepare`: the process, set up, waits before its exec (see ExecTarget.launch)."""
+            console_path: str | None, held: bool) -> Held:
+    """`target.start` from the shim: the process gets `stdio`, or a pty whose master goes to `console_path`."""
     from berth.runtime.console import connect_console_socket
 
     console = connect_console_socket(console_path) if console_path else None
@@ -129,9 +128,7 @@ def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, in
         if stdio is None:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             stdio = (null, null, null)  # until the pty's slave takes 0-2
-        if hold:
-            return target.prepare(process, console, stdio=stdio)
-        return target.spawn(process, console, stdio=stdio)
+        return target.start(process, console, stdio=stdio, held=held)
     finally:
         if console is not None:
             console.close()

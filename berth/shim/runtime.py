@@ -61,31 +61,21 @@ class Runtime:
             return False
 
     def exec_in(self, target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
-                console_path: str | None) -> int:
-        """Start `process` in the container (a child of ours, in its namespaces); its pid once it has exec'd.
+                console_path: str | None, held: bool = False) -> Held:
+        """Fork `process` into the container (a child of ours, in its namespaces); `launch` then waits for its
+        exec. `held`: it waits, set up, before its exec until `launch` lets it go (or `Held.discard` kills it).
 
         What `exec --detach` does, without a runtime process: the shim forks the process itself."""
         try:
-            pid = inproc.exec_in(target, process, stdio, console_path)
+            return inproc.exec_in(target, process, stdio, console_path, held)
         except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
             raise RuntimeError_(str(e)) from None
-        assert isinstance(pid, int)
-        return pid
 
-    def exec_held(self, target: ExecTarget, process: dict[str, object], stdio: tuple[int, int, int] | None,
-                  console_path: str | None) -> Held:
-        """`exec_in`, but the process waits, set up, before its exec: `launch` lets it go, `discard` kills it."""
+    @staticmethod
+    def launch(held: Held) -> int:
+        """Let a process from `exec_in` exec; its pid once it has."""
         try:
-            held = inproc.exec_in(target, process, stdio, console_path, hold=True)
-        except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
-            raise RuntimeError_(str(e)) from None
-        assert not isinstance(held, int)
-        return held
-
-    def launch(self, target: ExecTarget, held: Held) -> int:
-        """Let a held process exec; its pid once it has."""
-        try:
-            return target.launch(held)
+            return held.launch()
         except (inproc.RuntimeFailure, OSError) as e:
             raise RuntimeError_(str(e)) from None
 

@@ -351,14 +351,14 @@ class Shim:
         comes within READY_TTL, it is killed before it has run anything of the container's."""
         eid, process = self._exec_request(req)
         stdin = bool(req.get("stdin"))
-        if eid in self._ready or len(self._ready) >= MAX_READY or self._target_for_exec() is None:
+        target = None if eid in self._ready or len(self._ready) >= MAX_READY else self._target_for_exec()
+        if target is None:
             self._ok(client, prepared=False)
             return
-        assert self._exec_target is not None
         io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(f"ready-{eid[:12]}.sock"))
         try:
-            held = self.runtime.exec_held(self._exec_target, process, io.child,
-                                          io.console.arg if io.console else None)
+            held = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None,
+                                        held=True)
         except BaseException:
             io.close()
             raise
@@ -378,10 +378,13 @@ class Shim:
             del self._ready[eid]
             self._discard(ready)
 
-    def _discard(self, ready: _Ready) -> None:
+    def _discard(self, ready: _Ready, alive: bool = True) -> None:
         self.loop.cancel(ready.timer)
         ready.io.close()
-        ready.held.discard()
+        if alive:
+            ready.held.discard()
+        else:
+            ready.held.channel.close()
 
     def _discard_ready(self) -> None:
         ready, self._ready = list(self._ready.values()), {}
@@ -393,21 +396,19 @@ class Shim:
         for eid, ready in list(self._ready.items()):
             if ready.held.pid == pid:
                 del self._ready[eid]
-                self.loop.cancel(ready.timer)
-                ready.io.close()
-                ready.held.channel.close()
+                self._discard(ready, alive=False)
 
     def _launch_ready(self, eid: str, process: dict[str, object], stdin: bool) -> Proc | None:
         """The exec's ready process, let go, when it is the process asked for; None to start one afresh."""
         ready = self._ready.pop(eid, None)
         if ready is None:
             return None
-        if ready.process != process or ready.stdin != stdin or self._exec_target is None:
+        if ready.process != process or ready.stdin != stdin:
             self._discard(ready)
             return None
         self.loop.cancel(ready.timer)
         try:
-            pid = self.runtime.launch(self._exec_target, ready.held)
+            pid = self.runtime.launch(ready.held)
         except RuntimeError_ as exc:  # it failed or was killed while it waited (and is reaped): start afresh
             note(f"ready exec {eid} failed: {exc}")
             ready.io.close()
@@ -429,7 +430,8 @@ class Shim:
         try:
             target = self._target_for_exec()
             if target is not None:  # Berth's runtime: the shim forks the process itself
-                pid = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None)
+                pid = self.runtime.launch(self.runtime.exec_in(target, process, io.child,
+                                                               io.console.arg if io.console else None))
             else:
                 pid = self._runtime_exec(key, process, io)
             io.after_spawn()
