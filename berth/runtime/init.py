@@ -250,6 +250,7 @@ def _execve(path: str, args: list[str], env: list[str]) -> None:
 def run_init(ch: Channel, a: InitArgs) -> None:
     """The container's pid 1 until execve; never returns."""
     try:
+        prctl.set_dumpable(False)  # until its execve: processes that share its pid namespace must not read or trace it
         path, args, env = _init_steps(ch, a)
         ch.send(ready=True)
         ch.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.privileged.runtime.conftest import cgroup_dirs
+from tests.privileged.runtime.conftest import DOCKER_CAPS, cgroup_dirs
 
 pytestmark = pytest.mark.privileged
 
@@ -69,6 +69,41 @@ def serve_console(path: str) -> dict[str, Any]:
     got["thread"] = threading.Thread(target=serve, daemon=True)
     got["thread"].start()
     return got
+
+
+READ_AS_A_CONTAINER = """
+import sys
+from berth.kernel.caps import last_cap
+from berth.runtime.caps import CapConfig, set_caps
+caps = sys.argv[2].split(",")
+set_caps(CapConfig({"effective": caps, "permitted": caps, "inheritable": caps}, last_cap()))
+try:
+    with open(f"/proc/{sys.argv[1]}/environ", "rb") as f:
+        print("read" if f.read() else "empty")
+except PermissionError:
+    print("denied")
+"""
+
+
+def read_as_a_container(pid: int) -> str:
+    """What a process with a container's rights (root, Docker's capabilities: no CAP_SYS_PTRACE) gets when it
+    reads /proc/PID/environ, as one in a pid namespace shared with PID could."""
+    res = subprocess.run([sys.executable, "-c", READ_AS_A_CONTAINER, str(pid), ",".join(DOCKER_CAPS)],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_an_init_waiting_for_its_start_cannot_be_read_or_traced(make_bundle: Any, runtime: Any) -> None:
+    """Until its execve the init is not dumpable (runc does the same): a process with the container's own rights
+    that shares its pid namespace (--pid container:X, --pid host) cannot read its memory, fds or environment,
+    or ptrace it. Its program, once exec'd, is an ordinary process again."""
+    b = created(make_bundle, runtime, ["sleep", "1000"])
+    pid = int((b.path / "init.pid").read_text())
+    assert read_as_a_container(pid) == "denied"
+    runtime("start", "c1")
+    assert wait_until(lambda: os.readlink(f"/proc/{pid}/exe").endswith("busybox"))
+    assert read_as_a_container(pid) == "read"
 
 
 def test_state_transitions(make_bundle: Any, runtime: Any) -> None:
