@@ -1,9 +1,9 @@
 """Child side (runtime layer): the container's init and exec'd processes, in runc's standard_init order.
 
-Init: setsid, lo up, rootfs (mounts, /dev, pivot_root), console, finalize rootfs, hostname, sysctl,
-read-only and masked paths, oom score, rlimits, no_new_privs, seccomp (without no_new_privs), bounding
-set, user, caps, cwd, seccomp (with no_new_privs), report ready, block on exec.fifo, execve. Everything
-imported here is loaded before pivot_root: no import may happen in the container.
+Init: not dumpable (until its execve), setsid, lo up, rootfs (mounts, /dev, pivot_root), console, finalize
+rootfs, hostname, sysctl, read-only and masked paths, oom score, rlimits, no_new_privs, seccomp (without
+no_new_privs), bounding set, user, caps, cwd, seccomp (with no_new_privs), report ready, block on exec.fifo,
+execve. Everything imported here is loaded before pivot_root: no import may happen in the container.
 """
 
 from __future__ import annotations
