@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -10,8 +11,6 @@ __all__ = ["ZERO_TIME", "from_rfc3339", "human_duration", "now_ns", "parse_since
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _RFC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
-_DUR = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def now_ns() -> int:
@@ -42,24 +41,77 @@ def from_rfc3339(text: str) -> int:
     return int(dt.timestamp()) * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
 
 
+_GO_DURATION = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_INT = re.compile(r"[-+]?\d+", re.ASCII)
+_DIGITS = re.compile(r"\d+", re.ASCII)
+# by how much of a clock the value has: none (a date), hours, minutes, seconds, seconds and a fraction
+_LAYOUTS = ("2006-01-02", "2006-01-02T15", "2006-01-02T15:04", "2006-01-02T15:04:05",
+            "2006-01-02T15:04:05.999999999")
+_SECONDS = r"T(?P<h>\d\d?):(?P<mi>\d\d):(?P<s>\d\d)(?:[.,](?P<f>\d+))?"
+_CLOCKS = ("", r"T(?P<h>\d\d?)", r"T(?P<h>\d\d?):(?P<mi>\d\d)", _SECONDS, _SECONDS)
+_DATE = r"(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)"
+_ZONE = r"(?P<z>Z|[+-]\d\d:\d\d)"
+
+
 def parse_since(value: str, now: float | None = None) -> float:
-    """Docker's since/until: unix seconds (with fraction), RFC3339, or a Go duration ago ("10m")."""
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    if _RFC.match(value):
-        return from_rfc3339(value) / 1e9
-    if re.fullmatch(r"\d{4}-\d\d-\d\d", value):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
-    pos, total = 0, 0.0
-    for m in _DUR.finditer(value):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        pos = m.end()
-    if pos != len(value) or not value:
-        raise ValueError(f"invalid time value {value!r}")
-    return (time.time() if now is None else now) - total
+    """Docker's since/until value (the CLI's and the daemon's GetTimestamp) as unix seconds: a Go duration ago
+    ("10m", "1h30m"), an RFC3339 date or time with or without a zone (without one: in the local zone, at its
+    offset now), or unix seconds ("1700000000.5"). ValueError with docker's text otherwise."""
+    ref = time.time() if now is None else now
+    if _GO_DURATION.fullmatch(value):
+        return float(math.floor(ref - _duration_seconds(value)))
+    local = not any(ch in value for ch in "zZ+") and value.count("-") != 3
+    clock = 0 if "T" not in value and "." not in value else _clock_fields(value, local)
+    layout = f'"{_LAYOUTS[clock]}{"" if local else "Z07:00"}"'
+    m = re.fullmatch(_DATE + _CLOCKS[clock] + ("" if local else _ZONE), value, re.ASCII)
+    if m:
+        return _epoch(m, ref, f"parsing time {_quote(value)} as {layout}")
+    if "-" in value:  # meant as a date: docker reports the layout it tried
+        raise ValueError(f"parsing time {_quote(value)} as {layout}: cannot parse it")
+    sec, dot, frac = value.partition(".")
+    if not _INT.fullmatch(sec) or (dot and not _DIGITS.fullmatch(frac)):
+        raise ValueError(f"failed to parse value as time or duration: {_quote(value)}")
+    return int(sec) + (int(frac[:9].ljust(9, "0")) / 1e9 if dot else 0.0)
+
+
+def _duration_seconds(value: str) -> float:
+    sign = -1.0 if value.startswith("-") else 1.0
+    return sign * sum(float(num) * _UNIT[unit] for num, unit in _DURATION_PART.findall(value))
+
+
+def _clock_fields(value: str, local: bool) -> int:
+    """Docker's choice of layout: a "." means seconds and a fraction; else the colons after the date count
+    (one of them belongs to a numeric zone)."""
+    if "." in value:
+        return 4
+    colons = value.count(":")
+    if not local and not any(ch in value for ch in "zZ") and colons:
+        colons -= 1
+    return min(colons, 2) + 1
+
+
+def _epoch(m: re.Match[str], ref: float, what: str) -> float:
+    f = {k: v or "" for k, v in m.groupdict().items()}
+    try:
+        wall = datetime(int(f["y"]), int(f["mo"]), int(f["d"]), int(f.get("h") or 0), int(f.get("mi") or 0),
+                        int(f.get("s") or 0), tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    zone = f.get("z", "")
+    if not zone:
+        offset = time.localtime(ref).tm_gmtoff  # Go's FixedZone(reference.Zone()): the local offset now
+    elif zone == "Z":
+        offset = 0
+    else:
+        offset = (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (-1 if zone[0] == "-" else 1)
+    return int(wall.timestamp()) - offset + int(f.get("f", "")[:9].ljust(9, "0")) / 1e9
+
+
+def _quote(value: str) -> str:
+    """Go's %q for the values people type."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def human_duration(seconds: float) -> str:

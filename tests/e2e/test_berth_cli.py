@@ -58,6 +58,24 @@ def test_stdin_and_detached(berthd: Daemon) -> None:
         berthd.berth("rm", "-f", "bg-one")
 
 
+def test_logs_since_and_until_read_times_as_docker_does(berthd: Daemon) -> None:
+    ok(berthd.berth("run", "--name", "since-logs", "busybox", "echo", "logged"))
+    try:
+        yesterday = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 86400))  # local, no zone
+        assert ok(berthd.berth("logs", "--since", yesterday, "since-logs")) == "logged\n"
+        assert ok(berthd.berth("logs", "--until", yesterday, "since-logs")) == ""
+        assert ok(berthd.berth("logs", "--since", "1h", "since-logs")) == "logged\n"
+        res = berthd.berth("logs", "--since", "yesterday", "since-logs")
+        assert res.returncode == 1
+        assert res.stderr.decode() == \
+            'invalid value for "since": failed to parse value as time or duration: "yesterday"\n'
+        res = berthd.berth("events", "--until", "2026-13-01")
+        assert res.returncode == 1
+        assert res.stderr.decode() == 'parsing time "2026-13-01" as "2006-01-02": month must be in 1..12\n'
+    finally:
+        berthd.berth("rm", "-f", "since-logs")
+
+
 def test_images_import_tag_rmi(berthd: Daemon, busybox_tar: bytes) -> None:
     with tempfile.NamedTemporaryFile(suffix=".tar") as f:
         f.write(busybox_tar)

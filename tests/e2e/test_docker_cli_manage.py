@@ -122,6 +122,25 @@ def test_container_prune(berthd: Daemon) -> None:
         berthd.docker("rm", "-f", running, "prunable")
 
 
+def test_prune_until_reads_times_as_docker_does(berthd: Daemon) -> None:
+    """The daemon reads `until` itself: local times without a zone are docker's too, and a bad one is a 400."""
+    ok(berthd.docker("create", "--name", "until-kept", "busybox", "true"))
+    try:
+        an_hour_ago = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 3600))
+        ok(berthd.docker("container", "prune", "-f", "--filter", f"until={an_hour_ago}"))
+        assert berthd.docker("inspect", "until-kept").returncode == 0
+        in_a_minute = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() + 60))
+        ok(berthd.docker("container", "prune", "-f", "--filter", f"until={in_a_minute}"))
+        assert berthd.docker("inspect", "until-kept").returncode == 1
+        for cmd in (("container", "prune", "-f"), ("image", "prune", "-f"), ("images",)):
+            res = berthd.docker(*cmd, "--filter", "until=yesterday")
+            assert res.returncode == 1
+            assert res.stderr.decode().strip() == \
+                'Error response from daemon: failed to parse value as time or duration: "yesterday"'
+    finally:
+        berthd.docker("rm", "-f", "until-kept")
+
+
 def test_export_then_import_with_change(berthd: Daemon) -> None:
     ok(berthd.docker("run", "--name", "exp", "busybox", "sh", "-c", "echo exported > /marker"))
     try:

@@ -178,8 +178,8 @@ def _time_param(req: Request, key: str) -> float | None:
         return None
     try:
         return parse_since(value)
-    except ValueError:
-        raise errdefs.InvalidParameter(f"invalid value for {key}: {value!r}") from None
+    except ValueError as exc:
+        raise errdefs.InvalidParameter(str(exc)) from None
 
 
 async def _follow(

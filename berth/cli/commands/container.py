@@ -140,18 +140,24 @@ LOGS = (Command("logs", "berth logs [OPTIONS] CONTAINER", "Fetch the logs of a c
         .flag("--until", "value", help="Show logs before a timestamp or relative (e.g. 42m)"))
 
 
-def _timestamp(value: str | None) -> str | None:
+def timestamp_param(value: str | None, flag: str = "") -> str | None:
+    """A --since/--until value as the unix seconds the API takes (docker's client converts it too); a bad one
+    ends the command with docker's text (`logs` names the flag, `events` does not)."""
     if not value:
         return None
     from berth.util.timefmt import parse_since
-    return f"{parse_since(value):.9f}"
+    try:
+        return f"{parse_since(value):.9f}"
+    except ValueError as exc:
+        raise StatusError(1, f'invalid value for "{flag}": {exc}' if flag else str(exc)) from None
 
 
 def logs(cli: Cli, argv: list[str]) -> int:
     ns = LOGS.parse(argv)
     name = ns.args[0]
     info = cli.client.get(f"/containers/{name}/json")
-    query = {"stdout": 1, "stderr": 1, "since": _timestamp(ns.since), "until": _timestamp(ns.until),
+    query = {"stdout": 1, "stderr": 1, "since": timestamp_param(ns.since, "since"),
+             "until": timestamp_param(ns.until, "until"),
              "timestamps": ns.timestamps or None, "follow": ns.follow or None, "tail": ns.tail,
              "details": ns.details or None}
     resp = cli.client.stream("GET", f"/containers/{name}/logs", query)

@@ -152,10 +152,10 @@ def _event_line(ev: dict[str, Any]) -> str:
 
 
 def events(cli: Cli, argv: list[str]) -> int:
-    from berth.cli.commands.container import _timestamp
+    from berth.cli.commands.container import timestamp_param
     from berth.cli.templates import Template
     ns = EVENTS.parse(argv)
-    query = {"since": _timestamp(ns.since), "until": _timestamp(ns.until),
+    query = {"since": timestamp_param(ns.since), "until": timestamp_param(ns.until),
              "filters": filters_json(ns.filter, EVENTS)}
     fmt = Template(ns.format.replace("\\t", "\t")) if ns.format and ns.format != "json" else None
     for ev in cli.client.json_stream("GET", "/events", query):

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from berth import errdefs
 from berth.daemon.images import refs, views
 from berth.oci.digest import short_id
-from berth.util.timefmt import parse_since
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
@@ -148,7 +147,7 @@ def prune(svc: ImagesService, filters: dict[str, list[str]]) -> dict[str, Any]:
         if value not in ("true", "1", "false", "0"):
             raise errdefs.InvalidParameter(f"invalid filter 'dangling={filters['dangling'][-1]}'")
         dangling_only = value in ("true", "1")
-    until = [parse_since(v) * 1e9 for v in filters.get("until", [])]
+    until = views.until_filter_ns(filters)
     sizes = {rec.key: rec.size for rec in svc.meta.snapshots()}
     deleted: list[dict[str, str]] = []
     for img in svc.images():

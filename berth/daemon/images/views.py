@@ -13,7 +13,7 @@ from berth.oci.image import empty_container_config
 from berth.store.metadata import ImageRecord
 from berth.util.timefmt import ZERO_TIME, from_rfc3339, parse_since, rfc3339nano
 
-__all__ = ["Image", "history", "inspect", "select", "summary"]
+__all__ = ["Image", "history", "inspect", "select", "summary", "until_filter_ns"]
 
 LIST_FILTERS = ("dangling", "label", "before", "since", "reference", "until")
 
@@ -144,7 +144,7 @@ def select(images: list[Image], filters: dict[str, list[str]], resolve: Callable
     dangling = _bool_filter(filters, "dangling")
     before = [resolve(r).record.created_ns for r in filters.get("before", [])]
     since = [resolve(r).record.created_ns for r in filters.get("since", [])]
-    until = [parse_since(v) * 1e9 for v in filters.get("until", [])]
+    until = until_filter_ns(filters)
     parents = {i.record.parent for i in images if i.record.parent}
     out = []
     for img in images:
@@ -166,3 +166,11 @@ def select(images: list[Image], filters: dict[str, list[str]], resolve: Callable
             continue
         out.append(img)
     return out
+
+
+def until_filter_ns(filters: dict[str, list[str]]) -> list[float]:
+    """The `until` filter's values as unix nanoseconds; a bad one is docker's 400."""
+    try:
+        return [parse_since(v) * 1e9 for v in filters.get("until", [])]
+    except ValueError as exc:
+        raise errdefs.InvalidParameter(str(exc)) from None
