@@ -48,6 +48,8 @@ def test_logs_options(berthd: Daemon) -> None:
         assert res.stdout == b"out1\nout2\n"
         assert res.stderr == b"err1\n"
         assert ok(berthd.docker("logs", "--tail", "1", "logger")) == "out2\n"
+        for everything in ("all", "-1", "many"):  # as dockerd: a tail that is not a count shows all
+            assert ok(berthd.docker("logs", "--tail", everything, "logger")) == "out1\nout2\n"
         stamped = ok(berthd.docker("logs", "-t", "logger")).splitlines()
         assert stamped[0].endswith(" out1")
         assert stamped[0][:4].isdigit()

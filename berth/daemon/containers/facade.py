@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -134,13 +135,8 @@ class ContainersFacade:
             until_s = parse_since(until) if until else 0.0
         except ValueError as exc:
             raise errdefs.InvalidParameter(str(exc)) from None
-        if tail in ("all", ""):
-            tail_n = -1
-        else:
-            try:
-                tail_n = int(tail)
-            except ValueError:
-                raise errdefs.InvalidParameter(f"invalid tail value {tail!r}") from None
+        # as dockerd: a tail that is not a whole number ("all", "", "abc") or is negative shows everything
+        tail_n = int(tail) if re.fullmatch(r"[-+]?\d+", tail, re.ASCII) and int(tail) >= 0 else -1
         return logreader.read_logs(
             c.log_path, stdout=stdout, stderr=stderr, since=since_s, until=until_s, tail=tail_n,
             timestamps=timestamps, follow=follow,
