@@ -108,8 +108,16 @@ def test_inspect_top_rename(berthd: Daemon) -> None:
         ok(berthd.docker("rename", "old-name", "new-name"))
         assert json.loads(ok(berthd.docker("inspect", cid)))[0]["Name"] == "/new-name"
         assert berthd.docker("inspect", "old-name").returncode == 1
+        other = ok(berthd.docker("create", "--name", "taken-name", "busybox", "true")).strip()
+        res = berthd.docker("rename", "new-name", "taken-name")  # compose looks for dockerd's words
+        assert res.returncode == 1
+        assert res.stderr.decode().splitlines()[0] == (
+            'Error response from daemon: Error when allocating new name: Conflict. The container name '
+            f'"/taken-name" is already in use by container "{other}". You have to remove (or rename) that '
+            "container to be able to reuse that name.")
+        assert json.loads(ok(berthd.docker("inspect", cid)))[0]["Name"] == "/new-name"
     finally:
-        berthd.docker("rm", "-f", cid)
+        berthd.docker("rm", "-f", cid, "taken-name")
 
 
 def test_container_prune(berthd: Daemon) -> None:

@@ -450,7 +450,10 @@ class ContainersService:
         if not new_name:
             raise errdefs.InvalidParameter("Neither old nor new names may be empty")
         old = c.name
-        bare = self.names.reserve(new_name, c.id)
+        try:
+            bare = self.names.reserve(new_name, c.id)
+        except (errdefs.Conflict, errdefs.InvalidParameter) as exc:  # dockerd's wording, the same kind
+            raise type(exc)(f"Error when allocating new name: {exc}") from None
         if bare == old:
             raise errdefs.InvalidParameter("Renaming a container with the same name as its current name")
         self.names.release(old)
