@@ -8,11 +8,20 @@ from berth.cli.pflag import Command, StatusError
 from berth.cli.units import ram_in_bytes
 from berth.util.portspec import PortSpecError, parse_port_range, parse_port_spec, split_proto
 
+
+class OptionError(ValueError):
+    """A run/create option docker's CLI rejects before any request; `flag` (with its `value`) when the flag's
+    own parser rejects it, which docker reports with the usage."""
+
+    def __init__(self, message: str, flag: str = "", value: str = "") -> None:
+        super().__init__(message)
+        self.flag, self.value = flag, value
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["container_flags", "create_request", "parse_env_file", "parse_ports"]
+__all__ = ["OptionError", "container_flags", "create_request", "parse_env_file", "parse_ports"]
 
 _LISTS = [
     ("--add-host", "Add a custom host-to-IP mapping (host:ip)"), ("--cap-add", "Add Linux capabilities"),
@@ -92,7 +101,7 @@ def parse_env_file(path: str) -> list[str]:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as exc:
-        raise StatusError(125, f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+        raise OptionError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
     return [line.lstrip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
@@ -116,7 +125,7 @@ def parse_ports(specs: list[str], expose: list[str]) -> tuple[dict[str, Any], di
         try:
             mappings = parse_port_spec(spec)
         except PortSpecError as exc:
-            raise StatusError(125, str(exc)) from None
+            raise OptionError(str(exc)) from None
         for m in mappings:
             exposed[m.key] = {}
             bindings.setdefault(m.key, []).append({"HostIp": m.host_ip, "HostPort": m.host_port})
@@ -125,7 +134,7 @@ def parse_ports(specs: list[str], expose: list[str]) -> tuple[dict[str, Any], di
         try:
             first, last = parse_port_range(port)
         except ValueError:
-            raise StatusError(125, f"invalid range format for --expose: {spec}") from None
+            raise OptionError(f"invalid range format for --expose: {spec}") from None
         for p in range(first, last + 1):
             exposed[f"{p}/{proto}"] = {}
     return exposed, bindings
@@ -166,7 +175,7 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
         "IpcMode": ns.ipc or "", "PidMode": ns.pid or "", "UTSMode": ns.uts or "",
         "UsernsMode": ns.userns or "",
         "VolumesFrom": ns.volumes_from or None, "OomKillDisable": ns.oom_kill_disable,
-        "LogConfig": {"Type": ns.log_driver or "", "Config": dict(o.split("=", 1) for o in ns.log_opt)},
+        "LogConfig": {"Type": ns.log_driver or "", "Config": dict((*o.split("=", 1), "")[:2] for o in ns.log_opt)},
         "Ulimits": [_ulimit(u) for u in ns.ulimit], "Devices": [_device(d) for d in ns.device],
         "MemorySwappiness": -1, "ConsoleSize": [0, 0],
     }
@@ -176,17 +185,14 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
         hc["Tmpfs"] = {t.split(":", 1)[0]: [*t.split(":", 1), ""][1] for t in ns.tmpfs}
     if ns.init:
         hc["Init"] = True
-    try:
-        if ns.memory:
-            hc["Memory"] = ram_in_bytes(ns.memory)
-        if ns.memory_swap:
-            hc["MemorySwap"] = -1 if ns.memory_swap == "-1" else ram_in_bytes(ns.memory_swap)
-        if ns.shm_size:
-            hc["ShmSize"] = ram_in_bytes(ns.shm_size)
-        if ns.cpus:
-            hc["NanoCpus"] = round(float(ns.cpus) * 1e9)
-    except ValueError as exc:
-        raise StatusError(125, f"invalid argument: {exc}") from None
+    if ns.memory:
+        hc["Memory"] = _size(ns.memory, "-m, --memory")
+    if ns.memory_swap:
+        hc["MemorySwap"] = -1 if ns.memory_swap == "-1" else _size(ns.memory_swap, "--memory-swap")
+    if ns.shm_size:
+        hc["ShmSize"] = _size(ns.shm_size, "--shm-size")
+    if ns.cpus:
+        hc["NanoCpus"] = _nano_cpus(ns.cpus)
     if ns.cpu_shares is not None:
         hc["CpuShares"] = ns.cpu_shares
     if ns.cpuset_cpus:
@@ -202,10 +208,30 @@ def _host_config(ns: Any, bindings: dict[str, Any]) -> dict[str, Any]:
     return hc
 
 
+def _size(text: str, flag: str) -> int:
+    try:
+        return ram_in_bytes(text)
+    except ValueError as exc:
+        raise OptionError(str(exc), flag, text) from None
+
+
+def _nano_cpus(text: str) -> int:
+    """docker's --cpus: a rational number ("1.5", "1/2") of CPUs, in billionths that must come out whole."""
+    from fractions import Fraction
+
+    try:
+        nano = Fraction(text) * 1_000_000_000
+    except (ValueError, ZeroDivisionError):
+        raise OptionError(f"failed to parse {text} as a rational number", "--cpus", text) from None
+    if nano.denominator != 1:
+        raise OptionError("value is too precise", "--cpus", text)
+    return int(nano)
+
+
 def _sysctl(spec: str) -> tuple[str, str]:
     key, eq, value = spec.partition("=")
     if not eq or not key:
-        raise StatusError(125, f'invalid argument "{spec}" for "--sysctl" flag: sysctl \'{spec}\' is not allowed')
+        raise OptionError(f"sysctl '{spec}' is not allowed", "--sysctl", spec)
     return key, value
 
 
@@ -217,14 +243,45 @@ def _caps(names: list[str]) -> list[str] | None:
 
 
 def _restart(value: str | None) -> dict[str, Any]:
-    name, _, count = (value or "no").partition(":")
+    name, colon, count = (value or "no").partition(":")
+    if colon and not name:
+        raise OptionError("invalid restart policy format: no policy provided before colon")
+    if count and not _is_int(count):
+        raise OptionError("invalid restart policy format: maximum retry count must be an integer")
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
 
 
+def _is_int(text: str) -> bool:
+    """What Go's strconv.Atoi takes: an optional sign and ASCII digits."""
+    digits = text[1:] if text[:1] in "+-" else text
+    return digits.isascii() and digits.isdigit()
+
+
+ULIMITS = frozenset(("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+                     "rss", "rtprio", "rttime", "sigpending", "stack"))
+
+
 def _ulimit(spec: str) -> dict[str, Any]:
-    name, _, limits = spec.partition("=")
-    soft, _, hard = limits.partition(":")
-    return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+    """docker's --ulimit NAME=SOFT[:HARD] (go-units ParseUlimit), with its texts."""
+    name, eq, limits = spec.partition("=")
+    if not eq:
+        raise OptionError(f"invalid ulimit argument: {spec}", "--ulimit", spec)
+    if name not in ULIMITS:
+        raise OptionError(f"invalid ulimit type: {name}", "--ulimit", spec)
+    values = limits.split(":")
+    if len(values) > 2:
+        raise OptionError(f"too many limit value arguments - {limits}, can only have up to two, `soft[:hard]`",
+                          "--ulimit", spec)
+    for v in values:
+        if not _is_int(v):
+            raise OptionError(f'strconv.ParseInt: parsing "{v}": invalid syntax', "--ulimit", spec)
+    soft, hard = int(values[0]), int(values[-1])
+    if hard != -1 and soft > hard:
+        raise OptionError(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}",
+                          "--ulimit", spec)
+    return {"Name": name, "Soft": soft, "Hard": hard}
+
+
 
 
 def _device(spec: str) -> dict[str, str]:
@@ -244,9 +301,9 @@ def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -
     """(query, body) of POST /containers/create for parsed run/create flags (ns.args = image + cmd)."""
     detach = run and ns.detach
     if run and ns.attach and detach:
-        raise StatusError(125, "Conflicting options: -a and -d")
+        raise StatusError(1, "conflicting options: cannot specify both --attach and --detach")  # docker's plain error
     if ns.rm and ns.restart and ns.restart not in ("no", ""):
-        raise StatusError(125, "Conflicting options: --restart and --rm")
+        raise OptionError("conflicting options: cannot specify both --restart and --rm")
     image, cmd = ns.args[0], ns.args[1:]
     attach = {s.lower() for s in ns.attach} if ns.attach else {"stdout", "stderr"}
     if ns.interactive:

@@ -7,8 +7,7 @@ import time
 __all__ = ["ago", "bytes_size", "human_size", "ram_in_bytes"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-_BINARY = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_RAM = r"^(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?$"
+_BINARY = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
 def human_size(size: float, precision: int = 3) -> str:
@@ -33,13 +32,29 @@ def bytes_size(size: float, precision: int = 4) -> str:
 
 
 def ram_in_bytes(text: str) -> int:
-    """RAMInBytes: "64m" -> 67108864 (binary multiples, as --memory and --shm-size parse)."""
+    """RAMInBytes (go-units): "64m" -> 67108864, binary multiples, "kb"/"KiB" alike; docker's texts when bad."""
     import re  # here: `run` imports this module, and most runs give no size
 
-    m = re.match(_RAM, text.strip())
-    if not m:
+    sep = max(text.rfind(ch) for ch in "0123456789. ")
+    if sep < 0:
         raise ValueError(f"invalid size: '{text}'")
-    return int(float(m.group(1)) * _BINARY[m.group(2).lower()])
+    num, sfx = (text[:sep + 1], text[sep + 1:]) if text[sep] != " " else (text[:sep], text[sep + 1:])
+    if not re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", num, re.ASCII):
+        raise ValueError(f'strconv.ParseFloat: parsing "{num}": invalid syntax')
+    size = float(num)
+    if size < 0:
+        raise ValueError(f"invalid size: '{text}'")
+    if not sfx:
+        return int(size)
+    if len(sfx) > 3:
+        raise ValueError(f"invalid suffix: '{sfx}'")
+    low = sfx.lower()
+    if low == "b":
+        return int(size)
+    mul = _BINARY.get(low[0], 0)
+    if not mul or low[1:] not in ("", "b", "ib"):
+        raise ValueError(f"invalid suffix: '{low}'")
+    return int(size * mul)
 
 
 def ago(unix_seconds: float, now: float | None = None) -> str:

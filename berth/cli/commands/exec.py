@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from berth.cli.attached import attached_session, need_tty
-from berth.cli.pflag import Command
+from berth.cli.pflag import Command, StatusError
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -57,6 +57,9 @@ def exec_(cli: Cli, argv: list[str]) -> int:
 def _env_files(paths: list[str]) -> list[str]:
     if not paths:
         return []
-    from berth.cli.runopts import parse_env_file  # with the run flags: only when --env-file is given
+    from berth.cli.runopts import OptionError, parse_env_file  # with the run flags: only for --env-file
 
-    return [line for f in paths for line in parse_env_file(f)]
+    try:
+        return [line for f in paths for line in parse_env_file(f)]
+    except OptionError as exc:
+        raise StatusError(1, str(exc)) from None

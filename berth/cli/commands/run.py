@@ -6,7 +6,7 @@ import sys
 
 from berth.cli.attached import attached_session, need_tty
 from berth.cli.pflag import Command, StatusError
-from berth.cli.runopts import container_flags, create_request
+from berth.cli.runopts import OptionError, container_flags, create_request
 from berth.client import APIError
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -44,7 +44,13 @@ def _terminal_size() -> tuple[int, int] | None:
 
 
 def _create(cli: Cli, cmd: str, ns: Any, run: bool) -> str:
-    query, body = create_request(ns, run, _terminal_size() if ns.tty else None)
+    try:
+        query, body = create_request(ns, run, _terminal_size() if ns.tty else None)
+    except OptionError as exc:
+        if exc.flag:
+            message = f'invalid argument "{exc.value}" for "{exc.flag}" flag: {exc}'
+            raise (RUN if run else CREATE).flag_error(message) from None
+        raise StatusError(125, f"berth: {exc}\n\nRun 'berth {cmd} --help' for more information") from None
     policy = ns.pull or "missing"
     if policy == "always":
         _pull(cli, cmd, ns.args[0], ns.quiet)

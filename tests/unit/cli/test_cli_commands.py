@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from tests.unit.cli.conftest import CID, Engine
 
 Berth = Callable[..., tuple[int, str, str]]
@@ -142,8 +144,53 @@ def test_run_daemon_errors_exit_125_and_127(engine: Engine, berth: Berth) -> Non
     assert err.startswith("berth: Error response from daemon: failed to create task")
     engine.start_error = "cannot start: bad config"
     assert berth("run", "busybox")[0] == 125
-    code, _, err = berth("run", "--restart=always", "--rm", "busybox")
-    assert (code, err.strip()) == (125, "Conflicting options: --restart and --rm")
+
+
+RUN_HELP = "\n\nRun 'berth run --help' for more information\n"
+RUN_USAGE = "\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]" + RUN_HELP
+
+
+@pytest.mark.parametrize(("flags", "status", "text"), [
+    # each text is what docker 28's CLI prints for the same flags, with berth for docker
+    (["--restart=always", "--rm"], 125,
+     "berth: conflicting options: cannot specify both --restart and --rm" + RUN_HELP),
+    (["-a", "stdout", "-d"], 1, "conflicting options: cannot specify both --attach and --detach\n"),
+    (["--restart", "on-failure:x"], 125,
+     "berth: invalid restart policy format: maximum retry count must be an integer" + RUN_HELP),
+    (["--restart", ":3"], 125, "berth: invalid restart policy format: no policy provided before colon" + RUN_HELP),
+    (["--env-file", "/nonexistent.env"], 125, "berth: open /nonexistent.env: no such file or directory" + RUN_HELP),
+    (["--ulimit", "nofile=x"], 125,
+     'invalid argument "nofile=x" for "--ulimit" flag: strconv.ParseInt: parsing "x": invalid syntax' + RUN_USAGE),
+    (["--ulimit", "nofile"], 125, 'invalid argument "nofile" for "--ulimit" flag: invalid ulimit argument: nofile'
+     + RUN_USAGE),
+    (["--ulimit", "foo=1"], 125, 'invalid argument "foo=1" for "--ulimit" flag: invalid ulimit type: foo' + RUN_USAGE),
+    (["--ulimit", "nofile=10:5"], 125, 'invalid argument "nofile=10:5" for "--ulimit" flag: ulimit soft limit must '
+     "be less than or equal to hard limit: 10 > 5" + RUN_USAGE),
+    (["--ulimit", "nofile=1:2:3"], 125, 'invalid argument "nofile=1:2:3" for "--ulimit" flag: too many limit value '
+     "arguments - 1:2:3, can only have up to two, `soft[:hard]`" + RUN_USAGE),
+    (["--cpus", "x"], 125, 'invalid argument "x" for "--cpus" flag: failed to parse x as a rational number'
+     + RUN_USAGE),
+    (["-m", "1x"], 125, 'invalid argument "1x" for "-m, --memory" flag: invalid suffix: \'x\'' + RUN_USAGE),
+    (["-m", " 5m"], 125, 'invalid argument " 5m" for "-m, --memory" flag: strconv.ParseFloat: parsing " 5": '
+     "invalid syntax" + RUN_USAGE),
+    (["--shm-size", "1q"], 125, 'invalid argument "1q" for "--shm-size" flag: invalid suffix: \'q\'' + RUN_USAGE),
+    (["--sysctl", "bad"], 125, 'invalid argument "bad" for "--sysctl" flag: sysctl \'bad\' is not allowed'
+     + RUN_USAGE),
+])
+def test_run_option_errors_read_as_dockers(engine: Engine, berth: Berth, flags: list[str], status: int,
+                                           text: str) -> None:
+    assert berth("run", *flags, "busybox", "true") == (status, "", text)
+    assert not engine.created
+
+
+def test_run_options_docker_accepts(engine: Engine, berth: Berth) -> None:
+    assert berth("run", "-d", "--cpus", "1/2", "-m", "1.5k", "--ulimit", "nofile=10:-1", "--restart",
+                 "on-failure:3", "--log-opt", "tag", "--log-opt", "max-size=1k", "busybox")[0] == 0
+    hc = engine.created[-1]["HostConfig"]
+    assert (hc["NanoCpus"], hc["Memory"]) == (500_000_000, 1536)
+    assert hc["Ulimits"] == [{"Name": "nofile", "Soft": 10, "Hard": -1}]
+    assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert hc["LogConfig"]["Config"] == {"tag": "", "max-size": "1k"}
 
 
 def test_start_attach_uses_wait_and_exit_code(engine: Engine, berth: Berth) -> None:
