@@ -7,7 +7,6 @@ import time
 __all__ = ["ago", "bytes_size", "human_size", "ram_in_bytes"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-_BINARY = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
 def human_size(size: float, precision: int = 3) -> str:
@@ -32,29 +31,10 @@ def bytes_size(size: float, precision: int = 4) -> str:
 
 
 def ram_in_bytes(text: str) -> int:
-    """RAMInBytes (go-units): "64m" -> 67108864, binary multiples, "kb"/"KiB" alike; docker's texts when bad."""
-    import re  # here: `run` imports this module, and most runs give no size
+    """RAMInBytes: "64m" -> 67108864 (binary multiples, as --memory and --shm-size parse)."""
+    from berth.util.sizes import BINARY, parse_size
 
-    sep = max(text.rfind(ch) for ch in "0123456789. ")
-    if sep < 0:
-        raise ValueError(f"invalid size: '{text}'")
-    num, sfx = (text[:sep + 1], text[sep + 1:]) if text[sep] != " " else (text[:sep], text[sep + 1:])
-    if not re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", num, re.ASCII):
-        raise ValueError(f'strconv.ParseFloat: parsing "{num}": invalid syntax')
-    size = float(num)
-    if size < 0:
-        raise ValueError(f"invalid size: '{text}'")
-    if not sfx:
-        return int(size)
-    if len(sfx) > 3:
-        raise ValueError(f"invalid suffix: '{sfx}'")
-    low = sfx.lower()
-    if low == "b":
-        return int(size)
-    mul = _BINARY.get(low[0], 0)
-    if not mul or low[1:] not in ("", "b", "ib"):
-        raise ValueError(f"invalid suffix: '{low}'")
-    return int(size * mul)
+    return parse_size(text, BINARY)
 
 
 def ago(unix_seconds: float, now: float | None = None) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import berth
 from berth import errdefs
+from berth.daemon.containers.logconfig import LogTarget
 from berth.shim.protocol import (
     FRAME_STDIN,
     HEADER,
@@ -229,25 +230,27 @@ class ShimLauncher:
     def shim_dir(self, cid: str) -> str:
         return os.path.join(self.shims_root, cid)
 
-    def _shim_args(self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool) -> list[str]:
+    def _shim_args(self, cid: str, bundle: str, log_to: LogTarget, stdin: bool, tty: bool) -> list[str]:
         args = ["--id", cid, "--bundle", bundle, "--dir", self.shim_dir(cid), "--runtime",
-                json.dumps(self.runtime_argv), "--log-path", log_path]
+                json.dumps(self.runtime_argv), "--log-path", log_to.path]
+        if log_to.max_size > 0:
+            args += ["--log-max-size", str(log_to.max_size), "--log-max-files", str(log_to.max_files)]
         if self.runtime_root:
             args += ["--runtime-root", self.runtime_root]
         return args + (["--stdin"] if stdin else []) + (["--tty"] if tty else [])
 
-    def _argv(self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool) -> list[str]:
+    def _argv(self, cid: str, bundle: str, log_to: LogTarget, stdin: bool, tty: bool) -> list[str]:
         # -S: no site import (faster, smaller shim); PYTHONPATH points at this very package instead
-        return [self.python, "-S", "-m", "berth.shim", *self._shim_args(cid, bundle, log_path, stdin, tty)]
+        return [self.python, "-S", "-m", "berth.shim", *self._shim_args(cid, bundle, log_to, stdin, tty)]
 
     async def launch(
-        self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool
+        self, cid: str, bundle: str, log_to: LogTarget, stdin: bool, tty: bool
     ) -> tuple[ShimClient, int]:
         """Start the shim (which runs `runtime create`); returns its client and init's pid."""
         os.makedirs(self.shim_dir(cid), mode=0o711, exist_ok=True)
         try:
             async with asyncio.timeout(LAUNCH_TIMEOUT):
-                out, err = await self._run_shim(cid, bundle, log_path, stdin, tty)
+                out, err = await self._run_shim(cid, bundle, log_to, stdin, tty)
         except TimeoutError:
             raise ShimError(f"shim for {cid} did not report within {LAUNCH_TIMEOUT:.0f}s") from None
         line = out.split(b"\n", 1)[0]
@@ -260,12 +263,12 @@ class ShimLauncher:
             raise ShimError(f"OCI runtime create failed: {result.get('error')}")
         return ShimClient(os.path.join(self.shim_dir(cid), "shim.sock")), int(str(result["pid"]))
 
-    async def _run_shim(self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool) -> tuple[bytes, bytes]:
+    async def _run_shim(self, cid: str, bundle: str, log_to: LogTarget, stdin: bool, tty: bool) -> tuple[bytes, bytes]:
         """The shim's stdout and stderr, up to EOF (its result line is on stdout)."""
         if self.zygote is not None:
             try:
                 out_fd, err_fd, acknowledged = await self.zygote.spawn(
-                    self._shim_args(cid, bundle, log_path, stdin, tty))
+                    self._shim_args(cid, bundle, log_to, stdin, tty))
             except ZygoteUnavailable as exc:
                 log.debug("zygote unavailable (%s): launching the shim directly", exc)
             else:
@@ -274,7 +277,7 @@ class ShimLauncher:
                     return out, err
                 log.warning("the zygote was replaced before it started the shim of %s: launching it directly", cid)
         proc = await asyncio.create_subprocess_exec(
-            *self._argv(cid, bundle, log_path, stdin, tty), stdin=asyncio.subprocess.DEVNULL,
+            *self._argv(cid, bundle, log_to, stdin, tty), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=python_env(), close_fds=True,
         )
         return await proc.communicate()

@@ -1,4 +1,6 @@
-"""Docker's json-file log writer (shim layer): one {"log","stream","time"} line per output line."""
+"""Docker's json-file log writer (shim layer): one {"log","stream","time"} line per output line; with a
+max-size, the file rotates as dockerd's does (PATH.1 ... PATH.N-1 keep the older entries, or, with max-file 1,
+the file starts again empty)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ def rfc3339nano(ns: int) -> str:
 class JsonLog:
     """Appends an entry per line of each stream; a partial line waits for its end (or `flush`)."""
 
-    __slots__ = ("_fd", "_partial")
+    __slots__ = ("_fd", "_max_files", "_max_size", "_partial", "_path", "_size")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, max_size: int = -1, max_files: int = 1) -> None:
+        self._path, self._max_size, self._max_files = path, max_size, max_files
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._size = os.fstat(self._fd).st_size
         self._partial: dict[str, bytes] = {}
 
     def write(self, stream: str, data: bytes, ns: int | None = None) -> None:
@@ -54,20 +58,53 @@ class JsonLog:
         self._append(out)
 
     def _append(self, entries: list[bytes]) -> None:
-        if not entries:
+        if self._max_size < 0:
+            self._write(b"".join(entries))
             return
-        view = memoryview(b"".join(entries))
+        batch: list[bytes] = []
+        for entry in entries:  # as dockerd: a file that has reached max-size rotates before the next entry
+            if self._size >= self._max_size:
+                self._write(b"".join(batch))
+                batch.clear()
+                self._rotate()
+            batch.append(entry)
+            self._size += len(entry)
+        self._write(b"".join(batch))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
         try:
             while view:
                 view = view[os.write(self._fd, view):]
         except OSError as exc:  # a full disk loses log lines, never the container
             os.write(2, f"json log write failed: {exc}\n".encode())
 
+    def _rotate(self) -> None:
+        """PATH.N-2 -> PATH.N-1, ..., PATH -> PATH.1, and a new empty PATH (only that with max-file 1)."""
+        try:
+            if self._max_files > 1:
+                for i in range(self._max_files - 1, 1, -1):
+                    _rename_if_there(f"{self._path}.{i - 1}", f"{self._path}.{i}")
+                _rename_if_there(self._path, f"{self._path}.1")
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+        except OSError as exc:  # the entries go on to the file as it is
+            os.write(2, f"json log rotation failed: {exc}\n".encode())
+            return
+        os.close(self._fd)
+        self._fd, self._size = fd, 0
+
     def close(self) -> None:
         if self._fd >= 0:
             self.flush()
             os.close(self._fd)
             self._fd = -1
+
+
+def _rename_if_there(src: str, dst: str) -> None:
+    try:
+        os.rename(src, dst)
+    except FileNotFoundError:
+        pass
 
 
 def _entry(raw: bytes, stream: str, when: str) -> bytes:

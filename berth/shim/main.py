@@ -22,10 +22,12 @@ __all__ = ["main", "parse_args"]
 
 USAGE = (
     "usage: python -m berth.shim --id ID --bundle BUNDLE --dir SHIMDIR --runtime RUNTIME_ARGV_JSON "
-    "--log-path JSONLOG [--stdin] [--tty] [--runtime-root DIR]"
+    "--log-path JSONLOG|'' [--log-max-size BYTES --log-max-files N] [--stdin] [--tty] [--runtime-root DIR]"
 )
 _VALUED = {"--id": "id", "--bundle": "bundle", "--dir": "dir", "--runtime": "runtime",
-           "--log-path": "log_path", "--runtime-root": "runtime_root"}
+           "--log-path": "log_path", "--runtime-root": "runtime_root", "--log-max-size": "log_max_size",
+           "--log-max-files": "log_max_files"}
+_OPTIONAL = ("runtime_root", "log_max_size", "log_max_files")
 _FLAGS = {"--stdin": "stdin", "--tty": "tty"}
 SHRINK_DELAY = 0.5
 
@@ -46,7 +48,7 @@ def parse_args(argv: list[str]) -> dict[str, object]:
             opts[_VALUED[name]] = value
         else:
             raise ValueError(f"unknown argument {arg!r}")
-    missing = [flag for flag, key in _VALUED.items() if key not in opts and key != "runtime_root"]
+    missing = [flag for flag, key in _VALUED.items() if key not in opts and key not in _OPTIONAL]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
     runtime = minijson.loads(str(opts["runtime"]))
@@ -56,7 +58,13 @@ def parse_args(argv: list[str]) -> dict[str, object]:
         runtime += ["--root", str(opts["runtime_root"])]
     opts["runtime"] = runtime
     for key in ("bundle", "dir", "log_path"):
-        opts[key] = os.path.abspath(str(opts[key]))
+        if opts[key] or key != "log_path":  # no log path: the container's output is not logged (driver none)
+            opts[key] = os.path.abspath(str(opts[key]))
+    for key, default in (("log_max_size", -1), ("log_max_files", 1)):
+        text = str(opts.get(key, default))
+        if not text.lstrip("-").isdigit():
+            raise ValueError(f"--{key.replace('_', '-')} must be a whole number")
+        opts[key] = int(text)
     return opts
 
 
@@ -133,7 +141,8 @@ def _serve(opts: dict[str, object], report: int) -> int:
 
     loop = Loop()
     cfg = Config(str(opts["id"]), str(opts["bundle"]), str(opts["dir"]), list(opts["runtime"]),  # type: ignore[call-overload]
-                 str(opts["log_path"]), bool(opts["stdin"]), bool(opts["tty"]))
+                 str(opts["log_path"]), bool(opts["stdin"]), bool(opts["tty"]),
+                 int(opts["log_max_size"]), int(opts["log_max_files"]))  # type: ignore[call-overload]
     try:
         shim = Shim(cfg, loop)
         pid = shim.create()

@@ -42,12 +42,13 @@ class OpError(Exception):
 class Config:
     """What the shim was launched with."""
 
-    __slots__ = ("bundle", "dir", "id", "log_path", "runtime", "stdin", "tty")
+    __slots__ = ("bundle", "dir", "id", "log_max_files", "log_max_size", "log_path", "runtime", "stdin", "tty")
 
     def __init__(self, id: str, bundle: str, dir: str, runtime: list[str], log_path: str,
-                 stdin: bool, tty: bool) -> None:
+                 stdin: bool, tty: bool, log_max_size: int = -1, log_max_files: int = 1) -> None:
         self.id, self.bundle, self.dir, self.runtime = id, bundle, dir, runtime
         self.log_path, self.stdin, self.tty = log_path, stdin, tty
+        self.log_max_size, self.log_max_files = log_max_size, log_max_files  # json-file rotation (-1: none)
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -71,7 +72,7 @@ class Shim:
         self.loop = loop
         self.runtime = Runtime(cfg.runtime, cfg.path("runtime.err"))
         self.teardown = Teardown(self.runtime, cfg.id, cfg.path("delete.err"))
-        self.log = JsonLog(cfg.log_path)
+        self.log = JsonLog(cfg.log_path, cfg.log_max_size, cfg.log_max_files) if cfg.log_path else None
         self.init: Proc | None = None
         self.started_at = 0
         self.execs: dict[str, Proc] = {}
@@ -485,7 +486,8 @@ class Shim:
             self._listener.close()
             self._listener = None
         self._discard_ready()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
         remove_tree(self.cfg.dir)
         last_words()
         for c in list(self.clients):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import time
 
@@ -58,6 +59,48 @@ def test_logs_options(berthd: Daemon) -> None:
         assert ok(berthd.docker("logs", "--until", "2000-01-01T00:00:00Z", "logger")) == ""
     finally:
         berthd.docker("rm", "-f", "logger")
+
+
+def test_log_opts_rotate_the_json_file_as_dockerd(berthd: Daemon) -> None:
+    ok(berthd.docker("run", "--name", "rotating", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox",
+                     "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"))
+    try:
+        log_path = ok(berthd.docker("inspect", "-f", "{{.LogPath}}", "rotating")).strip()
+        folder = os.path.dirname(log_path)
+        name = os.path.basename(log_path)
+        assert sorted(n for n in os.listdir(folder) if n.startswith(name)) == [name, f"{name}.1", f"{name}.2"]
+        assert all(os.path.getsize(f"{log_path}.{i}") < 1100 for i in (1, 2))
+        kept = ok(berthd.docker("logs", "rotating")).splitlines()
+        assert kept[-1] == "line 299"
+        assert kept == [f"line {i}" for i in range(300 - len(kept), 300)]  # the oldest lines went, in order
+        assert len(kept) < 300
+        tail = ok(berthd.docker("logs", "--tail", str(len(kept) - 2), "rotating")).splitlines()
+        assert tail == kept[2:]  # a tail reaches back into the rotated files
+        assert json.loads(ok(berthd.docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", "rotating"))) == {
+            "Type": "json-file", "Config": {"max-size": "1k", "max-file": "3"}}
+    finally:
+        berthd.docker("rm", "-f", "rotating")
+
+
+def test_log_driver_none_and_refused_log_options(berthd: Daemon) -> None:
+    assert ok(berthd.docker("run", "--name", "unlogged", "--log-driver", "none", "busybox", "echo", "shown")) == \
+        "shown\n"  # the output still reaches an attached client
+    try:
+        res = berthd.docker("logs", "unlogged")
+        assert res.returncode == 1
+        assert res.stderr.decode().strip() == \
+            "Error response from daemon: configured logging driver does not support reading"
+        assert ok(berthd.docker("inspect", "-f", "{{.LogPath}}", "unlogged")).strip() == ""
+    finally:
+        berthd.docker("rm", "-f", "unlogged")
+    for flags, text in ((["--log-driver", "syslog"], "logger: no log driver named 'syslog' is registered"),
+                        (["--log-opt", "foo=1"], "unknown log opt 'foo' for json-file log driver"),
+                        (["--log-opt", "max-size=abc"], "invalid size: 'abc'"),
+                        (["--log-opt", "max-file=0"], "max-file cannot be less than 1")):
+        res = berthd.docker("create", "--name", "refused", *flags, "busybox", "true")
+        assert res.returncode == 1
+        assert res.stderr.decode().splitlines()[0] == f"Error response from daemon: {text}"
+        assert berthd.docker("inspect", "refused").returncode == 1
 
 
 def test_logs_follow_ends_when_container_exits(berthd: Daemon) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from berth import errdefs
 from berth.api.streams import stdcopy_frame
 from berth.daemon.containers import filters as ps_filters
+from berth.daemon.containers import logconfig
 from berth.daemon.containers import logs as logreader
 from berth.daemon.containers.attach import ClientReader, ClientWriter, pump
 from berth.daemon.containers.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
@@ -130,6 +131,8 @@ class ContainersFacade:
     def logs(self, ref: str, *, stdout: bool, stderr: bool, follow: bool, tail: str, since: str, until: str,
              timestamps: bool) -> AsyncIterator[tuple[int, bytes]]:
         c = self.containers.get(ref)
+        if logconfig.driver(c.host_config) == "none":
+            raise errdefs.NotImplementedErr("configured logging driver does not support reading")
         try:
             since_s = parse_since(since) if since else 0.0
             until_s = parse_since(until) if until else 0.0

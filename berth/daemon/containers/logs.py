@@ -112,6 +112,57 @@ class _Selector:
         return out
 
 
+def _open_all(path: str) -> list[BinaryIO]:
+    """The log's files, oldest first: PATH.N ... PATH.1 (rotated away, complete) and PATH (being written).
+
+    They are opened newest first: a rotation meanwhile shows up as one file seen twice (dropped), not as a gap.
+    """
+    files: list[BinaryIO] = []
+    seen: set[int] = set()
+    n = 0
+    while True:
+        f = _open(f"{path}.{n}" if n else path)
+        if f is None and n:
+            break
+        n += 1
+        if f is None:
+            continue
+        ino = os.fstat(f.fileno()).st_ino
+        if ino in seen:
+            f.close()
+        else:
+            seen.add(ino)
+            files.append(f)
+    files.reverse()
+    return files
+
+
+def _count_lines(f: BinaryIO) -> int:
+    f.seek(0)
+    return sum(block.count(b"\n") for block in iter(lambda: f.read(_CHUNK), b""))
+
+
+def _tail_start(files: list[BinaryIO], tail: int) -> tuple[int, int]:
+    """(index of the file, offset in it) where the last `tail` lines of all `files` start (-1: all)."""
+    if tail < 0:
+        return 0, 0
+    need = tail
+    for i in range(len(files) - 1, 0, -1):
+        have = _count_lines(files[i])
+        if have >= need:
+            return i, tail_offset(files[i], need)
+        need -= have
+    return 0, tail_offset(files[0], need) if files else 0
+
+
+def _rotated(f: BinaryIO, path: str) -> bool:
+    """Whether the shim moved `f` aside (PATH is a new file now)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:  # the container was removed: what is open stays readable
+        return False
+
+
 async def read_logs(
     path: str,
     *,
@@ -125,30 +176,35 @@ async def read_logs(
     is_running: Callable[[], bool] = lambda: False,
     poll_interval: float = POLL_INTERVAL,
 ) -> AsyncIterator[tuple[int, bytes]]:
-    """(stream, bytes) records of the log; since/until are unix seconds (0 = unset), tail -1 = all.
+    """(stream, bytes) records of the log, its rotated files first; since/until are unix seconds (0 = unset),
+    tail -1 = all.
 
-    With `follow`, waits for appended lines until `is_running()` is false and no data is left. The file stays
-    open meanwhile, as in docker: a follower still gets the last lines of a container removed under it.
+    With `follow`, waits for appended lines (following the file across rotations) until `is_running()` is false
+    and no data is left. The file stays open meanwhile, as in docker: a follower still gets the last lines of a
+    container removed under it.
     """
     sel = _Selector(stdout, stderr, since, until, timestamps)
-    f = _open(path)
+    files = _open_all(path)
+    opened = list(files)  # closed at the end, however it comes
     try:
-        offset = 0
-        if f is not None:
-            lines, offset = _read_lines(f, 0, tail)
+        first, offset = _tail_start(files, tail)
+        for i in range(first, len(files)):
+            lines, offset = _read_lines(files[i], offset if i == first else 0)
             while lines:
                 for item in sel.pick(lines):
                     yield item
                 if sel.done:
                     return
                 await asyncio.sleep(0)
-                lines, offset = _read_lines(f, offset)
+                lines, offset = _read_lines(files[i], offset)
         if not follow:
             return
+        f = files[-1] if files else None
         while True:
             running = is_running()
-            if f is None:
-                f = _open(path)
+            if f is None and (f := _open(path)) is not None:
+                opened.append(f)
+                offset = 0
             if f is not None:
                 lines, offset = _read_lines(f, offset)
                 if lines:
@@ -157,9 +213,12 @@ async def read_logs(
                     if sel.done:
                         return
                     continue
+                if _rotated(f, path):  # read to its end just now: what follows is in the new file
+                    f = None
+                    continue
             if not running:
                 return
             await asyncio.sleep(poll_interval)
     finally:
-        if f is not None:
-            f.close()
+        for each in opened:
+            each.close()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth import errdefs
+from berth.daemon.containers import logconfig
 from berth.daemon.containers.spec_mounts import DEFAULT_SHM_SIZE, mount_points
 from berth.util.timefmt import ZERO_TIME, from_rfc3339, human_duration, rfc3339nano
 
@@ -64,8 +65,10 @@ def _fill_host_config_defaults(hc: dict[str, Any]) -> None:
         hc["IpcMode"] = "private"
     if not hc.get("ShmSize") and hc["IpcMode"] in ("private", "shareable"):
         hc["ShmSize"] = DEFAULT_SHM_SIZE
-    if not (hc.get("LogConfig") or {}).get("Type"):
-        hc["LogConfig"] = {"Type": "json-file", "Config": {}}
+    log_config = hc.get("LogConfig")
+    if not isinstance(log_config, dict):
+        log_config = {}
+    hc["LogConfig"] = {"Type": log_config.get("Type") or "json-file", "Config": log_config.get("Config") or {}}
     if not (hc.get("RestartPolicy") or {}).get("Name"):
         hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
 
@@ -225,7 +228,7 @@ class Container:
             "ResolvConfPath": self.resolv_conf_path,
             "HostnamePath": self.hostname_path,
             "HostsPath": self.hosts_path,
-            "LogPath": self.log_path,
+            "LogPath": self.log_path if logconfig.driver(self.host_config) != "none" else "",
             "Name": f"/{self.name}",
             "RestartCount": self.restart_count,
             "Driver": "overlay2",

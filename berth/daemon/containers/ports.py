@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
 
+from berth.daemon.containers.logconfig import LogTarget
+
 __all__ = ["EventSink", "ImageLookup", "NetworkAttacher", "ShimHandle", "ShimLauncher", "ShimStream", "Spawner"]
 
 
@@ -39,7 +41,7 @@ class ShimLauncher(Protocol):
     """Starts a shim for a bundle, or reconnects to a running one."""
 
     async def launch(
-        self, cid: str, bundle: str, log_path: str, stdin: bool, tty: bool
+        self, cid: str, bundle: str, log_to: LogTarget, stdin: bool, tty: bool
     ) -> tuple[ShimHandle, int]: ...
     async def connect(self, cid: str) -> ShimHandle | None: ...
     def exit_record(self, cid: str) -> dict[str, Any] | None: ...

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth import errdefs
-from berth.daemon.containers import etcfiles, spec, users
+from berth.daemon.containers import etcfiles, logconfig, spec, users
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.names import NameIndex
 from berth.daemon.containers.ports import EventSink, ImageLookup, NetworkAttacher, ShimLauncher, Spawner
@@ -111,6 +111,7 @@ class ContainersService:
             if self.network is not None:
                 self.network.validate_mode(str(c.host_config.get("NetworkMode") or ""))
             spec.validate(c.config, c.host_config, self.idmap)
+            logconfig.validate(c.host_config)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
             self.store.flush_later(etcfiles.write_all(c.root, c.config, c.host_config, durable=False))
             self._hand_to_remapped_root(c)
@@ -175,8 +176,8 @@ class ContainersService:
             spec.write(bundle, oci)
             await mounting
             shim, pid = await self.shims.launch(
-                c.id, bundle, c.log_path, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty"))
-            )
+                c.id, bundle, logconfig.log_target(c.host_config, c.log_path), stdin=bool(c.config.get("OpenStdin")),
+                tty=bool(c.config.get("Tty")))
         except Exception as exc:
             for task in (mounting, net_ready):
                 if task is not None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from berth.daemon.containers.logconfig import LogTarget
 from berth.daemon.shimclient import ShimClient, ShimLauncher
 
 T = TypeVar("T")
@@ -139,12 +140,14 @@ class Harness:
         return self.launcher.shim_dir(cid)
 
     def launch(
-        self, args: list[str], *, stdin: bool = False, tty: bool = False
+        self, args: list[str], *, stdin: bool = False, tty: bool = False, log_max_size: int = -1,
+        log_max_files: int = 1,
     ) -> tuple[str, ShimClient, int]:
         """A new container with a shim; returns (id, client, init pid)."""
         cid = self.new_id()
         bundle = self.bundle(cid, args, tty)
-        client, pid = run(self.launcher.launch(cid, bundle, self.log_path(cid), stdin, tty))
+        target = LogTarget(self.log_path(cid), log_max_size, log_max_files)
+        client, pid = run(self.launcher.launch(cid, bundle, target, stdin, tty))
         return cid, client, pid
 
     def log_entries(self, cid: str) -> list[dict[str, str]]:

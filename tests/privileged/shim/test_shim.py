@@ -379,9 +379,10 @@ def test_shim_survives_its_launcher(harness: Harness) -> None:
     bundle = harness.bundle(cid, ["sh", "-c", "echo before; read x; echo after $x"])
     code = (
         "import asyncio, json, sys\n"
+        "from berth.daemon.containers.logconfig import LogTarget\n"
         "from berth.daemon.shimclient import ShimLauncher\n"
         f"l = ShimLauncher({harness.launcher.shims_root!r}, {harness.argv!r})\n"
-        f"c, pid = asyncio.run(l.launch({cid!r}, {bundle!r}, {harness.log_path(cid)!r}, True, False))\n"
+        f"c, pid = asyncio.run(l.launch({cid!r}, {bundle!r}, LogTarget({harness.log_path(cid)!r}), True, False))\n"
         "asyncio.run(c.start())\n"
         "print(pid)\n"
     )

@@ -219,3 +219,41 @@ def test_follow_waits_for_a_log_that_appears_later(tmp_path: Path) -> None:
         state["running"] = False
 
     assert follow_beside(p, start_writing) == [(STDOUT, b"hello\n")]
+
+
+def rotated_log(tmp_path: Path) -> Path:
+    """PATH.2, PATH.1 and PATH as a json-file log rotated twice holds them: lines 0-2, 3-5, 6-7."""
+    p = tmp_path / "r-json.log"
+    for suffix, lines in ((".2", range(3)), (".1", range(3, 6)), ("", range(6, 8))):
+        (tmp_path / f"r-json.log{suffix}").write_bytes(b"".join(record(f"{i}\n", sec=i) for i in lines))
+    return p
+
+
+def test_rotated_files_are_read_oldest_first(tmp_path: Path) -> None:
+    p = rotated_log(tmp_path)
+    assert [d for _, d in collect(p)] == [f"{i}\n".encode() for i in range(8)]
+    assert [d for _, d in collect(p, since=BASE + 4)] == [f"{i}\n".encode() for i in range(4, 8)]
+
+
+def test_tail_reaches_into_rotated_files(tmp_path: Path) -> None:
+    p = rotated_log(tmp_path)
+    for n in (0, 1, 2, 3, 5, 8, 100):
+        assert [d for _, d in collect(p, tail=n)] == [f"{i}\n".encode() for i in range(max(0, 8 - n), 8)]
+
+
+def test_follow_goes_on_in_the_file_that_replaces_a_rotated_one(tmp_path: Path) -> None:
+    p = tmp_path / "f.log"
+    p.write_bytes(record("before\n"))
+
+    async def rotating_writer(state: State) -> None:
+        await asyncio.sleep(0.02)
+        append(p, record("last of the old file\n", sec=1))
+        p.rename(tmp_path / "f.log.1")  # what the shim does at max-size
+        p.write_bytes(record("first of the new file\n", sec=2))
+        await asyncio.sleep(0.03)
+        append(p, record("second of the new file\n", sec=3))
+        await asyncio.sleep(0.03)
+        state["running"] = False
+
+    assert [d for _, d in follow_beside(p, rotating_writer)] == [
+        b"before\n", b"last of the old file\n", b"first of the new file\n", b"second of the new file\n"]

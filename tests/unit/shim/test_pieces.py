@@ -54,6 +54,47 @@ def test_log_keeps_non_utf8_output_readable(tmp_path: Path) -> None:
     assert read_log(path)[0]["log"].endswith("ünï\n")
 
 
+def _texts(path: Path) -> list[str]:
+    return [json.loads(line)["log"] for line in path.read_text().splitlines()]
+
+
+def test_log_rotates_past_max_size_keeping_max_files(tmp_path: Path) -> None:
+    path = tmp_path / "c-json.log"
+    log = JsonLog(str(path), max_size=300, max_files=3)
+    for i in range(40):
+        log.write("stdout", f"line {i}\n".encode())
+    log.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c-json.log", "c-json.log.1", "c-json.log.2"]
+    for rotated in ("c-json.log.1", "c-json.log.2"):  # as dockerd: rotation at the first entry past the size
+        size = (tmp_path / rotated).stat().st_size
+        assert 300 <= size < 300 + len(path.read_text().splitlines()[0]) + 1
+    kept = _texts(tmp_path / "c-json.log.2") + _texts(tmp_path / "c-json.log.1") + _texts(path)
+    assert kept == [f"line {i}\n" for i in range(40 - len(kept), 40)]
+    assert len(kept) < 40
+
+
+def test_log_with_one_file_starts_again_empty(tmp_path: Path) -> None:
+    path = tmp_path / "c-json.log"
+    log = JsonLog(str(path), max_size=200, max_files=1)
+    for i in range(30):
+        log.write("stdout", f"line {i}\n".encode())
+    log.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["c-json.log"]
+    texts = _texts(path)
+    assert texts[-1] == "line 29\n"
+    assert path.stat().st_size < 200 + 100
+
+
+def test_log_counts_what_the_file_already_holds(tmp_path: Path) -> None:
+    path = tmp_path / "c-json.log"
+    path.write_bytes(b"x" * 500 + b"\n")  # a shim restarted on a full file rotates at its first entry
+    log = JsonLog(str(path), max_size=300, max_files=2)
+    log.write("stdout", b"new\n")
+    log.close()
+    assert _texts(path) == ["new\n"]
+    assert (tmp_path / "c-json.log.1").read_bytes() == b"x" * 500 + b"\n"
+
+
 @pytest.mark.parametrize("ns", [1, 1_000_000_000, 1_795_360_283_520_118_837, 1_795_360_283_500_000_000])
 def test_time_format_matches_timefmt(ns: int) -> None:
     assert rfc3339nano(ns) == reference_rfc3339nano(ns)
@@ -70,6 +111,13 @@ def test_parse_args() -> None:
         parse_args(["--frobnicate"])
     with pytest.raises(ValueError):
         parse_args(["--id", "c", "--bundle", "b", "--dir", "d", "--runtime", "{}", "--log-path", "l"])
+    assert (opts["log_max_size"], opts["log_max_files"]) == (-1, 1)
+    base = ["--id", "c", "--bundle", "/b", "--dir", "/d", "--runtime", '["r"]']
+    rotating = parse_args([*base, "--log-path", "/l", "--log-max-size", "1000", "--log-max-files", "3"])
+    assert (rotating["log_path"], rotating["log_max_size"], rotating["log_max_files"]) == ("/l", 1000, 3)
+    assert parse_args([*base, "--log-path", ""])["log_path"] == ""  # driver none: nothing is logged
+    with pytest.raises(ValueError, match="whole number"):
+        parse_args([*base, "--log-path", "/l", "--log-max-size", "1k"])
 
 
 def test_exit_codes_follow_docker() -> None:
