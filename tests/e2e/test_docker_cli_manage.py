@@ -135,6 +135,23 @@ def test_exec_variants(berthd: Daemon) -> None:
         berthd.docker("rm", "-f", "exectarget")
 
 
+def test_exec_environment_is_the_exec_users(berthd: Daemon) -> None:
+    """As dockerd with runc: HOME is the exec user's own (from the image's /etc/passwd) unless the container's
+    Env sets it, and TERM=xterm comes with the exec's tty, not the container's."""
+    ok(berthd.docker("run", "-dt", "--name", "exec-env", "busybox", "sleep", "1000"))
+    ok(berthd.docker("run", "-d", "--name", "exec-env-home", "-e", "HOME=/data", "busybox", "sleep", "1000"))
+    try:
+        show = ["sh", "-c", 'echo "${HOME}|${TERM-none}"']
+        assert ok(berthd.docker("exec", "exec-env", *show)) == "/root|none\n"
+        assert ok(berthd.docker("exec", "-u", "nobody", "exec-env", *show)) == "/nonexistent|none\n"
+        assert ok(berthd.docker("exec", "-u", "4242", "exec-env", *show)) == "/|none\n"
+        assert ok(berthd.docker("exec", "-u", "nobody", "-e", "HOME=/x", "exec-env", *show)) == "/x|none\n"
+        assert ok(berthd.docker("exec", "-u", "nobody", "exec-env-home", *show)) == "/data|none\n"
+        assert ok(berthd.docker("exec", "-t", "exec-env-home", *show)) == "/data|xterm\r\n"
+    finally:
+        berthd.docker("rm", "-f", "exec-env", "exec-env-home")
+
+
 def test_inspect_top_rename(berthd: Daemon) -> None:
     cid = ok(berthd.docker("run", "-d", "--name", "old-name", "busybox", "sleep", "1000")).strip()
     try:

@@ -14,6 +14,7 @@ from berth.daemon.containers import users
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.ports import ShimHandle, ShimStream
 from berth.daemon.containers.service import ContainersService
+from berth.daemon.containers.spec import build_env
 from berth.util.ids import generate_id
 
 __all__ = ["ExecRecord", "ExecService"]
@@ -128,21 +129,25 @@ class ExecService:
         c = self.containers.get(rec.container_id)
         base = self._base_process(c)
         cfg = rec.config
-        env = list(base.get("env") or [])
+        proc = dict(base)
+        # as dockerd: the container's environment with the exec's TERM, and HOME (when the container's Env
+        # does not set it) of the user the exec runs as
+        home = next((e[5:] for e in base.get("env") or [] if e.startswith("HOME=")), "/")
+        if cfg.get("User"):
+            u = users.resolve(cfg["User"], self.containers.images.layer_dirs(c.id, c.image_id),
+                              c.host_config.get("GroupAdd") or [])
+            proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
+            home = u.home
+        env = build_env({**c.config, "Tty": tty}, home)
         for item in cfg.get("Env") or []:
             key = item.split("=", 1)[0]
             env = [e for e in env if e.split("=", 1)[0] != key] + [item]
-        proc = dict(base)
         proc["args"] = list(cfg["Cmd"])
         proc["env"] = env
         proc["terminal"] = tty
         proc.pop("consoleSize", None)
         if cfg.get("WorkingDir"):
             proc["cwd"] = cfg["WorkingDir"]
-        if cfg.get("User"):
-            u = users.resolve(cfg["User"], self.containers.images.layer_dirs(c.id, c.image_id),
-                              c.host_config.get("GroupAdd") or [])
-            proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
         if cfg.get("Privileged"):
             from berth.daemon.containers.spec import all_capabilities
 
