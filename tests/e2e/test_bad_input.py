@@ -72,6 +72,94 @@ def test_malformed_and_unknown_requests(berthd: Daemon) -> None:
     assert api_json(berthd.sock, "GET", "/_ping")[0] == 200
 
 
+BUSYBOX = {"Image": "busybox", "Cmd": ["true"]}
+GO_TYPE_ERRORS = [  # a wrong JSON type anywhere in the body: encoding/json's text, as dockerd answers
+    ({"Cmd": 5}, "json: cannot unmarshal number into Go struct field Config.Cmd of type strslice.StrSlice"),
+    ({"Env": "A=1"}, "json: cannot unmarshal string into Go struct field Config.Env of type []string"),
+    ({"Env": [5]}, "json: cannot unmarshal number into Go struct field Config.Env of type string"),
+    ({"Labels": {"a": 5}}, "json: cannot unmarshal number into Go struct field Config.Labels of type string"),
+    ({"ExposedPorts": {"80/tcp": 5}},
+     "json: cannot unmarshal number into Go struct field Config.ExposedPorts of type struct {}"),
+    ({"StopTimeout": "x"}, "json: cannot unmarshal string into Go struct field Config.StopTimeout of type int"),
+    ({"Tty": "yes"}, "json: cannot unmarshal string into Go struct field Config.Tty of type bool"),
+    ({"Healthcheck": 5}, "json: cannot unmarshal number into Go struct field Config.Healthcheck of type "
+                         "container.HealthConfig"),
+    ({"HostConfig": {"Memory": "1g"}},
+     "json: cannot unmarshal string into Go struct field HostConfig.Memory of type int64"),
+    ({"HostConfig": {"Memory": 1.5}},
+     "json: cannot unmarshal number 1.5 into Go struct field HostConfig.Memory of type int64"),
+    ({"HostConfig": {"Binds": [5]}}, "json: cannot unmarshal number into Go struct field HostConfig.Binds of type "
+                                     "string"),
+    ({"HostConfig": {"RestartPolicy": "always"}}, "json: cannot unmarshal string into Go struct field "
+                                                  "HostConfig.RestartPolicy of type container.RestartPolicy"),
+    ({"HostConfig": {"Ulimits": [{"Name": "nofile", "Soft": "x"}]}},
+     "json: cannot unmarshal string into Go struct field Ulimit.Soft of type int64"),
+    ({"HostConfig": {"Mounts": [5]}}, "json: cannot unmarshal number into Go struct field HostConfig.Mounts of "
+                                      "type container.Mount"),
+    ({"HostConfig": {"BlkioWeight": 70000}},
+     "json: cannot unmarshal number 70000 into Go struct field HostConfig.BlkioWeight of type uint16"),
+    ({"NetworkingConfig": {"EndpointsConfig": "x"}}, "json: cannot unmarshal string into Go struct field "
+                                                     "NetworkingConfig.EndpointsConfig of type "
+                                                     "map[string]container.EndpointSettings"),
+]
+DOCKERD_CHECKS = [  # right types, values dockerd refuses at create
+    ({"StopSignal": "BOGUS"}, "Invalid signal: BOGUS"),
+    ({"HostConfig": {"Memory": -5}}, "Minimum memory limit allowed is 6MB"),
+    ({"HostConfig": {"CpuShares": -2}}, "invalid CPU shares (-2): value must be a positive integer"),
+    ({"HostConfig": {"CpuPeriod": 10}},
+     "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
+    ({"HostConfig": {"CpusetCpus": "abc"}}, "Invalid value abc for cpuset cpus"),
+    ({"HostConfig": {"BlkioWeight": 5}}, "Range of blkio weight is from 10 to 1000"),
+    ({"HostConfig": {"CgroupnsMode": "bogus"}}, "invalid cgroup namespace mode: bogus"),
+    ({"HostConfig": {"Isolation": "hyperv"}}, "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
+    ({"HostConfig": {"Mounts": [{"Type": "bind", "Source": "/nonexistent-berth", "Target": "/x"}]}},
+     'invalid mount config for type "bind": bind source path does not exist: /nonexistent-berth'),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), GO_TYPE_ERRORS + DOCKERD_CHECKS)
+def test_a_malformed_create_is_a_400_with_dockerds_text(berthd: Daemon, extra: dict[str, object],
+                                                          message: str) -> None:
+    before = api_json(berthd.sock, "GET", "/containers/json?all=1")[1]
+    assert api_json(berthd.sock, "POST", "/containers/create", {**BUSYBOX, **extra}) == (400, {"message": message})
+    assert api_json(berthd.sock, "GET", "/containers/json?all=1")[1] == before  # nothing was created
+
+
+def test_a_command_that_cannot_run_is_the_requests_fault(berthd: Daemon) -> None:
+    status, body = api_json(berthd.sock, "POST", "/containers/create?name=no-such-cmd",
+                            {**BUSYBOX, "Cmd": "no-such-command"})  # a StrSlice may be one string
+    assert status == 201
+    try:
+        status, body = api_json(berthd.sock, "POST", "/containers/no-such-cmd/start")
+        assert status == 400
+        assert 'exec: "no-such-command": executable file not found in $PATH' in body["message"]
+        status, body = api_json(berthd.sock, "GET", "/containers/no-such-cmd/json")
+        assert body["Config"]["Cmd"] == ["no-such-command"]
+        assert body["State"]["ExitCode"] == 127
+    finally:
+        api_json(berthd.sock, "DELETE", "/containers/no-such-cmd?force=1")
+
+
+def test_a_malformed_exec_is_a_400(berthd: Daemon) -> None:
+    status, body = api_json(berthd.sock, "POST", "/containers/create?name=exec-target",
+                            {**BUSYBOX, "Cmd": ["sleep", "100"]})
+    assert status == 201
+    try:
+        assert api_json(berthd.sock, "POST", "/containers/exec-target/start")[0] == 204
+        for body, message in (
+                ({"Cmd": "true"}, "json: cannot unmarshal string into Go struct field ExecConfig.Cmd of type []string"),
+                ({"Cmd": ["true"], "Tty": 1}, "json: cannot unmarshal number into Go struct field ExecConfig.Tty of "
+                                              "type bool"),
+                ({"Cmd": ["true"], "WorkingDir": "tmp"},
+                 "the working directory 'tmp' is invalid, it needs to be an absolute path")):
+            assert api_json(berthd.sock, "POST", "/containers/exec-target/exec", body) == (400, {"message": message})
+        status, body = api_json(berthd.sock, "POST", "/containers/exec-target/exec", {"Cmd": ["true"]})
+        assert api_json(berthd.sock, "POST", f"/exec/{body['Id']}/start", {"Detach": "yes"}) == (
+            400, {"message": "json: cannot unmarshal string into Go struct field ExecStartCheck.Detach of type bool"})
+    finally:
+        api_json(berthd.sock, "DELETE", "/containers/exec-target?force=1")
+
+
 @pytest.mark.parametrize("kind", ["dotdot", "symlink", "hardlink"])
 def test_hostile_import_is_rejected_or_contained(berthd: Daemon, kind: str) -> None:
     before = set(os.listdir(os.path.join(berthd.data_root, "snapshots")))

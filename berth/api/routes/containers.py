@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 
 from berth import errdefs
+from berth.api import wiretypes
 from berth.api.container_backends import ContainersBackend
 from berth.api.http.request import Request
 from berth.api.http.responses import EmptyResponse, Hijacked, JSONResponse, Response, StreamResponse
@@ -43,6 +44,7 @@ def routes(backend: ContainersBackend) -> list[Route]:
         body = await req.json()
         if not isinstance(body, dict):
             raise errdefs.InvalidParameter("invalid JSON: request body must be an object")
+        wiretypes.check(body, wiretypes.CONTAINER_CREATE)
         cid, warnings = await backend.create(body, req.query.get("name") or None)
         return JSONResponse({"Id": cid, "Warnings": warnings}, status=201)
 

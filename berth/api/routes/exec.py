@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from berth import errdefs
+from berth.api import wiretypes
 from berth.api.container_backends import ExecBackend
 from berth.api.http.request import Request
 from berth.api.http.responses import EmptyResponse, Hijacked, JSONResponse, Response
@@ -24,12 +25,14 @@ def routes(backend: ExecBackend) -> list[Route]:
         body = await req.json()
         if not isinstance(body, dict):
             raise errdefs.InvalidParameter("invalid JSON: request body must be an object")
+        wiretypes.check(body, wiretypes.EXEC_CREATE)
         return JSONResponse({"Id": backend.exec_create(req.path_params["name"], body)}, status=201)
 
     async def start(req: Request) -> Response:
         body = await req.json()
         if not isinstance(body, dict):
             raise errdefs.InvalidParameter("invalid JSON: request body must be an object")
+        wiretypes.check(body, wiretypes.EXEC_START)
         eid = req.path_params["id"]
         tty = body.get("Tty")
         if body.get("Detach"):

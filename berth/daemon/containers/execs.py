@@ -84,6 +84,10 @@ class ExecService:
         cmd = body.get("Cmd")
         if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
             raise errdefs.InvalidParameter("No exec command specified")
+        workdir = body.get("WorkingDir") or ""
+        if workdir and not str(workdir).startswith("/"):  # the runtime would refuse it at the start
+            raise errdefs.InvalidParameter(
+                f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
         self.containers.prime_migration()
         eid = generate_id()
         rec = ExecRecord(eid, c.id, dict(body))

@@ -182,7 +182,7 @@ class ContainersService:
             for task in (mounting, net_ready):
                 if task is not None:
                     await asyncio.gather(task, return_exceptions=True)
-            err = _start_error(exc)
+            err = _start_error(exc, c.config)
             await self._start_failed(c, rs, rootfs, err)
             raise err from exc
         if net_ready is not None:
@@ -191,7 +191,7 @@ class ContainersService:
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await shim.delete()
-                err = _start_error(exc)
+                err = _start_error(exc, c.config)
                 await self._start_failed(c, rs, rootfs, err)
                 raise err from exc
         rs.shim = shim
@@ -538,8 +538,23 @@ def _emptied(ep: dict[str, Any]) -> dict[str, Any]:
     return {k: (ep.get(k) if k in keep else blank.get(k)) for k in _ENDPOINT_KEYS}
 
 
-def _start_error(exc: Exception) -> errdefs.BerthError:
-    return exc if isinstance(exc, errdefs.BerthError) else errdefs.System(f"failed to create task for container: {exc}")
+def _start_error(exc: Exception, config: dict[str, Any]) -> errdefs.BerthError:
+    """As dockerd words a failed start: a command that cannot be found or run, or a mount onto the wrong kind of
+    path, is the request's fault (400); anything else is the engine's (500)."""
+    if isinstance(exc, errdefs.BerthError):
+        return exc
+    message = f"failed to create task for container: {exc}"
+    low = message.lower()
+    argv = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+    if argv and str(argv[0]).lower() in low and (
+            "executable file not found" in low or "no such file or directory" in low):
+        return errdefs.InvalidParameter(message)
+    if "permission denied" in low:
+        return errdefs.InvalidParameter(message)
+    if "not a directory" in low:
+        return errdefs.InvalidParameter(message + ": Are you trying to mount a directory onto a file (or vice-versa)? "
+                                        "Check if the specified host path exists and is the expected type")
+    return errdefs.System(message)
 
 
 def _requested_endpoints(body: dict[str, Any], host_config: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from berth import errdefs
 from berth.daemon.containers import spec_linux as lx
 from berth.daemon.containers import spec_mounts as mnt
 from berth.daemon.containers import spec_seccomp
+from berth.daemon.containers.signals import parse_signal
 from berth.daemon.containers.spec_linux import all_capabilities
 from berth.daemon.containers.users import ResolvedUser
 from berth.kernel.caps import CAP_NAMES
@@ -43,6 +45,7 @@ _CONFIG_KEYS = (
 DOCKER_NET_SYSCTLS = {"net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0"}
 KNOWN_CAPS: tuple[str, ...] = tuple(f"CAP_{n}" for n in CAP_NAMES)
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+_CPUSET = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*", re.ASCII)  # "0-2,4": the cpuset list format
 _GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
              **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}  # Go's strconv.ParseBool
 
@@ -147,6 +150,12 @@ def _validate_modes(hc: Mapping[str, Any]) -> None:
     userns = str(hc.get("UsernsMode") or "")
     if userns not in ("", "host"):
         raise errdefs.InvalidParameter(f"invalid USER mode: {userns}")
+    cgroupns = str(hc.get("CgroupnsMode") or "")
+    if cgroupns not in ("", "private", "host"):
+        raise errdefs.InvalidParameter(f"invalid cgroup namespace mode: {cgroupns}")
+    isolation = str(hc.get("Isolation") or "")
+    if isolation not in ("", "default"):
+        raise errdefs.InvalidParameter(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
     if hc.get("NetworkMode") == "host" and hc.get("Dns"):
         raise errdefs.InvalidParameter("conflicting options: dns and the network mode")
     policy = (hc.get("RestartPolicy") or {}).get("Name") or ""
@@ -161,7 +170,7 @@ def _validate_modes(hc: Mapping[str, Any]) -> None:
 
 def _validate_resources(hc: Mapping[str, Any]) -> None:
     memory = int(hc.get("Memory") or 0)
-    if 0 < memory < 6 * 1024 * 1024:
+    if memory and memory < 6 * 1024 * 1024:
         raise errdefs.InvalidParameter("Minimum memory limit allowed is 6MB")
     swap = int(hc.get("MemorySwap") or 0)
     if memory > 0 and 0 < swap < memory:
@@ -172,6 +181,25 @@ def _validate_resources(hc: Mapping[str, Any]) -> None:
         raise errdefs.InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     if hc.get("NanoCpus") and hc.get("CpuQuota"):
         raise errdefs.InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    cpus = len(os.sched_getaffinity(0))  # as Go's runtime.NumCPU
+    if not 0 <= int(hc.get("NanoCpus") or 0) <= cpus * 1_000_000_000:
+        raise errdefs.InvalidParameter(
+            f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")
+    shares = int(hc.get("CpuShares") or 0)
+    if shares < 0:
+        raise errdefs.InvalidParameter(f"invalid CPU shares ({shares}): value must be a positive integer")
+    period = int(hc.get("CpuPeriod") or 0)
+    if period and not 1000 <= period <= 1_000_000:
+        raise errdefs.InvalidParameter(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+    if 0 < int(hc.get("CpuQuota") or 0) < 1000:
+        raise errdefs.InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    weight = int(hc.get("BlkioWeight") or 0)
+    if weight and not 10 <= weight <= 1000:
+        raise errdefs.InvalidParameter("Range of blkio weight is from 10 to 1000")
+    for key, what in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
+        if hc.get(key) and not _CPUSET.fullmatch(str(hc[key])):
+            raise errdefs.InvalidParameter(f"Invalid value {hc[key]} for cpuset {what}")
     if int(hc.get("ShmSize") or 0) < 0:
         raise errdefs.InvalidParameter("SHM size can not be less than 0")
     oom = int(hc.get("OomScoreAdj") or 0)
@@ -192,6 +220,8 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
             "namespace when running privileged mode")
     if not (config.get("Entrypoint") or config.get("Cmd")):
         raise errdefs.InvalidParameter("No command specified")
+    if config.get("StopSignal"):
+        parse_signal(str(config["StopSignal"]))
     workdir = config.get("WorkingDir") or ""
     if workdir and not workdir.startswith("/"):
         raise errdefs.InvalidParameter(
@@ -203,6 +233,7 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
         mnt.parse_bind(bind)
     mnt.tmpfs_mounts(host_config.get("Tmpfs") or {})
     mnt.check_duplicates(host_config)
+    mnt.check_bind_sources(host_config.get("Mounts") or [])
     lx.validate_sysctls(host_config.get("Sysctls") or {}, host_config)
     lx.rlimits(host_config.get("Ulimits") or [])
     lx.check_rlimits_grantable(host_config.get("Ulimits") or [])

@@ -14,6 +14,7 @@ __all__ = [
     "Bind",
     "api_mounts",
     "bind_mounts",
+    "check_bind_sources",
     "check_duplicates",
     "default_mounts",
     "merge_tmpfs_options",
@@ -177,6 +178,8 @@ def _check_api_mount(m: Mapping[str, Any]) -> tuple[str, str, str]:
         raise errdefs.InvalidParameter(prefix + f"invalid mount path: '{target}' mount path must be absolute")
     if kind == "bind" and not source:
         raise errdefs.InvalidParameter(prefix + "field Source must not be empty")
+    if kind == "bind" and not source.startswith("/"):
+        raise errdefs.InvalidParameter(prefix + f"invalid mount path: '{source}' mount path must be absolute")
     if kind == "tmpfs" and source:
         raise errdefs.InvalidParameter(prefix + "field Source must not be specified")
     return kind, source, os.path.normpath(target)
@@ -204,6 +207,15 @@ def api_mounts(mounts: Sequence[Mapping[str, Any]], volume_paths: Mapping[str, s
         out.append({"destination": target, "type": "bind", "source": source,
                     "options": [first, *ro, propagation]})
     return out
+
+
+def check_bind_sources(mounts: Sequence[Mapping[str, Any]]) -> None:
+    """`--mount type=bind` sources must exist: unlike `-v`, docker never creates them."""
+    for m in mounts:
+        kind, source, _ = _check_api_mount(m)
+        if kind == "bind" and not os.path.exists(source):
+            raise errdefs.InvalidParameter(
+                f'invalid mount config for type "bind": bind source path does not exist: {source}')
 
 
 def check_duplicates(host_config: Mapping[str, Any]) -> None:
