@@ -21,7 +21,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["OptionError", "container_flags", "create_request", "parse_env_file", "parse_ports"]
+__all__ = ["OptionError", "container_flags", "create_request", "parse_env_file", "parse_ports", "update_request"]
 
 _LISTS = [
     ("--add-host", "Add a custom host-to-IP mapping (host:ip)"), ("--cap-add", "Add Linux capabilities"),
@@ -342,3 +342,25 @@ def create_request(ns: Any, run: bool, console: tuple[int, int] | None = None) -
     body["NetworkingConfig"] = {"EndpointsConfig": {net: endpoint}}
     query = {"name": ns.name, "platform": ns.platform}
     return query, body
+
+
+def update_request(ns: Any) -> dict[str, Any]:
+    """The body of POST /containers/{id}/update for `update` flags (unset flags stay out: no change)."""
+    body: dict[str, Any] = {}
+    for key, value in (("BlkioWeight", ns.blkio_weight), ("CpuPeriod", ns.cpu_period), ("CpuQuota", ns.cpu_quota),
+                       ("CpuRealtimePeriod", ns.cpu_rt_period), ("CpuRealtimeRuntime", ns.cpu_rt_runtime),
+                       ("CpuShares", ns.cpu_shares), ("CpusetCpus", ns.cpuset_cpus), ("CpusetMems", ns.cpuset_mems),
+                       ("PidsLimit", ns.pids_limit)):
+        if value is not None:
+            body[key] = value
+    if ns.cpus:
+        body["NanoCpus"] = _nano_cpus(ns.cpus)
+    for key, flag, text in (("Memory", "-m, --memory", ns.memory),
+                            ("MemoryReservation", "--memory-reservation", ns.memory_reservation)):
+        if text:
+            body[key] = _size(text, flag)
+    if ns.memory_swap:
+        body["MemorySwap"] = -1 if ns.memory_swap == "-1" else _size(ns.memory_swap, "--memory-swap")
+    if ns.restart:
+        body["RestartPolicy"] = _restart(ns.restart)
+    return body

@@ -174,6 +174,10 @@ class ShimClient:
     async def resume(self) -> None:
         await self._call({"op": "resume"})
 
+    async def update(self, resources: dict[str, Any]) -> None:
+        """Apply new cgroup limits (OCI linux.resources) to the running container."""
+        await self._call({"op": "update", "resources": resources})
+
     async def kill(self, signal: int, all: bool = False) -> None:
         await self._call({"op": "kill", "signal": int(signal), "all": all})
 

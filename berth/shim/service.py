@@ -86,7 +86,7 @@ class Shim:
             "resize": self.op_resize, "close_stdin": self.op_close_stdin, "attach": self.op_attach,
             "exec": self.op_exec, "exec_prepare": self.op_exec_prepare, "exec_state": self.op_exec_state,
             "delete": self.op_delete,
-            "pause": self.op_pause, "resume": self.op_resume,
+            "pause": self.op_pause, "resume": self.op_resume, "update": self.op_update,
         }
 
     # -- setup ----------------------------------------------------------------------------------
@@ -261,6 +261,20 @@ class Shim:
         if not self._init().running:
             raise OpError("container is not running", "conflict")
         self.runtime.run(["pause", self.cfg.id])
+        self._ok(client)
+
+    def op_update(self, client: Client, req: dict[str, object]) -> None:
+        """New cgroup limits (OCI linux.resources, only those that change) for the running container."""
+        resources = req.get("resources")
+        if not isinstance(resources, dict):
+            raise OpError("resources must be an object")
+        if not self._init().running:
+            raise OpError("container is not running", "conflict")
+        from berth.util.atomic import write_json_atomic
+
+        path = self.cfg.path("resources.json")
+        write_json_atomic(path, resources, mode=0o600, durable=False)
+        self.runtime.run(["update", "--resources", path, self.cfg.id])
         self._ok(client)
 
     def op_resume(self, client: Client, req: dict[str, object]) -> None:

@@ -142,9 +142,11 @@ def routes(backend: ContainersBackend) -> list[Route]:
         return JSONResponse({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed})
 
     async def update(req: Request) -> Response:
-        backend.inspect(req.path_params["name"], size=False)
-        await req.json()
-        return JSONResponse({"Warnings": []})
+        body = await req.json()
+        if not isinstance(body, dict):
+            raise errdefs.InvalidParameter("invalid JSON: request body must be an object")
+        wiretypes.check(body, wiretypes.CONTAINER_UPDATE)
+        return JSONResponse({"Warnings": await backend.update(req.path_params["name"], body)})
 
     async def changes(req: Request) -> Response:
         return JSONResponse(await backend.changes(req.path_params["name"]))

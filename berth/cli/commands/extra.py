@@ -1,4 +1,4 @@
-"""Further docker commands: pause, unpause, port, diff, commit, save, load, events."""
+"""Further docker commands: pause, unpause, update, port, diff, commit, save, load, events."""
 
 from __future__ import annotations
 
@@ -27,6 +27,37 @@ def pause(cli: Cli, argv: list[str]) -> int:
 def unpause(cli: Cli, argv: list[str]) -> int:
     ns = UNPAUSE.parse(argv)
     return for_each(cli, ns.args, lambda n: cli.client.post(f"/containers/{n}/unpause"))
+
+
+UPDATE = (Command("update", "berth update [OPTIONS] CONTAINER [CONTAINER...]",
+                  "Update configuration of one or more containers", min_args=1)
+          .flag("--blkio-weight", "int", help="Block IO (relative weight), between 10 and 1000, or 0 to disable")
+          .flag("--cpu-period", "int", help="Limit CPU CFS (Completely Fair Scheduler) period")
+          .flag("--cpu-quota", "int", help="Limit CPU CFS (Completely Fair Scheduler) quota")
+          .flag("--cpu-rt-period", "int", help="Limit the CPU real-time period in microseconds")
+          .flag("--cpu-rt-runtime", "int", help="Limit the CPU real-time runtime in microseconds")
+          .flag("-c, --cpu-shares", "int", help="CPU shares (relative weight)")
+          .flag("--cpus", "value", help="Number of CPUs")
+          .flag("--cpuset-cpus", "value", help="CPUs in which to allow execution (0-3, 0,1)")
+          .flag("--cpuset-mems", "value", help="MEMs in which to allow execution (0-3, 0,1)")
+          .flag("-m, --memory", "value", help="Memory limit")
+          .flag("--memory-reservation", "value", help="Memory soft limit")
+          .flag("--memory-swap", "value", help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+          .flag("--pids-limit", "int", help="Tune container pids limit (set -1 for unlimited)")
+          .flag("--restart", "value", help="Restart policy to apply when a container exits"))
+
+
+def update(cli: Cli, argv: list[str]) -> int:
+    from berth.cli.runopts import OptionError, update_request
+
+    ns = UPDATE.parse(argv)
+    try:
+        body = update_request(ns)
+    except OptionError as exc:
+        if exc.flag:
+            raise UPDATE.flag_error(f'invalid argument "{exc.value}" for "{exc.flag}" flag: {exc}') from None
+        raise StatusError(1, str(exc)) from None
+    return for_each(cli, ns.args, lambda n: cli.client.post(f"/containers/{n}/update", body))
 
 
 PORT = Command("port", "berth port CONTAINER [PRIVATE_PORT[/PROTO]]",

@@ -73,6 +73,9 @@ class ContainersFacade:
     async def unpause(self, ref: str) -> None:
         await self.containers.unpause(ref)
 
+    async def update(self, ref: str, body: dict[str, Any]) -> list[str]:
+        return await self.containers.update(ref, body)
+
     async def kill(self, ref: str, signal: str | None) -> None:
         await self.containers.kill(ref, signal)
 

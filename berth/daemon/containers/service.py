@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth import errdefs
-from berth.daemon.containers import etcfiles, logconfig, spec, users
+from berth.daemon.containers import etcfiles, logconfig, resource_update, spec, users
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.names import NameIndex
 from berth.daemon.containers.ports import EventSink, ImageLookup, NetworkAttacher, ShimLauncher, Spawner
@@ -363,6 +363,28 @@ class ContainersService:
             c.mark_paused(True)
             self.store.save(c)
         self.emit(c, "pause")
+
+    async def update(self, ref: str, body: dict[str, Any]) -> list[str]:
+        """`docker update`: new cgroup limits and restart policy, kept with the container and, while it runs,
+        applied to its cgroup at once (dockerd's texts and statuses)."""
+        changed = resource_update.requested(body)
+        c = self.get(ref)
+        rs = self.state_of(c)
+        async with rs.lock:
+            try:
+                host_config = resource_update.updated_host_config(c.host_config, body, changed)
+                if changed and c.state in (State.RUNNING, State.PAUSED) and rs.shim is not None:
+                    await rs.shim.update(resource_update.live_resources(changed))
+            except errdefs.Conflict as exc:
+                raise errdefs.Conflict(f"Cannot update container {c.id}: {exc}") from None
+            except errdefs.InvalidParameter:
+                raise
+            except errdefs.BerthError as exc:
+                raise errdefs.System(f"Cannot update container {c.id}: {exc}") from None
+            c.host_config = host_config
+            self.store.save(c)
+        self.emit(c, "update")
+        return []
 
     async def unpause(self, ref: str) -> None:
         c = self.get(ref)

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PATH", "DOCKER_NET_SYSCTLS", "INIT_IN_CONTAINER", "KNOWN_CAPS", "OCI_VERSION", "all_capabilities", "build",
-    "build_env", "build_spec", "merge_image_config", "security_options", "validate", "write",
+    "build_env", "build_spec", "merge_image_config", "security_options", "validate", "validate_resources",
+    "validate_restart_policy", "write",
 ]
 
 OCI_VERSION = "1.2.0"
@@ -158,17 +159,31 @@ def _validate_modes(hc: Mapping[str, Any]) -> None:
         raise errdefs.InvalidParameter(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
     if hc.get("NetworkMode") == "host" and hc.get("Dns"):
         raise errdefs.InvalidParameter("conflicting options: dns and the network mode")
+    validate_restart_policy(hc)
     policy = (hc.get("RestartPolicy") or {}).get("Name") or ""
-    if policy not in _RESTART_POLICIES:
-        raise errdefs.InvalidParameter(
-            f"invalid restart policy: unknown policy '{policy}'; use one of 'no', 'always', 'on-failure', "
-            "or 'unless-stopped'"
-        )
     if hc.get("AutoRemove") and policy not in ("", "no"):
         raise errdefs.InvalidParameter("can't create 'AutoRemove' container with restart policy")
 
 
-def _validate_resources(hc: Mapping[str, Any]) -> None:
+def validate_restart_policy(hc: Mapping[str, Any]) -> None:
+    """The restart policy's name and count, as dockerd checks them at create and update."""
+    policy = hc.get("RestartPolicy") or {}
+    name = policy.get("Name") or ""
+    if name not in _RESTART_POLICIES:
+        raise errdefs.InvalidParameter(
+            f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', "
+            "or 'unless-stopped'"
+        )
+    count = int(policy.get("MaximumRetryCount") or 0)
+    if name == "on-failure" and count < 0:
+        raise errdefs.InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
+    if name in ("always", "unless-stopped", "no") and count:
+        raise errdefs.InvalidParameter("invalid restart policy: maximum retry count can only be used with "
+                                       f"'on-failure'{' and cannot be negative' if count < 0 else ''}")
+
+
+def validate_resources(hc: Mapping[str, Any]) -> None:
+    """The cgroup limits of HostConfig, as dockerd checks them at create and update."""
     memory = int(hc.get("Memory") or 0)
     if memory and memory < 6 * 1024 * 1024:
         raise errdefs.InvalidParameter("Minimum memory limit allowed is 6MB")
@@ -245,7 +260,7 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
                                  bool(host_config.get("Privileged")), KNOWN_CAPS)
     spec_seccomp.validate(host_config, caps)
     _validate_modes(host_config)
-    _validate_resources(host_config)
+    validate_resources(host_config)
     bindings = host_config.get("PortBindings") or {}
     if not isinstance(bindings, Mapping):
         raise errdefs.InvalidParameter("invalid PortBindings: expected an object")
