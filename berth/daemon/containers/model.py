@@ -93,6 +93,7 @@ class Container:
     started_at: int = 0
     finished_at: int = 0
     restart_count: int = 0
+    manually_stopped: bool = False  # a user stopped or killed it: unless-stopped does not bring it back
     exec_ids: list[str] = field(default_factory=list)
     networks: dict[str, Any] = field(default_factory=dict)
     ports: dict[str, Any] = field(default_factory=dict)
@@ -143,6 +144,10 @@ class Container:
     def mark_start_failed(self, message: str) -> None:
         """Docker keeps the state (created, or exited after an earlier run) and records the error."""
         self.pid, self.error, self.exit_code = 0, message, start_failure_code(message)
+
+    def mark_restarting(self) -> None:
+        """Exited, and waiting for its restart policy's delay (`Restarting` in inspect)."""
+        self.state = State.RESTARTING
 
     def mark_paused(self, paused: bool) -> None:
         self.state = State.PAUSED if paused else State.RUNNING
@@ -269,7 +274,7 @@ class Container:
         return {
             "ID": self.id, "Name": f"/{self.name}", "Image": self.image, "ImageID": self.image_id,
             "Created": rfc3339nano(self.created), "State": self._state_dict(),
-            "RestartCount": self.restart_count,
+            "RestartCount": self.restart_count, "HasBeenManuallyStopped": self.manually_stopped,
             "Config": self.config, "HostConfig": self.host_config, "Networks": self.networks,
             "Ports": self.ports, "SandboxKey": self.sandbox_key,
         }
@@ -287,6 +292,7 @@ class Container:
             oom_killed=bool(st.get("OOMKilled")), started_at=from_rfc3339(st.get("StartedAt") or ZERO_TIME),
             finished_at=from_rfc3339(st.get("FinishedAt") or ZERO_TIME),
             restart_count=int(data.get("RestartCount") or 0),
+            manually_stopped=bool(data.get("HasBeenManuallyStopped")),
             networks=dict(data.get("Networks") or {}), ports=dict(data.get("Ports") or {}),
             sandbox_key=str(data.get("SandboxKey") or ""),
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth.daemon.containers.ports import ShimHandle
+from berth.daemon.containers.restartpolicy import Backoff
 
 __all__ = ["PendingAttach", "RunState", "Waiter"]
 
@@ -39,6 +40,16 @@ class RunState:
     pending_attach: list[PendingAttach] = field(default_factory=list)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+    restart_called_off: asyncio.Event | None = None  # set to drop the restart policy's start that waits
+
+    def cancel_restart(self) -> bool:
+        """Drop a restart that waits for its delay; whether there was one."""
+        event, self.restart_called_off = self.restart_called_off, None
+        if event is None:
+            return False
+        event.set()
+        return True
 
     def resolve_waiters(self, conditions: tuple[str, ...], result: dict[str, Any]) -> None:
         keep = []

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth import errdefs
-from berth.daemon.containers import etcfiles, logconfig, resource_update, spec, users
+from berth.daemon.containers import etcfiles, logconfig, resource_update, restartpolicy, spec, users
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.names import NameIndex
 from berth.daemon.containers.ports import EventSink, ImageLookup, NetworkAttacher, ShimLauncher, Spawner
@@ -157,6 +157,9 @@ class ContainersService:
                 raise errdefs.NotModified("container already started")
             if c.state == State.REMOVING:
                 raise errdefs.Conflict(f"container {c.id} is marked for removal and cannot be started")
+            rs.cancel_restart()  # a user's start now, not the policy's later
+            c.manually_stopped = False
+            rs.backoff = restartpolicy.Backoff()
             await self._start_locked(c, rs)
 
     async def _start_locked(self, c: Container, rs: RunState) -> None:
@@ -279,22 +282,70 @@ class ContainersService:
         await self._network_down(c)
         if not c.host_config.get("AutoRemove"):  # else the removal's disposal unmounts it
             self.mounter.unmount_later(os.path.join(c.root, "bundle", "rootfs"))  # waited for by mount/remove
+        restart = not rs.stopping and c.state != State.REMOVING and restartpolicy.should_restart(
+            c.host_config, code, c.manually_stopped, c.restart_count)
+        ran_for = (finished_at - c.started_at) / 1e9
         c.mark_exited(code, finished_at)
         if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
             self.store.save(c)
         self.emit(c, "die", exitCode=str(code))
         rs.exited.set()
         rs.resolve_waiters(("not-running", "next-exit"), {"StatusCode": code, "Error": None})
+        if restart:
+            self._restart_later(c, rs, rs.backoff.next(ran_for))
+            return
         if c.host_config.get("AutoRemove"):
             try:
                 await self._remove(c, rs, volumes=False)
             except errdefs.BerthError as exc:
                 log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
 
+    def _restart_later(self, c: Container, rs: RunState, delay: float) -> None:
+        """The restart policy's start after `delay`, unless a user's stop, kill, start or rm calls it off."""
+        c.mark_restarting()
+        self.store.save(c)
+        called_off = rs.restart_called_off = asyncio.Event()
+
+        async def restart() -> None:
+            try:
+                async with asyncio.timeout(delay):
+                    await called_off.wait()
+                return
+            except TimeoutError:
+                pass
+            async with rs.lock:
+                if called_off.is_set() or c.state != State.RESTARTING or c.id not in self.containers:
+                    return
+                rs.restart_called_off = None
+                c.restart_count += 1
+                try:
+                    await self._start_locked(c, rs)
+                except errdefs.BerthError as exc:  # recorded by the failed start; the policy gives up, as dockerd
+                    log.warning("restart of %s failed: %s", c.id[:12], exc)
+                    if c.state == State.RESTARTING:
+                        c.state = State.EXITED
+                        self.store.save(c)
+
+        self.spawn(restart())
+
+    def _call_off_restart(self, c: Container, rs: RunState) -> bool:
+        """A restarting container stays exited; whether it was restarting."""
+        rs.cancel_restart()
+        if c.state != State.RESTARTING:
+            return False
+        c.state = State.EXITED
+        self.store.save(c)
+        return True
+
     # -- stop / kill / restart ------------------------------------------------------------------
     async def stop(self, ref: str, timeout: int | None, signal: str | None) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
+        if c.state in (State.RUNNING, State.PAUSED, State.RESTARTING):
+            c.manually_stopped = True
+            self.store.save(c)
+        if self._call_off_restart(c, rs):
+            return
         if c.state not in (State.RUNNING, State.PAUSED) or rs.shim is None:
             raise errdefs.NotModified("container already stopped")
         await self._stop(c, rs, timeout, signal)
@@ -343,6 +394,14 @@ class ContainersService:
         c = self.get(ref)
         rs = self.state_of(c)
         sig = parse_signal(signal or "SIGKILL")
+        if c.state in (State.RUNNING, State.PAUSED, State.RESTARTING):
+            c.manually_stopped = True
+            stop_signal = c.config.get("StopSignal")
+            if not stop_signal or sig in (signals.SIGKILL, parse_signal(str(stop_signal))):
+                rs.stopping = True  # as dockerd: this exit does not count for the restart policy
+            self.store.save(c)
+        if self._call_off_restart(c, rs):
+            return
         if c.state not in (State.RUNNING, State.PAUSED) or rs.shim is None:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
         await rs.shim.kill(sig, all=sig == signals.SIGKILL)
@@ -400,11 +459,13 @@ class ContainersService:
     async def restart(self, ref: str, timeout: int | None, signal: str | None) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
+        self._call_off_restart(c, rs)
         if c.state in (State.RUNNING, State.PAUSED) and rs.shim is not None:
             await self._stop(c, rs, timeout, signal)
         async with rs.lock:
-            if c.state != State.RUNNING:
-                c.restart_count += 1
+            if c.state != State.RUNNING:  # RestartCount counts the restart policy's starts, not these
+                c.manually_stopped = False
+                rs.backoff = restartpolicy.Backoff()
                 await self._start_locked(c, rs)
         self.emit(c, "restart")
 
@@ -416,7 +477,7 @@ class ContainersService:
         c = self.get(ref)
         rs = self.state_of(c)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if condition == "not-running" and c.state != State.RUNNING:
+        if condition == "not-running" and c.state not in (State.RUNNING, State.PAUSED, State.RESTARTING):
             fut.set_result({"StatusCode": c.exit_code, "Error": None})
         else:
             rs.waiters.append(Waiter(condition, fut))
@@ -426,6 +487,11 @@ class ContainersService:
     async def remove(self, ref: str, force: bool, volumes: bool) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
+        if c.state == State.RESTARTING:
+            if not force:
+                raise errdefs.Conflict(f"cannot remove container \"/{c.name}\": container is restarting: stop the "
+                                       "container before removing or force remove")
+            self._call_off_restart(c, rs)
         if c.state in (State.RUNNING, State.PAUSED):
             if not force:
                 if c.state == State.PAUSED:
@@ -435,6 +501,7 @@ class ContainersService:
                     f"cannot remove container \"/{c.name}\": container is running: "
                     "stop the container before removing or force remove"
                 )
+            rs.stopping = True  # no restart policy brings it back
             if rs.shim is not None:
                 try:
                     await rs.shim.kill(signals.SIGKILL, all=True)
@@ -522,6 +589,27 @@ class ContainersService:
         if self.network is not None:
             live = [c.id for c in self.containers.values() if c.state in (State.RUNNING, State.PAUSED)]
             await self.network.reconcile(live)
+        for c in list(self.containers.values()):
+            if c.state == State.RESTARTING or (c.state == State.EXITED and c.started_at and not self.state_of(
+                    c).restart_called_off and restartpolicy.should_restart(
+                        c.host_config, c.exit_code, c.manually_stopped, c.restart_count)):
+                self.spawn(self._start_at_boot(c))
+
+    async def _start_at_boot(self, c: Container) -> None:
+        """As dockerd at its start: what the restart policy wants running (always, even after a user's stop;
+        unless-stopped, unless a user stopped it; on-failure, after a failure) starts again."""
+        rs = self.state_of(c)
+        async with rs.lock:
+            if c.state not in (State.EXITED, State.RESTARTING) or c.id not in self.containers:
+                return
+            rs.cancel_restart()
+            try:
+                await self._start_locked(c, rs)
+            except errdefs.BerthError as exc:
+                log.warning("could not start %s as its restart policy asks: %s", c.id[:12], exc)
+                if c.state == State.RESTARTING:
+                    c.state = State.EXITED
+                    self.store.save(c)
 
     async def _reconnect(self, c: Container) -> None:
         rs = self.state_of(c)
