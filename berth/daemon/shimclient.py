@@ -178,8 +178,9 @@ class ShimClient:
         """Apply new cgroup limits (OCI linux.resources) to the running container."""
         await self._call({"op": "update", "resources": resources})
 
-    async def kill(self, signal: int, all: bool = False) -> None:
-        await self._call({"op": "kill", "signal": int(signal), "all": all})
+    async def kill(self, signal: int, all: bool = False, exec_id: str | None = None) -> None:
+        """Signal the container's init (`all`: every process in it), or only the exec'd process `exec_id`."""
+        await self._call({"op": "kill", "signal": int(signal), "all": all, "exec_id": exec_id})
 
     async def wait(self) -> dict[str, Any]:
         """Returns once init has exited: {"exit_code", "finished_at"}."""

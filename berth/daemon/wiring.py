@@ -28,6 +28,7 @@ from berth.daemon.config import DaemonConfig
 from berth.daemon.containers import spec_seccomp
 from berth.daemon.containers.execs import ExecService
 from berth.daemon.containers.facade import ContainersFacade
+from berth.daemon.containers.health import HealthChecks
 from berth.daemon.containers.model import State
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.service import ContainersService
@@ -202,6 +203,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         except Exception:
             return set()
 
+    containers.health = HealthChecks(containers, execs, owner.spawn)
     facade = ContainersFacade(containers, execs, image_matches)
     system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade)
     route_lists: list[list[Route]] = [

@@ -291,6 +291,14 @@ class Shim:
         sig = _int(req, "signal")
         if not 0 < sig < 65:
             raise OpError(f"invalid signal {sig}")
+        eid = req.get("exec_id")
+        if eid is not None:  # one exec'd process (a healthcheck past its timeout): ours to reap, so no pid reuse
+            proc = self.execs.get(eid) if isinstance(eid, str) else None
+            if proc is None or not proc.running:
+                raise OpError(f"exec {eid} is not running", "conflict")
+            os.kill(proc.pid, sig)
+            self._ok(client)
+            return
         kill_all = bool(req.get("all"))
         if not self._init().running and not kill_all:
             raise OpError("container is not running: process already finished", "conflict")

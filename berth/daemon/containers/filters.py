@@ -114,6 +114,9 @@ class _PsFilter:
         self.f = {k: list(v) for k, v in filters.items() if v}
         self.statuses = _statuses(self.f.get("status", []))
         self.exited = _exit_codes(self.f.get("exited", []))
+        for value in self.f.get("health", []):
+            if value not in ("starting", "healthy", "unhealthy", "none"):
+                raise errdefs.InvalidParameter(f"Unrecognised filter value for health: {value}")
         self.ancestors = (_ancestor_ids(self.f["ancestor"], resolver, containers)
                           if "ancestor" in self.f else None)
         self.before = _find(containers, self.f["before"][0]) if "before" in self.f else None
@@ -134,7 +137,7 @@ class _PsFilter:
                                    for p in f["expose"])),
             ("publish", lambda: any(_port_key(p) in (c.host_config.get("PortBindings") or {})
                                     for p in f["publish"])),
-            ("health", lambda: "none" in f["health"] and not c.config.get("Healthcheck")),
+            ("health", lambda: str((c.health or {}).get("Status") or "none") in f["health"]),
             ("is-task", lambda: "false" in f["is-task"]),
             ("isolation", lambda: "default" in f["isolation"] or "" in f["isolation"]),
         ]

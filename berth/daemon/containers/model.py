@@ -94,6 +94,7 @@ class Container:
     finished_at: int = 0
     restart_count: int = 0
     manually_stopped: bool = False  # a user stopped or killed it: unless-stopped does not bring it back
+    health: dict[str, Any] | None = None  # State.Health {Status, FailingStreak, Log} when it has a healthcheck
     exec_ids: list[str] = field(default_factory=list)
     networks: dict[str, Any] = field(default_factory=dict)
     ports: dict[str, Any] = field(default_factory=dict)
@@ -182,7 +183,11 @@ class Container:
         if self._state == State.RESTARTING:
             return f"Restarting ({self.exit_code}) {human_duration(now_s - self.finished_at / 1e9)} ago"
         if self._state == State.RUNNING:
-            return f"Up {human_duration(now_s - self.started_at / 1e9)}"
+            up = f"Up {human_duration(now_s - self.started_at / 1e9)}"
+            if self.health is not None:
+                status = self.health.get("Status") or "starting"
+                return f"{up} ({'health: starting' if status == 'starting' else status})"
+            return up
         if self._state == State.REMOVING:
             return "Removal In Progress"
         if self._state == State.DEAD:
@@ -206,6 +211,7 @@ class Container:
             "Error": self.error,
             "StartedAt": rfc3339nano(self.started_at) if self.started_at else ZERO_TIME,
             "FinishedAt": rfc3339nano(self.finished_at) if self.finished_at else ZERO_TIME,
+            **({"Health": self.health} if self.health is not None else {}),
         }
 
     def _network_settings(self) -> dict[str, Any]:
@@ -293,6 +299,7 @@ class Container:
             finished_at=from_rfc3339(st.get("FinishedAt") or ZERO_TIME),
             restart_count=int(data.get("RestartCount") or 0),
             manually_stopped=bool(data.get("HasBeenManuallyStopped")),
+            health=dict(st["Health"]) if isinstance(st.get("Health"), dict) else None,
             networks=dict(data.get("Networks") or {}), ports=dict(data.get("Ports") or {}),
             sandbox_key=str(data.get("SandboxKey") or ""),
         )

@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 from berth.daemon.containers.logconfig import LogTarget
 
-__all__ = ["EventSink", "ImageLookup", "NetworkAttacher", "ShimHandle", "ShimLauncher", "ShimStream", "Spawner"]
+__all__ = ["EventSink", "HealthMonitor", "ImageLookup", "NetworkAttacher", "NoHealthMonitor", "ShimHandle",
+           "ShimLauncher", "ShimStream", "Spawner"]
 
 
 class ShimStream(Protocol):
@@ -24,7 +25,7 @@ class ShimHandle(Protocol):
 
     async def start(self) -> None: ...
     async def state(self) -> dict[str, Any]: ...
-    async def kill(self, signal: int, all: bool = False) -> None: ...
+    async def kill(self, signal: int, all: bool = False, exec_id: str | None = None) -> None: ...
     async def pause(self) -> None: ...
     async def resume(self) -> None: ...
     async def wait(self) -> dict[str, Any]: ...
@@ -81,3 +82,20 @@ class EventSink(Protocol):
 
 
 Spawner = Callable[[Awaitable[None]], None]
+
+
+class HealthMonitor(Protocol):
+    """Runs the healthchecks of running containers (berth.daemon.containers.health)."""
+
+    def started(self, c: Any, fresh: bool) -> None: ...
+    def stopped(self, c: Any) -> None: ...
+
+
+class NoHealthMonitor:
+    """No healthchecks run (until the composition root wires the real monitor)."""
+
+    def started(self, c: Any, fresh: bool) -> None:
+        pass
+
+    def stopped(self, c: Any) -> None:
+        pass

@@ -15,7 +15,15 @@ from berth import errdefs
 from berth.daemon.containers import etcfiles, logconfig, resource_update, restartpolicy, spec, users
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.names import NameIndex
-from berth.daemon.containers.ports import EventSink, ImageLookup, NetworkAttacher, ShimLauncher, Spawner
+from berth.daemon.containers.ports import (
+    EventSink,
+    HealthMonitor,
+    ImageLookup,
+    NetworkAttacher,
+    NoHealthMonitor,
+    ShimLauncher,
+    Spawner,
+)
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.runstate import RunState, Waiter
 from berth.daemon.containers.signals import parse_signal
@@ -61,6 +69,7 @@ class ContainersService:
         # called as a create, start or exec comes in: the runtime's cgroup move a few ms later is then quick
         self.prime_migration = prime_migration
         self.names = NameIndex()
+        self.health: HealthMonitor = NoHealthMonitor()  # the composition root sets the real one
         self.containers: dict[str, Container] = {}
         self.run: dict[str, RunState] = {}
 
@@ -211,6 +220,7 @@ class ContainersService:
         rs.pending_attach.clear()
         await shim.start()
         c.mark_running(pid, now_ns())
+        self.health.started(c, fresh=True)
         self.store.save(c)
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
@@ -272,6 +282,7 @@ class ContainersService:
         await self._on_exit(c, rs, int(result.get("exit_code", 255)), int(result.get("finished_at") or now_ns()))
 
     async def _on_exit(self, c: Container, rs: RunState, code: int, finished_at: int) -> None:
+        self.health.stopped(c)
         shim, rs.shim = rs.shim, None
         if shim is not None:
             try:
@@ -623,6 +634,7 @@ class ContainersService:
             if st.get("status") == "stopped" and st.get("exit_code") is not None:
                 await self._on_exit(c, rs, int(st["exit_code"]), int(st.get("finished_at") or now_ns()))
             else:
+                self.health.started(c, fresh=False)
                 self.spawn(self._monitor(c, rs))
             return
         record = await self._shim_lost(c)

@@ -182,6 +182,16 @@ def validate_restart_policy(hc: Mapping[str, Any]) -> None:
                                        f"'on-failure'{' and cannot be negative' if count < 0 else ''}")
 
 
+def _validate_healthcheck(hc: Mapping[str, Any]) -> None:
+    """dockerd's create-time checks of a healthcheck's durations (nanoseconds) and retries."""
+    for key in ("Interval", "Timeout", "StartPeriod", "StartInterval"):
+        value = int(hc.get(key) or 0)
+        if value and value < 1_000_000:
+            raise errdefs.InvalidParameter(f"{key} in Healthcheck cannot be less than 1ms")
+    if int(hc.get("Retries") or 0) < 0:
+        raise errdefs.InvalidParameter("Retries in Healthcheck cannot be negative")
+
+
 def validate_resources(hc: Mapping[str, Any]) -> None:
     """The cgroup limits of HostConfig, as dockerd checks them at create and update."""
     memory = int(hc.get("Memory") or 0)
@@ -237,6 +247,7 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
         raise errdefs.InvalidParameter("No command specified")
     if config.get("StopSignal"):
         parse_signal(str(config["StopSignal"]))
+    _validate_healthcheck(config.get("Healthcheck") or {})
     workdir = config.get("WorkingDir") or ""
     if workdir and not workdir.startswith("/"):
         raise errdefs.InvalidParameter(
