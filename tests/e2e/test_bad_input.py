@@ -114,6 +114,8 @@ DOCKERD_CHECKS = [  # right types, values dockerd refuses at create
     ({"HostConfig": {"Isolation": "hyperv"}}, "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
     ({"HostConfig": {"Mounts": [{"Type": "bind", "Source": "/nonexistent-berth", "Target": "/x"}]}},
      'invalid mount config for type "bind": bind source path does not exist: /nonexistent-berth'),
+    ({"HostConfig": {"Runtime": "nope"}}, "Unknown runtime specified nope"),
+    ({"Healthcheck": {"Test": ["CMD", "true"], "Interval": 10}}, "Interval in Healthcheck cannot be less than 1ms"),
 ]
 
 
@@ -138,6 +140,15 @@ def test_a_command_that_cannot_run_is_the_requests_fault(berthd: Daemon) -> None
         assert body["State"]["ExitCode"] == 127
     finally:
         api_json(berthd.sock, "DELETE", "/containers/no-such-cmd?force=1")
+
+
+def test_a_missing_network_fails_the_start_not_the_create(berthd: Daemon) -> None:
+    """As dockerd: a 404 at create would make the docker CLI go and pull the image."""
+    res = berthd.docker("run", "--rm", "--network", "no-such-net", "busybox", "true")
+    assert res.returncode == 125
+    err = res.stderr.decode()
+    assert "network no-such-net not found" in err
+    assert "Unable to find image" not in err
 
 
 def test_a_malformed_exec_is_a_400(berthd: Daemon) -> None:

@@ -117,8 +117,8 @@ class ContainersService:
                 root=self.store.dir_of(cid),
             )
             c.networks = _requested_endpoints(body, c.host_config)
-            if self.network is not None:
-                self.network.validate_mode(str(c.host_config.get("NetworkMode") or ""))
+            # a network that does not exist fails the start, not the create (as dockerd): a 404 here would send
+            # the docker CLI looking for the image in a registry
             spec.validate(c.config, c.host_config, self.idmap)
             logconfig.validate(c.host_config)
             os.makedirs(c.root, mode=0o710, exist_ok=False)

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 OCI_VERSION = "1.2.0"
+RUNTIME_NAME = "berth-runtime"  # the one runtime berthd offers (docker info's Runtimes)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INIT_IN_CONTAINER = "/sbin/docker-init"
 MASKED_PATHS = (
@@ -248,6 +249,8 @@ def validate(config: Mapping[str, Any], host_config: Mapping[str, Any], idmap: I
     if config.get("StopSignal"):
         parse_signal(str(config["StopSignal"]))
     _validate_healthcheck(config.get("Healthcheck") or {})
+    if host_config.get("Runtime") not in (None, "", RUNTIME_NAME):
+        raise errdefs.InvalidParameter(f"Unknown runtime specified {host_config['Runtime']}")
     workdir = config.get("WorkingDir") or ""
     if workdir and not workdir.startswith("/"):
         raise errdefs.InvalidParameter(

@@ -154,12 +154,6 @@ class NetworksService:
             raise errdefs.InvalidParameter(f"network {ref} is ambiguous ({len(matches)} matches found on name)")
         raise errdefs.NotFound(f"network {ref} not found")
 
-    def validate_mode(self, mode: str) -> None:
-        """A network mode names a known network (or host, none, container:<ref>, default)."""
-        if mode in ("", "default", "host", "none", "bridge") or mode.startswith("container:"):
-            return
-        self.find(mode)
-
     def sandbox_path(self, cid: str) -> str | None:
         sb = self.state.sandboxes.get(cid)
         return sb.ns_path if sb is not None else None
