@@ -211,6 +211,29 @@ def test_prune_until_reads_times_as_docker_does(berthd: Daemon) -> None:
         berthd.docker("rm", "-f", "until-kept")
 
 
+def test_diff_and_commit_leave_out_the_mount_placeholders(berthd: Daemon) -> None:
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf are the runtime's mount targets, which dockerd keeps in an
+    init layer: a fresh container has no changes, and a commit carries only what the container did."""
+    ok(berthd.docker("run", "-d", "--name", "differ", "busybox", "sleep", "1000"))
+    try:
+        assert ok(berthd.docker("diff", "differ")) == ""
+        ok(berthd.docker("exec", "differ", "sh", "-c", "echo x > /etc/motd; mkdir /data; rm /bin/true"))
+        assert ok(berthd.docker("diff", "differ")).splitlines() == ["C /bin", "D /bin/true", "A /data", "C /etc",
+                                                                     "A /etc/motd"]
+        ok(berthd.docker("commit", "differ", "committed:diff"))
+        saved = berthd.docker("save", "committed:diff").stdout
+        with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
+            manifest = json.load(outer.extractfile("manifest.json"))  # type: ignore[arg-type]
+            top = outer.extractfile(manifest[0]["Layers"][-1])
+            assert top is not None
+            with tarfile.open(fileobj=io.BytesIO(top.read())) as layer:
+                names = sorted(n.rstrip("/") for n in layer.getnames())
+        assert names == ["bin", "bin/.wh.true", "data", "etc", "etc/motd"]
+    finally:
+        berthd.docker("rm", "-f", "differ")
+        berthd.docker("rmi", "committed:diff")
+
+
 def test_export_then_import_with_change(berthd: Daemon) -> None:
     ok(berthd.docker("run", "--name", "exp", "busybox", "sh", "-c", "echo exported > /marker"))
     try:

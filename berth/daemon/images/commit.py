@@ -12,6 +12,7 @@ from berth.daemon.images.changes import apply_changes
 from berth.daemon.images.export import tar_diff
 from berth.daemon.images.feed import IterReader
 from berth.oci.image import image_config
+from berth.store.snapshots.placeholders import placeholders
 
 if TYPE_CHECKING:
     from berth.daemon.images.service import ImagesService
@@ -50,7 +51,8 @@ def commit(svc: ImagesService, cid: str, image_id: str, container_config: dict[s
         doc["container_config"] = container_config
         return doc
 
-    return svc.new_image(IterReader(tar_diff(upper, svc.snapshots.idmap)), parent.record.chain_id, build, ref,
+    layer = tar_diff(upper, svc.snapshots.idmap, skip=placeholders(upper))  # as dockerd: not its init layer
+    return svc.new_image(IterReader(layer), parent.record.chain_id, build, ref,
                          parent_id=parent.id, base_size=parent.record.size)
 
 

@@ -80,10 +80,13 @@ def tar_directory(root: str, idmap: IdMap | None = None) -> Iterator[bytes]:
     yield END
 
 
-def tar_diff(upper: str, idmap: IdMap | None = None) -> Iterator[bytes]:
-    """An overlay upper dir as an image layer: whiteouts and opaque dirs in image-spec form."""
+def tar_diff(upper: str, idmap: IdMap | None = None, skip: frozenset[str] = frozenset()) -> Iterator[bytes]:
+    """An overlay upper dir as an image layer: whiteouts and opaque dirs in image-spec form; the relative
+    paths in `skip` are left out."""
     tar = _indexer()
     for full, arc, st in _walk(upper):
+        if arc in skip:
+            continue
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             parent, name = os.path.split(arc)
             yield from _marker(os.path.join(parent, ".wh." + name), st.st_mtime)
