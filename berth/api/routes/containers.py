@@ -131,6 +131,11 @@ def routes(backend: ContainersBackend) -> list[Route]:
 
         return StreamResponse(body(), content_type=stream_type(req, tty))
 
+    async def stats(req: Request) -> Response:
+        stream = req.query_bool("stream") if "stream" in req.query else True
+        source = backend.stats(req.path_params["name"], stream=stream, one_shot=req.query_bool("one-shot"))
+        return StreamResponse(source, content_type="application/json")
+
     async def top(req: Request) -> Response:
         return JSONResponse(await backend.top(req.path_params["name"], req.query.get("ps_args") or ""))
 
@@ -179,6 +184,7 @@ def routes(backend: ContainersBackend) -> list[Route]:
         Route("GET", p + "/export", export),
         Route("GET", p + "/changes", changes),
         Route("POST", p + "/update", update),
+        Route("GET", p + "/stats", stats),
         Route("POST", p + "/pause", pause),
         Route("POST", p + "/unpause", unpause),
     ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 from berth import errdefs
 from berth.api.streams import stdcopy_frame
 from berth.daemon.containers import filters as ps_filters
-from berth.daemon.containers import logconfig
+from berth.daemon.containers import logconfig, stats
 from berth.daemon.containers import logs as logreader
 from berth.daemon.containers.attach import ClientReader, ClientWriter, pump
 from berth.daemon.containers.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
@@ -75,6 +77,37 @@ class ContainersFacade:
 
     async def update(self, ref: str, body: dict[str, Any]) -> list[str]:
         return await self.containers.update(ref, body)
+
+    # -- stats ----------------------------------------------------------------------------------
+    def stats(self, ref: str, stream: bool, one_shot: bool) -> AsyncIterator[bytes]:
+        """StatsJSON lines: one a second while `stream` and the container runs; else one (from two samples a
+        second apart, so that CPU use can be computed, unless `one_shot`)."""
+        c = self.containers.get(ref)
+        reader = stats.CgroupReader(f"/{self.containers.cgroup_parent}/{c.id}")
+
+        def running() -> bool:
+            return c.state in (State.RUNNING, State.PAUSED) and c.id in self.containers.containers
+
+        def take(previous: dict[str, Any] | None) -> dict[str, Any]:
+            return stats.sample(c.id, c.name, reader, c.pid, bool(c.sandbox_key), previous, time.time_ns)
+
+        async def lines() -> AsyncIterator[bytes]:
+            if not running():
+                yield json.dumps(stats.empty_sample(c.id, c.name)).encode() + b"\n"
+                return
+            previous = None
+            if not stream and not one_shot:
+                previous = take(None)
+                await asyncio.sleep(1)
+            while running():
+                doc = take(previous)
+                yield json.dumps(doc).encode() + b"\n"
+                if not stream:
+                    return
+                previous = doc
+                await asyncio.sleep(1)
+
+        return lines()
 
     async def kill(self, ref: str, signal: str | None) -> None:
         await self.containers.kill(ref, signal)
