@@ -26,6 +26,7 @@ from berth.api.routes import system as system_routes
 from berth.daemon import userns
 from berth.daemon.config import DaemonConfig
 from berth.daemon.containers import spec_seccomp
+from berth.daemon.containers.archive import ArchiveService
 from berth.daemon.containers.execs import ExecService
 from berth.daemon.containers.facade import ContainersFacade
 from berth.daemon.containers.health import HealthChecks
@@ -204,7 +205,7 @@ async def run_daemon(cfg: DaemonConfig) -> None:
             return set()
 
     containers.health = HealthChecks(containers, execs, owner.spawn)
-    facade = ContainersFacade(containers, execs, image_matches)
+    facade = ContainersFacade(containers, execs, image_matches, ArchiveService(containers, python_env()))
     system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade)
     route_lists: list[list[Route]] = [
         images_routes.routes(images, registry), system_routes.routes(system), containers_routes.routes(facade),

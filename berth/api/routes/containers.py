@@ -12,6 +12,7 @@ from berth.api.http.request import Request
 from berth.api.http.responses import EmptyResponse, Hijacked, JSONResponse, Response, StreamResponse
 from berth.api.http.router import Route
 from berth.api.streams import stdcopy_frame
+from berth.daemon.containers.archive import stat_header
 
 __all__ = ["routes"]
 
@@ -131,6 +132,26 @@ def routes(backend: ContainersBackend) -> list[Route]:
 
         return StreamResponse(body(), content_type=stream_type(req, tty))
 
+    def _archive_path(req: Request) -> str:
+        path = req.query.get("path") or ""
+        if not path:
+            raise errdefs.InvalidParameter("path is required")
+        return path
+
+    async def archive_head(req: Request) -> Response:
+        doc = await backend.archive_stat(req.path_params["name"], _archive_path(req))
+        return EmptyResponse(200, headers=[stat_header(doc)])
+
+    async def archive_get(req: Request) -> Response:
+        doc, body = await backend.archive_get(req.path_params["name"], _archive_path(req))
+        return StreamResponse(body, content_type="application/x-tar", headers=[stat_header(doc)])
+
+    async def archive_put(req: Request) -> Response:
+        await backend.archive_put(req.path_params["name"], _archive_path(req), req.body_stream(),
+                                  no_overwrite_dir_non_dir=req.query_bool("noOverwriteDirNonDir"),
+                                  copy_uid_gid=req.query_bool("copyUIDGID"))
+        return EmptyResponse(200)
+
     async def stats(req: Request) -> Response:
         stream = req.query_bool("stream") if "stream" in req.query else True
         source = backend.stats(req.path_params["name"], stream=stream, one_shot=req.query_bool("one-shot"))
@@ -185,6 +206,9 @@ def routes(backend: ContainersBackend) -> list[Route]:
         Route("GET", p + "/changes", changes),
         Route("POST", p + "/update", update),
         Route("GET", p + "/stats", stats),
+        Route("HEAD", p + "/archive", archive_head),
+        Route("GET", p + "/archive", archive_get),
+        Route("PUT", p + "/archive", archive_put),
         Route("POST", p + "/pause", pause),
         Route("POST", p + "/unpause", unpause),
     ]

@@ -18,6 +18,7 @@ from berth.api.streams import stdcopy_frame
 from berth.daemon.containers import filters as ps_filters
 from berth.daemon.containers import logconfig, stats
 from berth.daemon.containers import logs as logreader
+from berth.daemon.containers.archive import ArchiveService
 from berth.daemon.containers.attach import ClientReader, ClientWriter, pump
 from berth.daemon.containers.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from berth.daemon.containers.execs import ExecRecord, ExecService
@@ -51,10 +52,12 @@ class AttachSession:
 class ContainersFacade:
     """Implements berth.api.backends.ContainersBackend and ExecBackend over the services."""
 
-    def __init__(self, containers: ContainersService, execs: ExecService, image_names: Any) -> None:
+    def __init__(self, containers: ContainersService, execs: ExecService, image_names: Any,
+                 archives: ArchiveService) -> None:
         self.containers = containers
         self.execs = execs
         self.image_names = image_names
+        self.archives = archives
 
     # -- plain calls ----------------------------------------------------------------------------
     async def create(self, body: dict[str, Any], name: str | None) -> tuple[str, list[str]]:
@@ -77,6 +80,25 @@ class ContainersFacade:
 
     async def update(self, ref: str, body: dict[str, Any]) -> list[str]:
         return await self.containers.update(ref, body)
+
+    # -- archive (cp) ---------------------------------------------------------------------------
+    async def archive_stat(self, ref: str, path: str) -> dict[str, Any]:
+        return await self.archives.stat(ref, path)
+
+    async def archive_get(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        return await self.archives.get(ref, path)
+
+    async def archive_put(self, ref: str, path: str, source: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool,
+                          copy_uid_gid: bool) -> None:
+        async def owner(c: Any) -> tuple[int, int]:
+            from berth.daemon.containers import users
+
+            u = await asyncio.to_thread(users.resolve, str(c.config.get("User") or ""),
+                                        self.containers.images.layer_dirs(c.id, c.image_id),
+                                        c.host_config.get("GroupAdd") or [])
+            return u.uid, u.gid
+
+        await self.archives.put(ref, path, source, no_overwrite_dir_non_dir, copy_uid_gid, owner)
 
     # -- stats ----------------------------------------------------------------------------------
     def stats(self, ref: str, stream: bool, one_shot: bool) -> AsyncIterator[bytes]:
