@@ -28,7 +28,7 @@ COMMANDS = {
     "import": "image:import_", "pull": "registry_client:pull", "push": "registry_client:push",
     "login": "registry_client:login", "logout": "registry_client:logout",
     "pause": "extra:pause", "unpause": "extra:unpause", "update": "extra:update", "port": "extra:port",
-    "diff": "extra:diff",
+    "diff": "extra:diff", "stats": "stats:stats", "cp": "copy:cp",
     "commit": "extra:commit", "save": "extra:save", "load": "extra:load", "events": "extra:events",
 }
 GROUPS = {
@@ -37,7 +37,8 @@ GROUPS = {
                   "start": "start", "attach": "attach", "exec": "exec", "wait": "wait", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "logs": "logs",
                   "top": "top", "rename": "rename", "export": "export", "pause": "pause",
-                  "unpause": "unpause", "update": "update", "port": "port", "diff": "diff", "commit": "commit"},
+                  "unpause": "unpause", "update": "update", "port": "port", "diff": "diff", "commit": "commit",
+                  "stats": "stats", "cp": "cp"},
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
               "history": "history", "import": "import", "pull": "pull", "push": "push",
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},

@@ -116,3 +116,32 @@ def test_host_flag_and_env(berthd: Daemon) -> None:
     assert res.returncode != 0
     assert b"Cannot connect" in res.stderr or b"berth daemon" in res.stderr
     assert os.path.exists(berthd.sock)
+
+
+def test_cp_and_stats(berthd: Daemon, tmp_path: object) -> None:
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    (base / "tree" / "sub").mkdir(parents=True)
+    (base / "tree" / "sub" / "a").write_text("a")
+    (base / "note.txt").write_text("note\n")
+    ok(berthd.berth("run", "-d", "--name", "cp-berth", "-m", "32m", "busybox", "sleep", "1000"))
+    try:
+        ok(berthd.berth("cp", str(base / "tree"), "cp-berth:/tmp/"))
+        ok(berthd.berth("cp", str(base / "note.txt"), "cp-berth:/tmp/renamed.txt"))
+        assert ok(berthd.berth("exec", "cp-berth", "cat", "/tmp/tree/sub/a", "/tmp/renamed.txt")) == "anote\n"
+        ok(berthd.berth("cp", "cp-berth:/tmp/tree", str(base / "back")))
+        assert (base / "back" / "sub" / "a").read_text() == "a"
+        ok(berthd.berth("cp", "cp-berth:/etc/hostname", str(base / "hostname")))
+        assert (base / "hostname").read_text().strip() == ok(berthd.berth("exec", "cp-berth", "hostname")).strip()
+        res = berthd.berth("cp", "cp-berth:/nonexistent", str(base / "x"))
+        assert res.returncode == 1
+        assert b"Could not find the file /nonexistent" in res.stderr
+        table = ok(berthd.berth("stats", "--no-stream", "cp-berth")).splitlines()
+        assert table[0].split() == ["CONTAINER", "ID", "NAME", "CPU", "%", "MEM", "USAGE", "/", "LIMIT", "MEM", "%",
+                                    "NET", "I/O", "BLOCK", "I/O", "PIDS"]
+        assert "/ 32MiB" in table[1]
+        assert ok(berthd.berth("stats", "--no-stream", "--format", "{{.Name}}:{{.PIDs}}", "cp-berth")) == \
+            "cp-berth:1\n"
+    finally:
+        berthd.berth("rm", "-f", "cp-berth")
