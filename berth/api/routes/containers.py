@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from berth import errdefs
 from berth.api import wiretypes
@@ -12,7 +14,6 @@ from berth.api.http.request import Request
 from berth.api.http.responses import EmptyResponse, Hijacked, JSONResponse, Response, StreamResponse
 from berth.api.http.router import Route
 from berth.api.streams import stdcopy_frame
-from berth.daemon.containers.archive import stat_header
 
 __all__ = ["routes"]
 
@@ -131,6 +132,10 @@ def routes(backend: ContainersBackend) -> list[Route]:
                 yield data if tty else stdcopy_frame(kind, data)
 
         return StreamResponse(body(), content_type=stream_type(req, tty))
+
+    def stat_header(doc: dict[str, Any]) -> tuple[str, str]:
+        """The X-Docker-Container-Path-Stat header the docker CLI reads (base64 of the stat JSON)."""
+        return "X-Docker-Container-Path-Stat", base64.b64encode(json.dumps(doc).encode()).decode()
 
     def _archive_path(req: Request) -> str:
         path = req.query.get("path") or ""

@@ -4,7 +4,6 @@ berth.store.archive, in the running container's own view of its mounts, or on it
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -16,14 +15,9 @@ from berth import errdefs
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.service import ContainersService
 
-__all__ = ["ArchiveService", "stat_header"]
+__all__ = ["ArchiveService"]
 
 CHUNK = 1 << 16
-
-
-def stat_header(doc: dict[str, Any]) -> tuple[str, str]:
-    """The X-Docker-Container-Path-Stat header the docker CLI reads."""
-    return "X-Docker-Container-Path-Stat", base64.b64encode(json.dumps(doc).encode()).decode()
 
 
 class ArchiveService:
