@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -280,3 +280,13 @@ def api_json(sock: str, method: str, path: str, body: object | None = None) -> t
         return status, json.loads(payload) if payload.strip() else None
     except ValueError:
         return status, payload.decode(errors="replace")
+
+
+def eventually(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Whether `cond()` comes true within `timeout` seconds (polled; for states that take a while to come)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()

@@ -21,6 +21,8 @@ import tarfile
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+from berth.store.unpack import LayerError, clean_name
+
 __all__ = ["go_file_mode", "main", "safe_name"]
 
 # Go's os.FileMode type bits, which the docker CLI reads from the stat header
@@ -48,17 +50,10 @@ def go_file_mode(mode: int) -> int:
 
 def safe_name(name: str) -> str:
     """A member name as a path under the extraction directory; `..` may not climb out of it."""
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                raise CpError(f"invalid tar member {name!r}: it climbs out of the destination")
-            parts.pop()
-            continue
-        parts.append(part)
-    return "/".join(parts)
+    try:
+        return clean_name(name)
+    except LayerError:
+        raise CpError(f"invalid tar member {name!r}: it climbs out of the destination") from None
 
 
 def _resolve(path: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.daemon_harness import Daemon, mounts_under, ok, process_alive, running_daemon
+from tests.daemon_harness import Daemon, eventually, mounts_under, ok, process_alive, running_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -47,15 +47,6 @@ def test_containers_survive_kill_9_of_the_daemon(daemon: Daemon) -> None:
     assert mounts_under(daemon.data_root) == []
 
 
-def _wait_until(cond: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_removal_cut_short_by_kill_9_is_finished_at_restart(daemon: Daemon) -> None:
     import os
 
@@ -69,9 +60,9 @@ def test_a_removal_cut_short_by_kill_9_is_finished_at_restart(daemon: Daemon) ->
     os.rename(os.path.join(containers, cid), os.path.join(containers, f".removed-{cid}"))
     daemon.start()
     assert cid not in ok(daemon.docker("ps", "-aq", "--no-trunc"))
-    assert _wait_until(lambda: not [n for n in os.listdir(containers) if n.startswith(".removed-")])
+    assert eventually(lambda: not [n for n in os.listdir(containers) if n.startswith(".removed-")])
     # the writable layer of the half-removed container is released too; the image's layers stay
-    assert _wait_until(lambda: set(os.listdir(snapshots)) < layers_before)
+    assert eventually(lambda: set(os.listdir(snapshots)) < layers_before)
     assert ok(daemon.docker("run", "--rm", "busybox", "echo", "fine")).strip() == "fine"
 
 
@@ -80,7 +71,7 @@ def test_an_exited_autoremove_container_is_removed_at_restart(daemon: Daemon) ->
     daemon.kill9()
     time.sleep(1.5)  # it exits while no daemon runs
     daemon.start()
-    assert _wait_until(lambda: daemon.docker("inspect", "brief").returncode != 0)
+    assert eventually(lambda: daemon.docker("inspect", "brief").returncode != 0)
 
 
 def _parent_of(pid: int) -> int:
@@ -108,9 +99,9 @@ def test_a_killed_shim_takes_its_container_down_and_leaves_nothing(daemon: Daemo
     os.kill(shim, signal.SIGKILL)
     if daemon_down:
         daemon.start()
-    assert _wait_until(lambda: json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["Status"] == "exited")
+    assert eventually(lambda: json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["Status"] == "exited")
     assert json.loads(ok(daemon.docker("inspect", cid)))[0]["State"]["ExitCode"] == 255
-    assert _wait_until(lambda: not process_alive(init))
+    assert eventually(lambda: not process_alive(init))
     procs = f"/sys/fs/cgroup/pids{cgroup}/cgroup.procs"
     if os.path.exists(procs):
         with open(procs) as f:

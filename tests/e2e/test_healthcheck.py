@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.daemon_harness import DOCKER, Daemon, ok
+from tests.daemon_harness import DOCKER, Daemon, eventually, ok
 
 pytestmark = pytest.mark.e2e
 
 
 def health(d: Daemon, name: str) -> dict[str, Any]:
     return json.loads(ok(d.docker("inspect", "-f", "{{json .State.Health}}", name)))  # type: ignore[no-any-return]
-
-
-def eventually(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def test_health_follows_the_probe(berthd: Daemon) -> None:

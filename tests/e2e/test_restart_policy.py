@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.daemon_harness import Daemon, ok, running_daemon
+from tests.daemon_harness import Daemon, eventually, ok, running_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -18,15 +18,6 @@ pytestmark = pytest.mark.e2e
 def state(d: Daemon, name: str) -> dict[str, Any]:
     doc = json.loads(ok(d.docker("inspect", name)))[0]
     return {**doc["State"], "RestartCount": doc["RestartCount"]}
-
-
-def eventually(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def test_on_failure_retries_as_many_times_as_asked(berthd: Daemon) -> None:

@@ -14,11 +14,9 @@ from typing import Any
 from berth import errdefs
 from berth.daemon.containers.model import Container, State
 from berth.daemon.containers.service import ContainersService
+from berth.util.subprocs import output_of
 
 __all__ = ["ArchiveService"]
-
-CHUNK = 1 << 16
-
 
 class ArchiveService:
     """HEAD, GET and PUT /containers/{id}/archive."""
@@ -55,15 +53,10 @@ class ArchiveService:
         self.containers.emit(c, "archive-path")
 
         async def body() -> AsyncIterator[bytes]:
-            assert proc.stdout is not None
             try:
-                while chunk := await proc.stdout.read(CHUNK):
+                async for chunk in output_of(proc):
                     yield chunk
-                await proc.wait()
             finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
                 await root_cm.__aexit__(None, None, None)
 
         return doc, body()

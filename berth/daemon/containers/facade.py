@@ -27,6 +27,7 @@ from berth.daemon.containers.ports import ShimStream
 from berth.daemon.containers.runstate import PendingAttach
 from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.top import top as run_top
+from berth.util.subprocs import output_of
 from berth.util.timefmt import parse_since
 
 __all__ = ["AttachSession", "ContainersFacade"]
@@ -328,15 +329,10 @@ class ContainersFacade:
             "tar", "--numeric-owner", "--xattrs", "--xattrs-include=security.capability", *maps, "-C", rootfs,
             "-cf", "-", ".", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )
-        assert proc.stdout is not None
         try:
-            while chunk := await proc.stdout.read(1 << 16):
+            async for chunk in output_of(proc):
                 yield chunk
-            await proc.wait()
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
             if unmount:
                 await asyncio.to_thread(self.containers.mounter.unmount, rootfs)
 
