@@ -14,7 +14,7 @@ from berth.daemon.containers import logconfig
 from berth.daemon.containers.spec_mounts import DEFAULT_SHM_SIZE, mount_points
 from berth.util.timefmt import ZERO_TIME, from_rfc3339, human_duration, rfc3339nano
 
-__all__ = ["TRANSITIONS", "Container", "State", "entrypoint_and_args"]
+__all__ = ["TRANSITIONS", "Container", "State", "entrypoint_and_args", "start_error", "start_failure_code"]
 
 
 class State(enum.Enum):
@@ -317,3 +317,22 @@ def summary_ports(ports: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(port),
                         "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
     return out
+
+
+def start_error(exc: Exception, config: dict[str, Any]) -> errdefs.BerthError:
+    """As dockerd words a failed start: a command that cannot be found or run, or a mount onto the wrong kind of
+    path, is the request's fault (400); anything else is the engine's (500)."""
+    if isinstance(exc, errdefs.BerthError):
+        return exc
+    message = f"failed to create task for container: {exc}"
+    low = message.lower()
+    argv = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+    if argv and str(argv[0]).lower() in low and (
+            "executable file not found" in low or "no such file or directory" in low):
+        return errdefs.InvalidParameter(message)
+    if "permission denied" in low:
+        return errdefs.InvalidParameter(message)
+    if "not a directory" in low:
+        return errdefs.InvalidParameter(message + ": Are you trying to mount a directory onto a file (or vice-versa)? "
+                                        "Check if the specified host path exists and is the expected type")
+    return errdefs.System(message)

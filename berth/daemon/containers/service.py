@@ -13,7 +13,8 @@ from typing import Any
 
 from berth import errdefs
 from berth.daemon.containers import etcfiles, logconfig, resource_update, restartpolicy, spec, users
-from berth.daemon.containers.model import Container, State
+from berth.daemon.containers.endpoints import emptied, requested_endpoints
+from berth.daemon.containers.model import Container, State, start_error
 from berth.daemon.containers.names import NameIndex
 from berth.daemon.containers.ports import (
     EventSink,
@@ -116,7 +117,7 @@ class ContainersService:
                 host_config=host_config,
                 root=self.store.dir_of(cid),
             )
-            c.networks = _requested_endpoints(body, c.host_config)
+            c.networks = requested_endpoints(body, c.host_config)
             # a network that does not exist fails the start, not the create (as dockerd): a 404 here would send
             # the docker CLI looking for the image in a registry
             spec.validate(c.config, c.host_config, self.idmap)
@@ -194,7 +195,7 @@ class ContainersService:
             for task in (mounting, net_ready):
                 if task is not None:
                     await asyncio.gather(task, return_exceptions=True)
-            err = _start_error(exc, c.config)
+            err = start_error(exc, c.config)
             await self._start_failed(c, rs, rootfs, err)
             raise err from exc
         if net_ready is not None:
@@ -203,7 +204,7 @@ class ContainersService:
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await shim.delete()
-                err = _start_error(exc, c.config)
+                err = start_error(exc, c.config)
                 await self._start_failed(c, rs, rootfs, err)
                 raise err from exc
         rs.shim = shim
@@ -255,7 +256,7 @@ class ContainersService:
             await self.network.teardown(c.id)
         except (OSError, errdefs.BerthError) as exc:
             log.warning("network teardown of %s failed: %s", c.id[:12], exc)
-        c.networks = {name: _emptied(ep) for name, ep in c.networks.items()}
+        c.networks = {name: emptied(ep) for name, ep in c.networks.items()}
         c.ports, c.sandbox_key = {}, ""
 
     async def _start_failed(self, c: Container, rs: RunState, rootfs: str, err: errdefs.BerthError) -> None:
@@ -645,51 +646,3 @@ class ContainersService:
         the exit record the shim wrote, if it got that far, else exit code 255."""
         await self.shims.force_delete(c.id)
         return self.shims.exit_record(c.id) or {"exit_code": 255, "finished_at": now_ns()}
-
-
-_ENDPOINT_KEYS = ("IPAMConfig", "Links", "Aliases", "MacAddress", "DriverOpts", "GwPriority", "NetworkID",
-                  "EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address",
-                  "GlobalIPv6PrefixLen", "DNSNames")
-
-
-def _emptied(ep: dict[str, Any]) -> dict[str, Any]:
-    """An endpoint of a stopped container: what was asked for and the network id, no addresses."""
-    keep = {"IPAMConfig", "Links", "Aliases", "DriverOpts", "NetworkID", "GwPriority", "DNSNames"}
-    blank: dict[str, Any] = {"MacAddress": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
-    return {k: (ep.get(k) if k in keep else blank.get(k)) for k in _ENDPOINT_KEYS}
-
-
-def _start_error(exc: Exception, config: dict[str, Any]) -> errdefs.BerthError:
-    """As dockerd words a failed start: a command that cannot be found or run, or a mount onto the wrong kind of
-    path, is the request's fault (400); anything else is the engine's (500)."""
-    if isinstance(exc, errdefs.BerthError):
-        return exc
-    message = f"failed to create task for container: {exc}"
-    low = message.lower()
-    argv = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
-    if argv and str(argv[0]).lower() in low and (
-            "executable file not found" in low or "no such file or directory" in low):
-        return errdefs.InvalidParameter(message)
-    if "permission denied" in low:
-        return errdefs.InvalidParameter(message)
-    if "not a directory" in low:
-        return errdefs.InvalidParameter(message + ": Are you trying to mount a directory onto a file (or vice-versa)? "
-                                        "Check if the specified host path exists and is the expected type")
-    return errdefs.System(message)
-
-
-def _requested_endpoints(body: dict[str, Any], host_config: dict[str, Any]) -> dict[str, Any]:
-    """NetworkSettings.Networks of a created container: its network mode's entry, with what the client asked."""
-    mode = str(host_config.get("NetworkMode") or "bridge")
-    if mode.startswith("container:"):
-        return {}
-    asked = ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
-    if not isinstance(asked, dict):
-        raise errdefs.InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
-    out: dict[str, Any] = {}
-    for name, cfg in asked.items():
-        out["bridge" if name == "default" else name] = _emptied(dict(cfg or {}))
-    if not out:
-        out[mode] = _emptied({})
-    return out
