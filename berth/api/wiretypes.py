@@ -8,7 +8,7 @@ from typing import Any
 
 from berth import errdefs
 
-__all__ = ["CONTAINER_CREATE", "CONTAINER_UPDATE", "EXEC_CREATE", "EXEC_START", "check"]
+__all__ = ["CONTAINER_CREATE", "CONTAINER_UPDATE", "EXEC_CREATE", "EXEC_START", "VOLUME_CREATE", "check"]
 
 # a type is a Go type name (str), ("[]", elem), ("map", value), or a struct: (name, {field: type})
 Type = Any
@@ -86,6 +86,7 @@ EXEC_CREATE = ("ExecConfig", {
 })
 
 EXEC_START = ("ExecStartCheck", {"Detach": B, "Tty": B, "ConsoleSize": _list("uint")})
+VOLUME_CREATE = ("CreateOptions", {"Name": S, "Driver": S, "DriverOpts": _LABELS, "Labels": _LABELS})
 
 
 def check(body: Any, schema: Type) -> None:

@@ -44,6 +44,8 @@ GROUPS = {
               "inspect": "image:inspect_image", "prune": "image:prune", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events", "df": "system:df"},
     "registry": {"serve": "registry:serve", "gc": "registry:gc"},
+    "volume": {"ls": "volume:ls", "list": "volume:ls", "create": "volume:create", "inspect": "volume:inspect",
+               "rm": "volume:rm", "remove": "volume:rm", "prune": "volume:prune"},
     "network": {"ls": "network:ls", "list": "network:ls", "create": "network:create",
                 "inspect": "network:inspect", "rm": "network:rm", "remove": "network:rm",
                 "prune": "network:prune", "connect": "network:connect", "disconnect": "network:disconnect"},

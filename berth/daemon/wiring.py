@@ -23,6 +23,7 @@ from berth.api.routes import images as images_routes
 from berth.api.routes import networks as networks_routes
 from berth.api.routes import refused as refused_routes
 from berth.api.routes import system as system_routes
+from berth.api.routes import volumes as volumes_routes
 from berth.daemon import userns
 from berth.daemon.config import DaemonConfig
 from berth.daemon.containers import spec_seccomp
@@ -41,6 +42,7 @@ from berth.daemon.images.service import ImagesService
 from berth.daemon.networks.facade import NetworksFacade
 from berth.daemon.networks.service import NetworksService
 from berth.daemon.shimclient import ShimLauncher, python_env
+from berth.daemon.volumes.service import VolumesService
 from berth.util.atomic import SyncLater, write_atomic
 from berth.util.ids import generate_id
 from berth.zygote.client import Zygote
@@ -54,8 +56,9 @@ class SystemFacade:
     """The system routes' backend: engine facts and counts over the services."""
 
     def __init__(self, cfg: DaemonConfig, engine_id: str, events: EventBus, containers: ContainersService,
-                 images: ImagesService, facade: ContainersFacade) -> None:
+                 images: ImagesService, facade: ContainersFacade, volumes: VolumesService) -> None:
         self.cfg = cfg
+        self.volumes = volumes
         self.engine_id = engine_id
         self._events = events
         self.containers = containers
@@ -95,10 +98,18 @@ class SystemFacade:
         if "container" in want:
             body["Containers"] = await asyncio.to_thread(self.facade.list_summaries, True, -1, {}, True)
         if "volume" in want:
-            body["Volumes"] = []  # Berth has no named volumes yet
+            body["Volumes"] = await asyncio.to_thread(self._volume_usage)
         if "build-cache" in want:
             body["BuildCache"] = []
         return body
+
+
+    def _volume_usage(self) -> list[dict[str, Any]]:
+        out = []
+        for v in self.volumes.volumes():
+            usage = {"Size": self.volumes.size(v.name), "RefCount": len(self.containers.volume_users(v.name))}
+            out.append({**v.to_api(self.volumes.root), "UsageData": usage})
+        return out
 
 
 def _engine_id(data_root: str) -> str:
@@ -187,11 +198,13 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     container_store = ContainerStore(os.path.join(cfg.data_root, "containers"), syncer)
     if idmap is not None:
         os.chown(container_store.root, 0, idmap.root_gid)
+    volumes = VolumesService(os.path.join(cfg.data_root, "volumes"),
+                             users=lambda name: holder["c"].volume_users(name) if "c" in holder else [])
     containers = ContainersService(
         store=container_store, images=images, shims=shims, idmap=idmap,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,
         init_path=cfg.init_path if os.access(cfg.init_path, os.X_OK) else None, network=networks,
-        prime_migration=zygote.prime,
+        prime_migration=zygote.prime, volumes=volumes,
     )
     holder["c"] = containers
     networks.container_names = lambda: {c.id: c.name for c in containers.containers.values()}
@@ -206,11 +219,11 @@ async def run_daemon(cfg: DaemonConfig) -> None:
 
     containers.health = HealthChecks(containers, execs, owner.spawn)
     facade = ContainersFacade(containers, execs, image_matches, ArchiveService(containers, python_env()))
-    system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade)
+    system = SystemFacade(cfg, _engine_id(cfg.data_root), events, containers, images, facade, volumes)
     route_lists: list[list[Route]] = [
         images_routes.routes(images, registry), system_routes.routes(system), containers_routes.routes(facade),
         exec_routes.routes(facade), refused_routes.routes(),
-        networks_routes.routes(NetworksFacade(networks, containers)),
+        networks_routes.routes(NetworksFacade(networks, containers)), volumes_routes.routes(volumes),
     ]
     router = Router([r for routes in route_lists for r in routes])
     server = HttpServer(Application(router, __version__), on_error=error_response, socket_group=cfg.group)

@@ -95,6 +95,7 @@ class Container:
     restart_count: int = 0
     manually_stopped: bool = False  # a user stopped or killed it: unless-stopped does not bring it back
     health: dict[str, Any] | None = None  # State.Health {Status, FailingStreak, Log} when it has a healthcheck
+    anonymous_volumes: dict[str, str] = field(default_factory=dict)  # destination -> volume name
     exec_ids: list[str] = field(default_factory=list)
     networks: dict[str, Any] = field(default_factory=dict)
     ports: dict[str, Any] = field(default_factory=dict)
@@ -161,6 +162,11 @@ class Container:
     @property
     def log_path(self) -> str:
         return os.path.join(self.root, f"{self.id}-json.log")
+
+    @property
+    def volumes_root(self) -> str:
+        """<data-root>/volumes, beside <data-root>/containers/<id>."""
+        return os.path.join(os.path.dirname(os.path.dirname(self.root)), "volumes")
 
     @property
     def hostname_path(self) -> str:
@@ -250,7 +256,7 @@ class Container:
             "ExecIDs": list(self.exec_ids) or None,
             "HostConfig": self.host_config,
             "GraphDriver": {"Name": "overlay2", "Data": graph_data},
-            "Mounts": mount_points(self.host_config),
+            "Mounts": mount_points(self.host_config, self.anonymous_volumes, self.volumes_root),
             "Config": self.config,
             "NetworkSettings": self._network_settings(),
         }
@@ -271,7 +277,7 @@ class Container:
             "Status": self.status_text(now),
             "HostConfig": {"NetworkMode": self.host_config.get("NetworkMode") or "bridge"},
             "NetworkSettings": {"Networks": dict(self.networks)},
-            "Mounts": mount_points(self.host_config),
+            "Mounts": mount_points(self.host_config, self.anonymous_volumes, self.volumes_root),
         }
 
     # -- persistence ----------------------------------------------------------------------------
@@ -281,6 +287,7 @@ class Container:
             "ID": self.id, "Name": f"/{self.name}", "Image": self.image, "ImageID": self.image_id,
             "Created": rfc3339nano(self.created), "State": self._state_dict(),
             "RestartCount": self.restart_count, "HasBeenManuallyStopped": self.manually_stopped,
+            "AnonymousVolumes": self.anonymous_volumes,
             "Config": self.config, "HostConfig": self.host_config, "Networks": self.networks,
             "Ports": self.ports, "SandboxKey": self.sandbox_key,
         }
@@ -300,6 +307,7 @@ class Container:
             restart_count=int(data.get("RestartCount") or 0),
             manually_stopped=bool(data.get("HasBeenManuallyStopped")),
             health=dict(st["Health"]) if isinstance(st.get("Health"), dict) else None,
+            anonymous_volumes=dict(data.get("AnonymousVolumes") or {}),
             networks=dict(data.get("Networks") or {}), ports=dict(data.get("Ports") or {}),
             sandbox_key=str(data.get("SandboxKey") or ""),
         )

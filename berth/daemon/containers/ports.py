@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from berth.daemon.containers.logconfig import LogTarget
 
 __all__ = ["EventSink", "HealthMonitor", "ImageLookup", "NetworkAttacher", "NoHealthMonitor", "ShimHandle",
-           "ShimLauncher", "ShimStream", "Spawner"]
+           "ShimLauncher", "ShimStream", "Spawner", "VolumeStore"]
 
 
 class ShimStream(Protocol):
@@ -98,3 +98,13 @@ class NoHealthMonitor:
 
     def stopped(self, c: Any) -> None:
         pass
+
+
+class VolumeStore(Protocol):
+    """The volumes containers mount (berth.daemon.volumes)."""
+
+    def ensure(self, name: str) -> Any: ...
+    def create(self, name: str | None = None) -> Any: ...
+    def path(self, name: str) -> str: ...
+    def fill_from(self, name: str, rootfs: str, destination: str) -> None: ...
+    def remove(self, name: str, force: bool = False) -> None: ...

@@ -453,18 +453,24 @@ def _host_thermal_paths() -> list[str]:
 def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, init_path: str | None = None,
           seccomp: Mapping[str, Any] | None = None, ns_paths: Mapping[str, str] | None = None,
           volume_paths: Mapping[str, str] | None = None, idmap: IdMap | None = None) -> dict[str, Any]:
-    """build_spec for a container record, with this host's capabilities and masked thermal paths."""
+    """build_spec for a container record, with this host's capabilities and masked thermal paths; its anonymous
+    volumes are mounted as named ones at their destinations."""
     etc = {"/etc/resolv.conf": c.resolv_conf_path, "/etc/hostname": c.hostname_path,
            "/etc/hosts": c.hosts_path}
+    hc = c.host_config
+    if c.anonymous_volumes:
+        hc = {**hc, "Binds": [*(hc.get("Binds") or []), *(f"{n}:{d}" for d, n in c.anonymous_volumes.items())],
+              "Mounts": [m for m in hc.get("Mounts") or []
+                         if not (m.get("Type") == "volume" and not m.get("Source"))] or None}
     oci = build_spec(
-        c.config, c.host_config, user=user, rootfs=rootfs, cgroups_path=cgroups_path, etc_files=etc,
+        c.config, hc, user=user, rootfs=rootfs, cgroups_path=cgroups_path, etc_files=etc,
         init_path=init_path, seccomp=seccomp, known_caps=all_capabilities(),
         thermal_paths=_host_thermal_paths(), ns_paths=ns_paths, volume_paths=volume_paths,
-        host_devices=lx.host_devices() if c.host_config.get("Privileged") else (),
+        host_devices=lx.host_devices() if hc.get("Privileged") else (),
         net_sysctls=_host_net_sysctls(), idmap=idmap,
     )
     if seccomp is None:
-        spec_seccomp.apply(oci, c.host_config)
+        spec_seccomp.apply(oci, hc)
     return oci
 
 

@@ -15,6 +15,9 @@ __all__ = [
     "api_mounts",
     "bind_mounts",
     "check_bind_sources",
+    "destinations",
+    "named_volume_destinations",
+    "volume_names",
     "check_duplicates",
     "default_mounts",
     "merge_tmpfs_options",
@@ -209,6 +212,30 @@ def api_mounts(mounts: Sequence[Mapping[str, Any]], volume_paths: Mapping[str, s
     return out
 
 
+def named_volume_destinations(host_config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(destination, volume name) of the named volumes in Binds (`-v NAME:/path`) and Mounts (type volume)."""
+    out = []
+    for spec in host_config.get("Binds") or []:
+        b = parse_bind(spec)
+        if b.is_named_volume:
+            out.append((b.destination, b.source))
+    for m in host_config.get("Mounts") or []:
+        if m.get("Type") == "volume" and m.get("Source"):
+            out.append((os.path.normpath(str(m.get("Target") or "/")), str(m["Source"])))
+    return out
+
+
+def volume_names(host_config: Mapping[str, Any]) -> list[str]:
+    return [name for _, name in named_volume_destinations(host_config)]
+
+
+def destinations(host_config: Mapping[str, Any]) -> list[str]:
+    """Where Binds, Mounts and Tmpfs mount something."""
+    return ([parse_bind(b).destination for b in host_config.get("Binds") or []]
+            + [os.path.normpath(str(m.get("Target") or "/")) for m in host_config.get("Mounts") or []]
+            + [os.path.normpath(d) for d in host_config.get("Tmpfs") or {}])
+
+
 def check_bind_sources(mounts: Sequence[Mapping[str, Any]]) -> None:
     """`--mount type=bind` sources must exist: unlike `-v`, docker never creates them."""
     for m in mounts:
@@ -235,22 +262,26 @@ def sort_by_depth(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(mounts, key=lambda m: len(os.path.normpath(m["destination"]).split("/")))
 
 
-def mount_points(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Inspect/list `Mounts` for the container's binds."""
-    out: list[dict[str, Any]] = []
+def mount_points(host_config: Mapping[str, Any], anonymous: Mapping[str, str] | None = None,
+                 volumes_root: str = "") -> list[dict[str, Any]]:
+    """Inspect/list `Mounts` for the container's binds, mounts and anonymous volumes (destination -> name)."""
+
+    def volume(name: str, destination: str, rw: bool, mode: str) -> dict[str, Any]:
+        source = os.path.join(volumes_root, name, "_data") if volumes_root else ""
+        return {"Type": "volume", "Name": name, "Source": source, "Destination": destination, "Driver": "local",
+                "Mode": mode, "RW": rw, "Propagation": ""}
+
+    out: list[dict[str, Any]] = [volume(n, d, True, "") for d, n in sorted((anonymous or {}).items())]
     for spec in host_config.get("Binds") or []:
         try:
             b = parse_bind(spec)
         except errdefs.InvalidParameter:
             continue
-        point: dict[str, Any] = {"Type": "volume" if b.is_named_volume else "bind"}
         if b.is_named_volume:
-            point.update({"Name": b.source, "Source": "", "Driver": "local"})
-        else:
-            point["Source"] = b.source
-        point.update({"Destination": b.destination, "Mode": b.mode, "RW": b.rw,
-                      "Propagation": "" if b.is_named_volume else b.propagation})
-        out.append(point)
+            out.append(volume(b.source, b.destination, b.rw, b.mode or "z"))
+            continue
+        out.append({"Type": "bind", "Source": b.source, "Destination": b.destination, "Mode": b.mode, "RW": b.rw,
+                    "Propagation": b.propagation})
     for m in host_config.get("Mounts") or []:
         kind = str(m.get("Type") or "")
         rw = not m.get("ReadOnly")
@@ -259,9 +290,8 @@ def mount_points(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
             prop = str((m.get("BindOptions") or {}).get("Propagation") or "rprivate")
             out.append({"Type": "bind", "Source": m.get("Source") or "", "Destination": target, "Mode": "",
                         "RW": rw, "Propagation": prop})
-        elif kind == "volume":
-            out.append({"Type": "volume", "Name": m.get("Source") or "", "Source": "", "Destination": target,
-                        "Driver": "local", "Mode": "z", "RW": rw, "Propagation": ""})
+        elif kind == "volume" and m.get("Source"):
+            out.append(volume(str(m["Source"]), target, rw, "z"))
         elif kind == "tmpfs":
             out.append({"Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": rw,
                         "Propagation": ""})

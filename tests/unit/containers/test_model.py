@@ -187,12 +187,12 @@ def test_mounts_from_api_mounts() -> None:
         {"Type": "tmpfs", "Target": "/tmp"},
     ], "Binds": ["named:/n:ro"]})
     assert c.to_inspect()["Mounts"] == [
-        {"Type": "volume", "Name": "named", "Source": "", "Driver": "local", "Destination": "/n",
-         "Mode": "ro", "RW": False, "Propagation": ""},
+        {"Type": "volume", "Name": "named", "Source": "/var/lib/berth/volumes/named/_data", "Driver": "local",
+         "Destination": "/n", "Mode": "ro", "RW": False, "Propagation": ""},
         {"Type": "bind", "Source": "/s", "Destination": "/t", "Mode": "", "RW": False,
          "Propagation": "rprivate"},
-        {"Type": "volume", "Name": "v", "Source": "", "Destination": "/v", "Driver": "local", "Mode": "z",
-         "RW": True, "Propagation": ""},
+        {"Type": "volume", "Name": "v", "Source": "/var/lib/berth/volumes/v/_data", "Destination": "/v",
+         "Driver": "local", "Mode": "z", "RW": True, "Propagation": ""},
         {"Type": "tmpfs", "Source": "", "Destination": "/tmp", "Mode": "", "RW": True, "Propagation": ""},
     ]
 

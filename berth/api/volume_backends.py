@@ -1,0 +1,16 @@
+"""What the volume routes need from the daemon (implemented by berth.daemon.volumes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+__all__ = ["VolumesBackend"]
+
+
+class VolumesBackend(Protocol):
+    def list(self, filters: Mapping[str, Sequence[str]]) -> dict[str, Any]: ...
+    def inspect(self, name: str) -> dict[str, Any]: ...
+    def create_from_api(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def remove(self, name: str, force: bool = False) -> None: ...
+    def prune(self, filters: Mapping[str, Sequence[str]]) -> dict[str, Any]: ...

@@ -1,0 +1,1 @@
+"""Volumes: named and anonymous directories that outlive containers (the local driver)."""
