@@ -13,7 +13,6 @@ from typing import Any
 
 from berth import errdefs
 from berth.daemon.containers import etcfiles, logconfig, resource_update, restartpolicy, spec, users
-from berth.daemon.containers import spec_mounts as mnt
 from berth.daemon.containers.endpoints import emptied, requested_endpoints
 from berth.daemon.containers.model import Container, State, start_error
 from berth.daemon.containers.names import NameIndex
@@ -30,8 +29,8 @@ from berth.daemon.containers.ports import (
 from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.runstate import RunState, Waiter
 from berth.daemon.containers.signals import parse_signal
-from berth.daemon.containers.spec_mounts import volume_names
 from berth.daemon.containers.store import TRASH_PREFIX, ContainerStore
+from berth.daemon.containers.volumeuse import ContainerVolumes
 from berth.util.idmap import IdMap
 from berth.util.ids import generate_id, random_name
 from berth.util.timefmt import now_ns
@@ -71,7 +70,7 @@ class ContainersService:
         self.init_path = init_path
         self.idmap = idmap  # --userns-remap
         self.network = network
-        self.volumes = volumes
+        self.volumes = ContainerVolumes(volumes)
         # called as a create, start or exec comes in: the runtime's cgroup move a few ms later is then quick
         self.prime_migration = prime_migration
         self.names = NameIndex()
@@ -128,7 +127,7 @@ class ContainersService:
             # the docker CLI looking for the image in a registry
             spec.validate(c.config, c.host_config, self.idmap)
             logconfig.validate(c.host_config)
-            self._make_volumes(c)
+            self.volumes.make(c)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
             self.store.flush_later(etcfiles.write_all(c.root, c.config, c.host_config, durable=False))
             self._hand_to_remapped_root(c)
@@ -136,7 +135,7 @@ class ContainersService:
             self.store.save(c)
         except BaseException:
             self.names.forget(cid, bare)
-            self._drop_anonymous_volumes(c)
+            self.volumes.drop_anonymous(c)
             self.images.release_rootfs(cid)
             shutil.rmtree(self.store.dir_of(cid), ignore_errors=True)
             raise
@@ -144,34 +143,9 @@ class ContainersService:
         self.emit(c, "create")
         return cid, []
 
-    def _make_volumes(self, c: Container) -> None:
-        """As dockerd at create: the named volumes it refers to exist, and each volume path of its image or
-        config (`-v /data`, VOLUME) not mounted otherwise gets an anonymous volume of its own."""
-        if self.volumes is None:
-            return
-        for name in volume_names(c.host_config):
-            self.volumes.ensure(name)
-        taken = set(mnt.destinations(c.host_config))
-        wanted = [*(c.config.get("Volumes") or {}), *(str(m.get("Target")) for m in c.host_config.get("Mounts") or []
-                                                      if m.get("Type") == "volume" and not m.get("Source"))]
-        for destination in wanted:
-            destination = os.path.normpath(destination)
-            if destination not in taken and destination not in c.anonymous_volumes:
-                c.anonymous_volumes[destination] = self.volumes.create().name
-
-    def _drop_anonymous_volumes(self, c: Container | None) -> None:
-        if c is None or self.volumes is None:
-            return
-        for name in c.anonymous_volumes.values():
-            try:
-                self.volumes.remove(name, force=True)
-            except errdefs.BerthError as exc:  # another container took it meanwhile (--volumes-from): it stays
-                log.info("anonymous volume %s stays: %s", name, exc)
-
     def volume_users(self, name: str) -> list[str]:
         """The containers that mount volume `name`."""
-        return [c.id for c in self.containers.values()
-                if name in volume_names(c.host_config) or name in c.anonymous_volumes.values()]
+        return self.volumes.users(self.containers.values(), name)
 
     def _hand_to_remapped_root(self, c: Container) -> None:
         """Under --userns-remap (as dockerd): the remapped root may walk the container's directory and owns
@@ -221,14 +195,14 @@ class ContainersService:
             ns_paths, net_ready = await self._network_up(c)
             user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
                                  c.host_config.get("GroupAdd") or [])
-            volumes = self._volume_mounts(c)
+            volumes = self.volumes.mounts(c)
             oci = spec.build(c, user=user, rootfs=rootfs, cgroups_path=f"/{self.cgroup_parent}/{c.id}",
                              init_path=self.init_path, idmap=self.idmap, ns_paths=ns_paths,
                              volume_paths={name: path for name, path, _ in volumes})
             spec.write(bundle, oci)
             await mounting
             if volumes:
-                await asyncio.to_thread(self._fill_volumes, volumes, rootfs)
+                await asyncio.to_thread(self.volumes.fill, volumes, rootfs)
             shim, pid = await self.shims.launch(
                 c.id, bundle, logconfig.log_target(c.host_config, c.log_path), stdin=bool(c.config.get("OpenStdin")),
                 tty=bool(c.config.get("Tty")))
@@ -266,18 +240,6 @@ class ContainersService:
         self.store.save(c)
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
-
-    def _volume_mounts(self, c: Container) -> list[tuple[str, str, str]]:
-        """(name, host path, destination) of every volume the container mounts."""
-        if self.volumes is None:
-            return []
-        wanted = [*((d, n) for d, n in c.anonymous_volumes.items()), *mnt.named_volume_destinations(c.host_config)]
-        return [(name, self.volumes.path(name), destination) for destination, name in wanted]
-
-    def _fill_volumes(self, volumes: list[tuple[str, str, str]], rootfs: str) -> None:
-        assert self.volumes is not None
-        for name, _path, destination in volumes:
-            self.volumes.fill_from(name, rootfs, destination)
 
     async def _network_up(self, c: Container) -> tuple[dict[str, str], Awaitable[object] | None]:
         """The namespaces to join by path (the sandbox the network service wires, or another container's), and
@@ -584,7 +546,7 @@ class ContainersService:
         c.state = State.REMOVING  # in memory only: the record goes away in one rename below
         await self._finish_remove(c, rs)
         if volumes or c.host_config.get("AutoRemove"):  # as dockerd: rm -v and --rm take the anonymous ones
-            self._drop_anonymous_volumes(c)
+            self.volumes.drop_anonymous(c)
 
     async def _finish_remove(self, c: Container, rs: RunState) -> None:
         """Unmount, take the record away atomically, answer; the disk clean-up goes on in the background."""
