@@ -63,6 +63,25 @@ def ps(cli: Cli, argv: list[str]) -> int:
     return 0
 
 
+def inspect_each(cli: Cli, paths: list[str], fmt: str) -> int:
+    """`network|volume inspect`: GET each path; a JSON array, or the template per object; errors to stderr."""
+    from berth.client import APIError
+    found: list[Any] = []
+    failed = False
+    for path in paths:
+        try:
+            found.append(cli.client.get(path))
+        except APIError as exc:
+            cli.err(f"{exc}\n")
+            failed = True
+    if fmt:
+        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
+        cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
+    else:
+        cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    return 1 if failed else 0
+
+
 def for_each(cli: Cli, names: list[str], action: Callable[[str], object], echo: bool = True) -> int:
     """docker's multi-container loop: print each name done, errors to stderr, exit 1 if any failed."""
     from berth.client import APIError

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json
+from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, inspect_each
 from berth.cli.formatter import render
 from berth.cli.pflag import Command, StatusError
-from berth.cli.templates import Template
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -86,22 +83,8 @@ INSPECT = (Command("network inspect", "berth network inspect [OPTIONS] NETWORK [
 
 
 def inspect(cli: Cli, argv: list[str]) -> int:
-    from berth.client import APIError
     ns = INSPECT.parse(argv)
-    found: list[Any] = []
-    failed = False
-    for name in ns.args:
-        try:
-            found.append(cli.client.get(f"/networks/{name}"))
-        except APIError as exc:
-            cli.err(f"{exc}\n")
-            failed = True
-    if ns.format:
-        tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
-        cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
-    else:
-        cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
-    return 1 if failed else 0
+    return inspect_each(cli, [f"/networks/{name}" for name in ns.args], ns.format)
 
 
 RM = (Command("network rm", "berth network rm NETWORK [NETWORK...]", "Remove one or more networks", min_args=1)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json
+from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, inspect_each
 from berth.cli.formatter import render
 from berth.cli.pflag import Command, StatusError
-from berth.cli.templates import Template
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from typing import Any
 
     from berth.cli.main import Cli
 
@@ -68,22 +64,8 @@ INSPECT = (Command("volume inspect", "berth volume inspect [OPTIONS] VOLUME [VOL
 
 
 def inspect(cli: Cli, argv: list[str]) -> int:
-    from berth.client import APIError
     ns = INSPECT.parse(argv)
-    found: list[Any] = []
-    failed = False
-    for name in ns.args:
-        try:
-            found.append(cli.client.get(f"/volumes/{name}"))
-        except APIError as exc:
-            cli.err(f"{exc}\n")
-            failed = True
-    if ns.format:
-        tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
-        cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
-    else:
-        cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
-    return 1 if failed else 0
+    return inspect_each(cli, [f"/volumes/{name}" for name in ns.args], ns.format)
 
 
 RM = (Command("volume rm", "berth volume rm [OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes",
