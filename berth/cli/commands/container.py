@@ -63,6 +63,15 @@ def ps(cli: Cli, argv: list[str]) -> int:
     return 0
 
 
+def show_inspected(cli: Cli, found: list[Any], fmt: str) -> None:
+    """docker inspect's output: a JSON array (4-space indent), or the template run on each object."""
+    if fmt:
+        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
+        cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
+    else:
+        cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+
+
 def inspect_each(cli: Cli, paths: list[str], fmt: str) -> int:
     """`network|volume inspect`: GET each path; a JSON array, or the template per object; errors to stderr."""
     from berth.client import APIError
@@ -74,11 +83,7 @@ def inspect_each(cli: Cli, paths: list[str], fmt: str) -> int:
         except APIError as exc:
             cli.err(f"{exc}\n")
             failed = True
-    if fmt:
-        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
-        cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
-    else:
-        cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    show_inspected(cli, found, fmt)
     return 1 if failed else 0
 
 
@@ -226,11 +231,7 @@ def print_inspect(cli: Cli, names: list[str], kinds: list[str], fmt: str, size: 
         except APIError as exc:
             cli.err(f"{exc}\n")
             failed = True
-    if fmt:
-        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), strict=True)
-        cli.out("".join(tmpl.execute(obj) + "\n" for obj in found))
-    else:
-        cli.out(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    show_inspected(cli, found, fmt)
     return 1 if failed else 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, inspect_each
+from berth.cli.commands.container import FORMAT_HELP, confirm, filters_json, for_each, inspect_each
 from berth.cli.formatter import render
 from berth.cli.pflag import Command, StatusError
 
@@ -74,20 +74,9 @@ RM = (Command("volume rm", "berth volume rm [OPTIONS] VOLUME [VOLUME...]", "Remo
 
 
 def rm(cli: Cli, argv: list[str]) -> int:
-    from berth.client import APIError
     ns = RM.parse(argv)
-    failed = False
-    for name in ns.args:
-        try:
-            cli.client.delete(f"/volumes/{name}", force="true" if ns.force else None)
-        except APIError as exc:
-            cli.err(f"{exc}\n")
-            failed = True
-            continue
-        cli.out(f"{name}\n")
-    if failed:
-        raise StatusError(1, "")
-    return 0
+    return for_each(cli, ns.args, lambda name: cli.client.delete(f"/volumes/{name}",
+                                                                 force="true" if ns.force else None))
 
 
 PRUNE = (Command("volume prune", "berth volume prune [OPTIONS]", "Remove unused local volumes", max_args=0)
