@@ -255,6 +255,7 @@ def test_exec_output_and_exit_code(harness: Harness) -> None:
     run(scenario())
     assert [e["log"] for e in harness.log_entries(cid)] == ["init-output\n"]
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
 
 
@@ -277,6 +278,7 @@ def test_exec_with_stdin_and_tty_resize(harness: Harness) -> None:
     assert err == b""
     assert code == 0
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
 
 
@@ -300,6 +302,7 @@ def test_exec_joins_the_containers_namespaces_and_cgroups(harness: Harness) -> N
     with open(f"/proc/{pid}/cgroup") as mine, open(f"/proc/{init}/cgroup") as inits:
         assert mine.read() == inits.read()
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
 
 
@@ -520,6 +523,7 @@ def test_a_prepared_exec_is_the_process_its_start_runs(harness: Harness) -> None
         assert held == pid
     assert result == (b"prepared\n", b"", 5)
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
 
 
@@ -538,6 +542,7 @@ def test_a_prepared_exec_that_its_start_does_not_ask_for_is_killed(berth_harness
     assert pid != held
     assert wait_gone([held])
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
 
 
@@ -561,6 +566,7 @@ def test_a_prepared_exec_never_started_is_killed_and_its_start_still_works(berth
 
     assert run(start()) == (b"late\n", b"", 0)
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
 
 
@@ -582,4 +588,5 @@ def test_a_prepared_exec_cannot_be_read_from_inside_the_container(berth_harness:
         pytest.fail("the prepared process never took its user")
     assert os.stat(f"/proc/{held}/fd").st_uid == 0
     run(client.kill(signal.SIGKILL, all=True))
+    run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
