@@ -71,6 +71,8 @@ class ContainersService:
         self.idmap = idmap  # --userns-remap
         self.network = network
         self.volumes = ContainerVolumes(volumes)
+        self.restarts = restartpolicy.RestartScheduler(self._start_locked, store.save, spawn,
+                                                       lambda cid: cid in self.containers)
         # called as a create, start or exec comes in: the runtime's cgroup move a few ms later is then quick
         self.prime_migration = prime_migration
         self.names = NameIndex()
@@ -319,50 +321,13 @@ class ContainersService:
         rs.exited.set()
         rs.resolve_waiters(("not-running", "next-exit"), {"StatusCode": code, "Error": None})
         if restart:
-            self._restart_later(c, rs, rs.backoff.next(ran_for))
+            self.restarts.schedule(c, rs, rs.backoff.next(ran_for))
             return
         if c.host_config.get("AutoRemove"):
             try:
                 await self._remove(c, rs, volumes=False)
             except errdefs.BerthError as exc:
                 log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
-
-    def _restart_later(self, c: Container, rs: RunState, delay: float) -> None:
-        """The restart policy's start after `delay`, unless a user's stop, kill, start or rm calls it off."""
-        c.mark_restarting()
-        self.store.save(c)
-        called_off = rs.restart_called_off = asyncio.Event()
-
-        async def restart() -> None:
-            try:
-                async with asyncio.timeout(delay):
-                    await called_off.wait()
-                return
-            except TimeoutError:
-                pass
-            async with rs.lock:
-                if called_off.is_set() or c.state != State.RESTARTING or c.id not in self.containers:
-                    return
-                rs.restart_called_off = None
-                c.restart_count += 1
-                try:
-                    await self._start_locked(c, rs)
-                except errdefs.BerthError as exc:  # recorded by the failed start; the policy gives up, as dockerd
-                    log.warning("restart of %s failed: %s", c.id[:12], exc)
-                    if c.state == State.RESTARTING:
-                        c.state = State.EXITED
-                        self.store.save(c)
-
-        self.spawn(restart())
-
-    def _call_off_restart(self, c: Container, rs: RunState) -> bool:
-        """A restarting container stays exited; whether it was restarting."""
-        rs.cancel_restart()
-        if c.state != State.RESTARTING:
-            return False
-        c.state = State.EXITED
-        self.store.save(c)
-        return True
 
     # -- stop / kill / restart ------------------------------------------------------------------
     async def stop(self, ref: str, timeout: int | None, signal: str | None) -> None:
@@ -371,7 +336,7 @@ class ContainersService:
         if c.state in (State.RUNNING, State.PAUSED, State.RESTARTING):
             c.manually_stopped = True
             self.store.save(c)
-        if self._call_off_restart(c, rs):
+        if self.restarts.call_off(c, rs):
             return
         if c.state not in (State.RUNNING, State.PAUSED) or rs.shim is None:
             raise errdefs.NotModified("container already stopped")
@@ -427,7 +392,7 @@ class ContainersService:
             if not stop_signal or sig in (signals.SIGKILL, parse_signal(str(stop_signal))):
                 rs.stopping = True  # as dockerd: this exit does not count for the restart policy
             self.store.save(c)
-        if self._call_off_restart(c, rs):
+        if self.restarts.call_off(c, rs):
             return
         if c.state not in (State.RUNNING, State.PAUSED) or rs.shim is None:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
@@ -486,7 +451,7 @@ class ContainersService:
     async def restart(self, ref: str, timeout: int | None, signal: str | None) -> None:
         c = self.get(ref)
         rs = self.state_of(c)
-        self._call_off_restart(c, rs)
+        self.restarts.call_off(c, rs)
         if c.state in (State.RUNNING, State.PAUSED) and rs.shim is not None:
             await self._stop(c, rs, timeout, signal)
         async with rs.lock:
@@ -518,7 +483,7 @@ class ContainersService:
             if not force:
                 raise errdefs.Conflict(f"cannot remove container \"/{c.name}\": container is restarting: stop the "
                                        "container before removing or force remove")
-            self._call_off_restart(c, rs)
+            self.restarts.call_off(c, rs)
         if c.state in (State.RUNNING, State.PAUSED):
             if not force:
                 if c.state == State.PAUSED:
