@@ -8,7 +8,7 @@ import json
 import docker
 import pytest
 
-from tests.daemon_harness import Daemon, ok
+from tests.daemon_harness import Daemon, api_json, ok
 
 pytestmark = pytest.mark.e2e
 
@@ -102,3 +102,28 @@ def test_sdk_and_berth_volumes(berthd: Daemon) -> None:
     finally:
         client.close()
         berthd.docker("volume", "rm", "-f", "sdk-vol", "berth-vol")
+
+
+def test_volumes_from_shares_another_containers_mounts(berthd: Daemon, tmp_path: object) -> None:
+    host_dir = str(tmp_path)
+    ok(berthd.docker("create", "--name", "vf-source", "-v", "vf-named:/named", "-v", "/anon", "-v",
+                     f"{host_dir}:/host", "busybox", "true"))
+    try:
+        ok(berthd.docker("run", "--rm", "--volumes-from", "vf-source", "busybox", "sh", "-c",
+                         "echo n > /named/f; echo a > /anon/f; echo h > /host/f"))
+        with open(f"{host_dir}/f") as f:
+            assert f.read() == "h\n"
+        out = ok(berthd.docker("run", "--rm", "--volumes-from", "vf-source:ro", "busybox", "sh", "-c",
+                               "cat /named/f /anon/f; touch /named/x 2>/dev/null || echo read-only"))
+        assert out == "n\na\nread-only\n"
+        ok(berthd.docker("run", "-d", "--name", "vf-user", "--volumes-from", "vf-source", "busybox", "sleep", "1000"))
+        mounts = json.loads(ok(berthd.docker("inspect", "-f", "{{json .Mounts}}", "vf-user")))
+        assert sorted(m["Destination"] for m in mounts) == ["/anon", "/host", "/named"]
+        res = berthd.docker("volume", "rm", "vf-named")
+        assert "volume is in use" in res.stderr.decode()
+        assert api_json(berthd.sock, "POST", "/containers/create", {  # dockerd's 404 (the CLI then tries a pull)
+            "Image": "busybox", "Cmd": ["true"], "HostConfig": {"VolumesFrom": ["no-such-container"]}}) == (
+            404, {"message": "No such container: no-such-container"})
+    finally:
+        berthd.docker("rm", "-f", "-v", "vf-user", "vf-source")
+        berthd.docker("volume", "rm", "-f", "vf-named")

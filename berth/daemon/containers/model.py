@@ -96,6 +96,7 @@ class Container:
     manually_stopped: bool = False  # a user stopped or killed it: unless-stopped does not bring it back
     health: dict[str, Any] | None = None  # State.Health {Status, FailingStreak, Log} when it has a healthcheck
     anonymous_volumes: dict[str, str] = field(default_factory=dict)  # destination -> volume name
+    inherited_binds: list[str] = field(default_factory=list)  # --volumes-from, as Binds entries
     exec_ids: list[str] = field(default_factory=list)
     networks: dict[str, Any] = field(default_factory=dict)
     ports: dict[str, Any] = field(default_factory=dict)
@@ -162,6 +163,12 @@ class Container:
     @property
     def log_path(self) -> str:
         return os.path.join(self.root, f"{self.id}-json.log")
+
+    def mounted_host_config(self) -> dict[str, Any]:
+        """HostConfig with what it mounts besides its own Binds: the binds --volumes-from gave it."""
+        if not self.inherited_binds:
+            return self.host_config
+        return {**self.host_config, "Binds": [*(self.host_config.get("Binds") or []), *self.inherited_binds]}
 
     @property
     def volumes_root(self) -> str:
@@ -256,7 +263,7 @@ class Container:
             "ExecIDs": list(self.exec_ids) or None,
             "HostConfig": self.host_config,
             "GraphDriver": {"Name": "overlay2", "Data": graph_data},
-            "Mounts": mount_points(self.host_config, self.anonymous_volumes, self.volumes_root),
+            "Mounts": mount_points(self.mounted_host_config(), self.anonymous_volumes, self.volumes_root),
             "Config": self.config,
             "NetworkSettings": self._network_settings(),
         }
@@ -277,7 +284,7 @@ class Container:
             "Status": self.status_text(now),
             "HostConfig": {"NetworkMode": self.host_config.get("NetworkMode") or "bridge"},
             "NetworkSettings": {"Networks": dict(self.networks)},
-            "Mounts": mount_points(self.host_config, self.anonymous_volumes, self.volumes_root),
+            "Mounts": mount_points(self.mounted_host_config(), self.anonymous_volumes, self.volumes_root),
         }
 
     # -- persistence ----------------------------------------------------------------------------
@@ -287,7 +294,7 @@ class Container:
             "ID": self.id, "Name": f"/{self.name}", "Image": self.image, "ImageID": self.image_id,
             "Created": rfc3339nano(self.created), "State": self._state_dict(),
             "RestartCount": self.restart_count, "HasBeenManuallyStopped": self.manually_stopped,
-            "AnonymousVolumes": self.anonymous_volumes,
+            "AnonymousVolumes": self.anonymous_volumes, "InheritedBinds": self.inherited_binds,
             "Config": self.config, "HostConfig": self.host_config, "Networks": self.networks,
             "Ports": self.ports, "SandboxKey": self.sandbox_key,
         }
@@ -308,6 +315,7 @@ class Container:
             manually_stopped=bool(data.get("HasBeenManuallyStopped")),
             health=dict(st["Health"]) if isinstance(st.get("Health"), dict) else None,
             anonymous_volumes=dict(data.get("AnonymousVolumes") or {}),
+            inherited_binds=[str(b) for b in data.get("InheritedBinds") or []],
             networks=dict(data.get("Networks") or {}), ports=dict(data.get("Ports") or {}),
             sandbox_key=str(data.get("SandboxKey") or ""),
         )

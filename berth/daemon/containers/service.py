@@ -129,6 +129,7 @@ class ContainersService:
             # the docker CLI looking for the image in a registry
             spec.validate(c.config, c.host_config, self.idmap)
             logconfig.validate(c.host_config)
+            self.volumes.inherit(c, self.get)  # as dockerd: what --volumes-from gives first, then its own
             self.volumes.make(c)
             os.makedirs(c.root, mode=0o710, exist_ok=False)
             self.store.flush_later(etcfiles.write_all(c.root, c.config, c.host_config, durable=False))

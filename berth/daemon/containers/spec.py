@@ -457,7 +457,7 @@ def build(c: Container, *, user: ResolvedUser, rootfs: str, cgroups_path: str, i
     volumes are mounted as named ones at their destinations."""
     etc = {"/etc/resolv.conf": c.resolv_conf_path, "/etc/hostname": c.hostname_path,
            "/etc/hosts": c.hosts_path}
-    hc = c.host_config
+    hc = c.mounted_host_config()
     if c.anonymous_volumes:
         hc = {**hc, "Binds": [*(hc.get("Binds") or []), *(f"{n}:{d}" for d, n in c.anonymous_volumes.items())],
               "Mounts": [m for m in hc.get("Mounts") or []
