@@ -36,6 +36,7 @@ from berth.daemon.containers.rootfs import RootfsMounter
 from berth.daemon.containers.service import ContainersService
 from berth.daemon.containers.spec_linux import default_capabilities
 from berth.daemon.containers.store import ContainerStore
+from berth.daemon.containers.volumeuse import ContainerVolumes
 from berth.daemon.events import EventBus
 from berth.daemon.images.registry import RegistryOptions, RegistryService
 from berth.daemon.images.service import ImagesService
@@ -107,7 +108,7 @@ class SystemFacade:
     def _volume_usage(self) -> list[dict[str, Any]]:
         out = []
         for v in self.volumes.volumes():
-            usage = {"Size": self.volumes.size(v.name), "RefCount": len(self.containers.volume_users(v.name))}
+            usage = {"Size": self.volumes.size(v.name), "RefCount": len(self.volumes.users(v.name))}
             out.append({**v.to_api(self.volumes.root), "UsageData": usage})
         return out
 
@@ -199,7 +200,8 @@ async def run_daemon(cfg: DaemonConfig) -> None:
     if idmap is not None:
         os.chown(container_store.root, 0, idmap.root_gid)
     volumes = VolumesService(os.path.join(cfg.data_root, "volumes"),
-                             users=lambda name: holder["c"].volume_users(name) if "c" in holder else [])
+                             users=lambda name: ContainerVolumes.users(holder["c"].containers.values(), name)
+                             if "c" in holder else [])
     containers = ContainersService(
         store=container_store, images=images, shims=shims, idmap=idmap,
         events=events, mounter=RootfsMounter(), spawn=owner.spawn, cgroup_parent=cfg.cgroup_parent,

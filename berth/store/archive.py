@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 import tarfile
@@ -127,8 +128,6 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str, no_overwr
         raise CpError(f"cannot overwrite {what} {os.path.join('/', rel)!r} with {other} {member.name!r}")
     if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
         if stat.S_ISDIR(existing.st_mode):
-            import shutil
-
             shutil.rmtree(full)
         else:
             os.unlink(full)

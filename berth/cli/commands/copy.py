@@ -69,7 +69,8 @@ def _stat(cli: Cli, container: str, path: str) -> dict[str, Any] | None:
 
 
 def _is_dir(doc: dict[str, Any] | None) -> bool:
-    return bool(doc) and bool(int(doc.get("mode", 0)) & (1 << 31))  # type: ignore[union-attr]
+    """Whether a path stat (its Go FileMode) is a directory's."""
+    return doc is not None and bool(int(doc.get("mode", 0)) & (1 << 31))
 
 
 def _to_container(cli: Cli, src: str, container: str, dst: str, archive: bool, follow: bool) -> None:
@@ -77,7 +78,7 @@ def _to_container(cli: Cli, src: str, container: str, dst: str, archive: bool, f
     if src == "-":
         query["path"] = dst
         cli.client.call("PUT", f"/containers/{container}/archive", {k: v for k, v in query.items() if v},
-                        _read_stdin(), {"Content-Type": "application/x-tar"})
+                        _chunks(sys.stdin.buffer), {"Content-Type": "application/x-tar"})
         return
     local = os.path.realpath(src) if follow else src
     try:
@@ -102,10 +103,6 @@ def _to_container(cli: Cli, src: str, container: str, dst: str, archive: bool, f
         spool.seek(0)
         cli.client.call("PUT", f"/containers/{container}/archive", {k: v for k, v in query.items() if v},
                         _chunks(spool), {"Content-Type": "application/x-tar"})
-
-
-def _read_stdin() -> Iterator[bytes]:
-    return _chunks(sys.stdin.buffer)
 
 
 def _chunks(f: BinaryIO) -> Iterator[bytes]:

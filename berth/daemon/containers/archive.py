@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -124,11 +123,8 @@ class ArchiveService:
                 return
             if c.state == State.REMOVING:
                 raise errdefs.Conflict(f"container {c.id} is being removed")
-            rootfs = os.path.join(c.root, "bundle", "rootfs")
-            os.makedirs(rootfs, exist_ok=True)
-            mount = self.containers.images.rootfs_mount(c.id, c.image_id)
-            await asyncio.to_thread(self.containers.mounter.mount, mount, rootfs)
+            await self.containers.mount_rootfs(c)
             try:
-                yield rootfs
+                yield c.rootfs
             finally:
-                await asyncio.to_thread(self.containers.mounter.unmount, rootfs)
+                await asyncio.to_thread(self.containers.mounter.unmount, c.rootfs)

@@ -314,14 +314,11 @@ class ContainersFacade:
     # -- filesystem -----------------------------------------------------------------------------
     async def export(self, ref: str) -> AsyncIterator[bytes]:
         c = self.containers.get(ref)
-        rootfs = os.path.join(c.root, "bundle", "rootfs")
         mounted_here = False
         if c.state != State.RUNNING:
-            os.makedirs(rootfs, exist_ok=True)
-            mount = self.containers.images.rootfs_mount(c.id, c.image_id)
-            await asyncio.to_thread(self.containers.mounter.mount, mount, rootfs)
+            await self.containers.mount_rootfs(c)
             mounted_here = True
-        return self._tar(rootfs, mounted_here)
+        return self._tar(c.rootfs, mounted_here)
 
     async def _tar(self, rootfs: str, unmount: bool) -> AsyncIterator[bytes]:
         maps = await asyncio.to_thread(self._owner_maps, rootfs) if self.containers.idmap else []

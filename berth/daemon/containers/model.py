@@ -164,6 +164,11 @@ class Container:
     def log_path(self) -> str:
         return os.path.join(self.root, f"{self.id}-json.log")
 
+    @property
+    def rootfs(self) -> str:
+        """Where its overlay rootfs is mounted (the OCI bundle's rootfs)."""
+        return os.path.join(self.root, "bundle", "rootfs")
+
     def mounted_host_config(self) -> dict[str, Any]:
         """HostConfig with what it mounts besides its own Binds: the binds --volumes-from gave it."""
         if not self.inherited_binds:

@@ -13,9 +13,10 @@ from typing import Any
 
 from berth import errdefs
 from berth.daemon.containers import etcfiles, logconfig, resource_update, restartpolicy, spec, users
-from berth.daemon.containers.endpoints import emptied, requested_endpoints
+from berth.daemon.containers.endpoints import requested_endpoints
 from berth.daemon.containers.model import Container, State, start_error
 from berth.daemon.containers.names import NameIndex
+from berth.daemon.containers.networking import ContainerNetwork
 from berth.daemon.containers.ports import (
     EventSink,
     HealthMonitor,
@@ -70,6 +71,7 @@ class ContainersService:
         self.init_path = init_path
         self.idmap = idmap  # --userns-remap
         self.network = network
+        self.net = ContainerNetwork(network, self.get, store.flush_later)
         self.volumes = ContainerVolumes(volumes)
         self.restarts = restartpolicy.RestartScheduler(self._start_locked, store.save, spawn,
                                                        lambda cid: cid in self.containers)
@@ -146,10 +148,6 @@ class ContainersService:
         self.emit(c, "create")
         return cid, []
 
-    def volume_users(self, name: str) -> list[str]:
-        """The containers that mount volume `name`."""
-        return self.volumes.users(self.containers.values(), name)
-
     def _hand_to_remapped_root(self, c: Container) -> None:
         """Under --userns-remap (as dockerd): the remapped root may walk the container's directory and owns
         its /etc/hosts, /etc/hostname and /etc/resolv.conf."""
@@ -186,16 +184,18 @@ class ContainersService:
             rs.backoff = restartpolicy.Backoff()
             await self._start_locked(c, rs)
 
-    async def _start_locked(self, c: Container, rs: RunState) -> None:
-        bundle = os.path.join(c.root, "bundle")
-        rootfs = os.path.join(bundle, "rootfs")
-        os.makedirs(rootfs, exist_ok=True)
+    def mount_rootfs(self, c: Container) -> asyncio.Future[None]:
+        """Mount the container's overlay rootfs at c.rootfs, on a thread (its directory exists on return)."""
+        os.makedirs(c.rootfs, exist_ok=True)
         mount = self.images.rootfs_mount(c.id, c.image_id)
-        # the rootfs is mounted on a thread while the network and the spec are made
-        mounting = asyncio.ensure_future(asyncio.to_thread(self.mounter.mount, mount, rootfs))
+        return asyncio.ensure_future(asyncio.to_thread(self.mounter.mount, mount, c.rootfs))
+
+    async def _start_locked(self, c: Container, rs: RunState) -> None:
+        bundle, rootfs = os.path.dirname(c.rootfs), c.rootfs
+        mounting = self.mount_rootfs(c)  # on a thread while the network and the spec are made
         net_ready: Awaitable[object] | None = None
         try:
-            ns_paths, net_ready = await self._network_up(c)
+            ns_paths, net_ready = await self.net.up(c)
             user = users.resolve(c.config.get("User") or "", self.images.layer_dirs(c.id, c.image_id),
                                  c.host_config.get("GroupAdd") or [])
             volumes = self.volumes.mounts(c)
@@ -244,42 +244,9 @@ class ContainersService:
         self.emit(c, "start")
         self.spawn(self._monitor(c, rs))
 
-    async def _network_up(self, c: Container) -> tuple[dict[str, str], Awaitable[object] | None]:
-        """The namespaces to join by path (the sandbox the network service wires, or another container's), and
-        what to await before the container's process starts (its published ports), if anything."""
-        mode = str(c.host_config.get("NetworkMode") or "")
-        if mode.startswith("container:"):
-            target = self.get(mode.split(":", 1)[1])
-            if target.state not in (State.RUNNING, State.PAUSED) or not target.pid:
-                return {}, None
-            path = self.network.sandbox_path(target.id) if self.network is not None else None
-            return {"network": path or f"/proc/{target.pid}/ns/net"}, None
-        if self.network is None:
-            return {}, None
-        att = await self.network.setup(c.id, c.config, c.host_config, c.networks)
-        if att is None:
-            return {}, None
-        c.networks = {**c.networks, **att["networks"]}
-        c.ports, c.sandbox_key = dict(att["ports"]), str(att["ns_path"])
-        self.store.flush_later(await asyncio.to_thread(
-            etcfiles.write_all, c.root, c.config, c.host_config, ip=att["ip"], embedded_dns=bool(att.get("dns")),
-            durable=False))
-        return {"network": att["ns_path"]}, att.get("ready")
-
-    async def _network_down(self, c: Container) -> None:
-        """Addresses, ports and the namespace go back when the container stops (the records stay, emptied)."""
-        if self.network is None:
-            return
-        try:
-            await self.network.teardown(c.id)
-        except (OSError, errdefs.BerthError) as exc:
-            log.warning("network teardown of %s failed: %s", c.id[:12], exc)
-        c.networks = {name: emptied(ep) for name, ep in c.networks.items()}
-        c.ports, c.sandbox_key = {}, ""
-
     async def _start_failed(self, c: Container, rs: RunState, rootfs: str, err: errdefs.BerthError) -> None:
         """Docker's way: record the error and code, close waiting attachers, honour AutoRemove."""
-        await self._network_down(c)
+        await self.net.down(c)
         await asyncio.to_thread(self.mounter.unmount, rootfs)
         self.shims.cleanup(c.id)
         c.mark_start_failed(str(err))
@@ -309,9 +276,9 @@ class ContainersService:
             except Exception as exc:
                 log.warning("shim delete of %s failed: %s", c.id[:12], exc)
         self.shims.cleanup(c.id)
-        await self._network_down(c)
+        await self.net.down(c)
         if not c.host_config.get("AutoRemove"):  # else the removal's disposal unmounts it
-            self.mounter.unmount_later(os.path.join(c.root, "bundle", "rootfs"))  # waited for by mount/remove
+            self.mounter.unmount_later(c.rootfs)  # waited for by mount/remove
         restart = not rs.stopping and c.state != State.REMOVING and restartpolicy.should_restart(
             c.host_config, code, c.manually_stopped, c.restart_count)
         ran_for = (finished_at - c.started_at) / 1e9
@@ -517,9 +484,9 @@ class ContainersService:
     async def _finish_remove(self, c: Container, rs: RunState) -> None:
         """Unmount, take the record away atomically, answer; the disk clean-up goes on in the background."""
         rs.fail_pending(errdefs.NotFound(f"No such container: {c.id}"))
-        await self._network_down(c)
+        await self.net.down(c)
         # an unmount under way must end before the rename moves its path; the disposal unmounts what is left
-        await asyncio.to_thread(self.mounter.settle, os.path.join(c.root, "bundle", "rootfs"))
+        await asyncio.to_thread(self.mounter.settle, c.rootfs)
         trash = self.store.discard(c.id)
         self.spawn(asyncio.to_thread(self._dispose, c.id, trash))
         self.containers.pop(c.id, None)

@@ -15,6 +15,7 @@ from typing import Any
 
 from berth import errdefs
 from berth.util.atomic import write_json_atomic
+from berth.util.du import tree_usage
 from berth.util.ids import generate_id
 from berth.util.timefmt import rfc3339nano
 
@@ -149,15 +150,7 @@ class VolumesService:
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def size(self, name: str) -> int:
-        total = 0
-        for dirpath, _dirs, files in os.walk(self.path(name)):
-            for f in files:
-                try:
-                    st = os.lstat(os.path.join(dirpath, f))
-                except OSError:
-                    continue
-                total += st.st_size if stat.S_ISREG(st.st_mode) else 0
-        return total
+        return tree_usage(self.path(name))[0]
 
     def fill_from(self, name: str, rootfs: str, destination: str) -> None:
         """dockerd's copy-up: an empty volume gets what the image has at its mount point (nothing that goes

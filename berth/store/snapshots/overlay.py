@@ -21,6 +21,7 @@ from berth.kernel.fsflags import FS_TOPDIR_FL, set_flag
 from berth.oci import digest as dg
 from berth.store.compression import Readable
 from berth.store.metadata import MetadataStore, SnapshotRecord
+from berth.util.du import tree_usage
 from berth.util.idmap import IdMap
 from berth.util.timefmt import now_ns
 
@@ -304,18 +305,7 @@ class Snapshotter:
 
     def usage(self, key: str) -> tuple[int, int]:
         """(bytes, inodes) used by the snapshot's own fs dir; hardlinks count once."""
-        top = os.path.join(self._dir(self._get(key)), "fs")
-        seen: set[tuple[int, int]] = set()
-        size = inodes = 0
-        for dirpath, dirnames, filenames in os.walk(top):
-            for name in dirnames + filenames:
-                st = os.lstat(os.path.join(dirpath, name))
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-                inodes += 1
-                size += st.st_size if not os.path.isdir(os.path.join(dirpath, name)) else 0
-        return size, inodes
+        return tree_usage(os.path.join(self._dir(self._get(key)), "fs"))
 
     def _clean_orphans(self) -> None:
         """Drop what a crash left: unfinished unpacks, half-removed dirs, dirs and links without records."""
