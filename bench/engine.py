@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from collections.abc import Iterator
 
 from bench.dockerd import sandboxed_dockerd, wanted
+from berth.daemon.config import DaemonConfig
 from tests.daemon_harness import DOCKER, Daemon, running_daemon
 from tests.rootfs import busybox_tar_bytes
 
@@ -80,8 +81,12 @@ def await_full_scans(count: int, timeout: float = 120.0) -> None:
         time.sleep(0.5)
 
 
+IDLE_WAIT = 2 * DaemonConfig().shim_idle_after + 1  # the workers of idle shims have handed over by then
+
+
 def shim_memory(d: Daemon, running: int, note: str = "") -> None:
-    """RSS and PSS of the shims of `d`'s running containers, on average (PSS falls as more shims share pages)."""
+    """RSS and PSS of the shims of `d`'s running containers per container (PSS falls as more shims share
+    pages): the sums over every shim process, the keeper and, while it lives, its worker (berth.shim.keeper)."""
     rss, pss = [], []
     for pid_dir in os.listdir("/proc"):
         if not pid_dir.isdigit():
@@ -91,9 +96,10 @@ def shim_memory(d: Daemon, running: int, note: str = "") -> None:
                 cmd = f.read()
             with open(f"/proc/{pid_dir}/comm", "rb") as f:
                 comm = f.read().strip()
-            # a shim is `python -m berth.shim ...` or, forked from the zygote, a process named berth-shim
+            # a shim is `python -m berth.shim ...` or, forked from the zygote, a keeper named berth-shim and
+            # its worker, berth-shim-w
             ours = d.base.encode() in cmd or d.exec_root.encode() in cmd
-            if (b"berth.shim" not in cmd and comm != b"berth-shim") or not ours:
+            if (b"berth.shim" not in cmd and comm not in (b"berth-shim", b"berth-shim-w")) or not ours:
                 continue
             with open(f"/proc/{pid_dir}/smaps_rollup") as f:
                 for line in f:
@@ -105,8 +111,8 @@ def shim_memory(d: Daemon, running: int, note: str = "") -> None:
             continue
     if rss:
         label = f"shim memory per container ({running} running{note})"
-        print(f"{label:<48} RSS {statistics.mean(rss) / 1024:6.2f} MiB   "
-              f"PSS {statistics.mean(pss) / 1024:6.2f} MiB")
+        print(f"{label:<48} RSS {sum(rss) / running / 1024:6.2f} MiB   "
+              f"PSS {sum(pss) / running / 1024:6.2f} MiB   ({len(rss)} processes)")
 
 
 def main() -> None:
@@ -132,7 +138,9 @@ def main() -> None:
         ids = [subprocess.run([*BERTH, "run", "-d", "busybox", "sleep", "1000"], env=env, capture_output=True,
                               text=True).stdout.strip() for _ in range(50)]
         print(f"{'50 x berth run -d busybox sleep 1000':<48} total {time.perf_counter() - t0:7.2f} s")
-        shim_memory(d, 50)
+        shim_memory(d, 50, ", just started")
+        time.sleep(IDLE_WAIT)
+        shim_memory(d, 50, ", idle")
         if not args.no_ksm and os.path.isdir(KSM):
             with ksmd_running():
                 await_full_scans(3)

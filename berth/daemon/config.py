@@ -38,6 +38,7 @@ class DaemonConfig:
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     group: str = "berth"
+    shim_idle_after: float = 5.0  # an idle container's shim worker hands over to its keeper (0: never)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -78,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--registry-mirror", action="append", default=None, help="preferred Docker Hub mirror")
     p.add_argument("--max-concurrent-downloads", type=int, default=None, help="parallel layer downloads (3)")
     p.add_argument("--max-concurrent-uploads", type=int, default=None, help="parallel layer uploads (5)")
+    p.add_argument("--shim-idle-after", type=float, default=None,
+                   help="seconds after which an idle container's shim sheds its worker (default 5, 0: never)")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
 
@@ -102,6 +105,7 @@ _FILE_KEYS = {
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
     "group": "group",
+    "shim-idle-after": "shim_idle_after",
 }
 
 
@@ -133,7 +137,7 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
             extra[key] = value
     flag_keys = ("data_root", "exec_root", "pidfile", "debug", "log_file", "storage_driver", "cgroup_parent",
                  "init_path", "userns_remap", "bridge", "bip", "nft_table", "max_concurrent_downloads",
-                 "max_concurrent_uploads", "group")
+                 "max_concurrent_uploads", "group", "shim_idle_after")
     for key in flag_keys:
         flag = getattr(ns, key)
         if flag is not None:
@@ -149,6 +153,9 @@ def parse_args(argv: list[str]) -> tuple[DaemonConfig, bool]:
     for key in ("max_concurrent_downloads", "max_concurrent_uploads"):
         if key in values and (not isinstance(values[key], int) or int(str(values[key])) < 1):
             raise errdefs.InvalidParameter(f"invalid {key.replace('_', '-')}: {values[key]} (must be at least 1)")
+    idle = values.get("shim_idle_after", 5.0)
+    if isinstance(idle, bool) or not isinstance(idle, int | float) or idle < 0:
+        raise errdefs.InvalidParameter(f"invalid shim-idle-after: {idle} (must be a number of seconds, 0 or more)")
     if ns.runtime:
         values["runtime"] = tuple(ns.runtime.split())
     exec_root = str(values.get("exec_root", "/run/berth"))

@@ -225,8 +225,9 @@ class ShimLauncher:
     """
 
     def __init__(self, shims_root: str, runtime_argv: list[str], python: str = sys.executable,
-                 runtime_root: str | None = None, zygote: Zygote | None = None) -> None:
+                 runtime_root: str | None = None, zygote: Zygote | None = None, idle_after: float = 0.0) -> None:
         self.shims_root = shims_root
+        self.idle_after = idle_after  # for shims forked by the zygote, whose keeper holds an idle container
         self.runtime_argv = list(runtime_argv)
         self.python = python
         self.runtime_root = runtime_root
@@ -242,6 +243,8 @@ class ShimLauncher:
             args += ["--log-max-size", str(log_to.max_size), "--log-max-files", str(log_to.max_files)]
         if self.runtime_root:
             args += ["--runtime-root", self.runtime_root]
+        if self.idle_after > 0:
+            args += ["--idle-after", repr(float(self.idle_after))]
         return args + (["--stdin"] if stdin else []) + (["--tty"] if tty else [])
 
     def _argv(self, cid: str, bundle: str, log_to: LogTarget, stdin: bool, tty: bool) -> list[str]:

@@ -189,7 +189,8 @@ async def run_daemon(cfg: DaemonConfig) -> None:
         max_downloads=cfg.max_concurrent_downloads, max_uploads=cfg.max_concurrent_uploads))
     zygote = Zygote(cfg.exec_root, sys.executable, python_env())
     await zygote.start()  # it loads while we restore; launches go direct until it serves
-    shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote)
+    shims = ShimLauncher(cfg.shims_root, _runtime_argv(cfg), runtime_root=cfg.runtime_root, zygote=zygote,
+                         idle_after=cfg.shim_idle_after)
     if not cfg.runtime:  # berth-runtime keeps compiled seccomp filters next to its state root
         cache = os.path.join(os.path.dirname(cfg.runtime_root), "berth-seccomp-cache")
         owner.spawn(asyncio.to_thread(spec_seccomp.prewarm, cache, default_capabilities()))

@@ -103,6 +103,15 @@ class Client:
             if self._frame_sink is not None:
                 self._frame_sink(kind, payload)
 
+    def request_taken(self) -> None:
+        """Its one request was read by an earlier worker (a client handed over while it waits for the reply)."""
+        self._got_request = True
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing queued for the peer and no stream under way."""
+        return not self._wbuf and self._decoder is None and not self._closing
+
     def start_stream(self, sink: FrameSink | None) -> None:
         """After the reply: read frames from the peer and pass them to `sink` (None: discard them)."""
         self._decoder = FrameDecoder()

@@ -50,6 +50,11 @@ class JsonLog:
             self._partial[stream] = rest
         self._append(out)
 
+    @property
+    def holds_partial(self) -> bool:
+        """A partial line waits for its end."""
+        return bool(self._partial)
+
     def flush(self, ns: int | None = None) -> None:
         """Write the partial last lines as they are (at exit)."""
         when = rfc3339nano(time.time_ns() if ns is None else ns)

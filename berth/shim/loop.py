@@ -40,6 +40,7 @@ class Loop:
         self._cancelled: set[int] = set()
         self._seq = 0
         self._running = False
+        self.dispatched = 0  # fd events handled so far: the shim's idle check compares it
 
     def _update(self, fd: int, interest: _Interest) -> None:
         mask = interest.mask()
@@ -121,6 +122,7 @@ class Loop:
                 _report_bug("timer")
 
     def _dispatch(self, fd: int, events: int) -> None:
+        self.dispatched += 1
         interest = self._fds.get(fd)
         if interest and events & _READ and interest.reader:
             interest.reader()

@@ -18,16 +18,24 @@ import sys
 
 from berth.util import minijson
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+
+    from berth.shim.keeper import KeeperLink
+    from berth.shim.loop import Loop
+
 __all__ = ["main", "parse_args"]
 
 USAGE = (
     "usage: python -m berth.shim --id ID --bundle BUNDLE --dir SHIMDIR --runtime RUNTIME_ARGV_JSON "
-    "--log-path JSONLOG|'' [--log-max-size BYTES --log-max-files N] [--stdin] [--tty] [--runtime-root DIR]"
+    "--log-path JSONLOG|'' [--log-max-size BYTES --log-max-files N] [--stdin] [--tty] [--runtime-root DIR] "
+    "[--idle-after SECONDS]"
 )
 _VALUED = {"--id": "id", "--bundle": "bundle", "--dir": "dir", "--runtime": "runtime",
            "--log-path": "log_path", "--runtime-root": "runtime_root", "--log-max-size": "log_max_size",
-           "--log-max-files": "log_max_files"}
-_OPTIONAL = ("runtime_root", "log_max_size", "log_max_files")
+           "--log-max-files": "log_max_files", "--idle-after": "idle_after"}
+_OPTIONAL = ("runtime_root", "log_max_size", "log_max_files", "idle_after")
 _FLAGS = {"--stdin": "stdin", "--tty": "tty"}
 SHRINK_DELAY = 0.5
 
@@ -65,6 +73,11 @@ def parse_args(argv: list[str]) -> dict[str, object]:
         if not text.lstrip("-").isdigit():
             raise ValueError(f"--{key.replace('_', '-')} must be a whole number")
         opts[key] = int(text)
+    idle = str(opts.get("idle_after", "0"))
+    try:
+        opts["idle_after"] = float(idle)
+    except ValueError:
+        raise ValueError("--idle-after must be a number of seconds") from None
     return opts
 
 
@@ -107,8 +120,9 @@ def _detach_stdio(log_file: str) -> None:
     os.chdir("/")
 
 
-def main(argv: list[str], forked: bool = False) -> int:
-    """The shim's launch; `forked` when this process is a fork made for it (by the zygote), not its own."""
+def main(argv: list[str], forked: bool = False, keeper: KeeperLink | None = None) -> int:
+    """The shim's launch; `forked` when this process is a fork made for it (by the zygote), not its own;
+    `keeper`: its parent is a keeper (berth.shim.keeper), already in a session of its own."""
     try:
         opts = parse_args(argv)
     except ValueError as exc:
@@ -117,11 +131,11 @@ def main(argv: list[str], forked: bool = False) -> int:
     os.makedirs(str(opts["dir"]), mode=0o711, exist_ok=True)
     report = os.dup(1)
     sys.stdout.flush()
-    if not _daemonize(forked):
+    if keeper is None and not _daemonize(forked):
         os.close(report)
         return 0
     _detach_stdio(os.path.join(str(opts["dir"]), "shim.log"))
-    os._exit(_serve(opts, report))
+    os._exit(_serve(opts, report, keeper))
 
 
 def _shrink() -> None:
@@ -134,9 +148,9 @@ def _shrink() -> None:
     LIBC.malloc_trim(0)
 
 
-def _serve(opts: dict[str, object], report: int) -> int:
+def _serve(opts: dict[str, object], report: int, keeper: KeeperLink | None) -> int:
     from berth.shim.loop import Loop
-    from berth.shim.service import Config, Shim
+    from berth.shim.service import Config, Shim, watch_idle
     from berth.shim.sysutil import note
 
     loop = Loop()
@@ -145,14 +159,25 @@ def _serve(opts: dict[str, object], report: int) -> int:
                  int(opts["log_max_size"]), int(opts["log_max_files"]))  # type: ignore[call-overload]
     try:
         shim = Shim(cfg, loop)
+        shim.keeper = keeper
+        shim.idle_after = float(opts["idle_after"])  # type: ignore[arg-type]
         pid = shim.create()
     except Exception as exc:
         note(f"create failed: {exc!r} {getattr(exc, 'detail', '')}")
         _report(report, {"ok": False, "error": str(exc) or repr(exc)})
         return 1
     note(f"shim {os.getpid()} serving {cfg.id}, init pid {pid}")
-    _report(report, {"ok": True, "pid": pid, "shim_pid": os.getpid()})
-    loop.call_later(SHRINK_DELAY, _shrink)  # after the daemon's start, which follows at once
+    _report(report, {"ok": True, "pid": pid, "shim_pid": os.getppid() if keeper else os.getpid()})
+    if keeper is not None and shim.idle_after > 0:
+        watch_idle(shim, shim.idle_after)
+    else:
+        loop.call_later(SHRINK_DELAY, _shrink)  # after the daemon's start, which follows at once
+    return _run(loop)
+
+
+def _run(loop: Loop) -> int:
+    from berth.shim.sysutil import note
+
     try:
         loop.run()
     except BaseException as exc:
@@ -160,3 +185,28 @@ def _serve(opts: dict[str, object], report: int) -> int:
         raise
     note("shim exits")
     return 0
+
+
+def resume(sock: _socket.socket, blob: bytes, fds: list[int], init_pid: int, init_status: int | None) -> int:
+    """A worker forked by the keeper: take up the container an earlier worker handed over, and serve."""
+    from berth.shim.keeper import KeeperLink
+    from berth.shim.loop import Loop
+    from berth.shim.service import resume as resume_shim
+    from berth.shim.service import watch_idle
+    from berth.shim.sysutil import note, set_name
+
+    set_name(b"berth-shim-w")
+    state = minijson.loads(blob)
+    assert isinstance(state, dict)
+    cfg = state["cfg"]
+    _detach_stdio(os.path.join(str(cfg[2]), "shim.log"))
+    loop = Loop()
+    try:
+        shim = resume_shim(KeeperLink(sock), loop, state, fds, init_pid, init_status)
+    except Exception as exc:
+        note(f"resume failed: {exc!r}")
+        return 1
+    note(f"shim worker {os.getpid()} took over {shim.cfg.id}")
+    if shim.idle_after > 0:
+        watch_idle(shim, shim.idle_after)
+    return _run(loop)

@@ -43,6 +43,11 @@ class StdinSink:
         self._paused: list[Client] = []
 
     @property
+    def pending(self) -> bool:
+        """Input is queued, or a writer waits for room."""
+        return bool(self._buf) or bool(self._paused)
+
+    @property
     def open(self) -> bool:
         return self._io.stdin_fd >= 0 and not self._closing
 
@@ -125,9 +130,22 @@ class Proc:
         for fd, kind in io.outputs:
             loop.set_reader(fd, self._reader(fd, kind))
 
+    @classmethod
+    def finished(cls, loop: Loop, pid: int, exit_code: int, finished_at: int) -> Proc:
+        """The record of an exec that ended under an earlier worker."""
+        proc = cls(loop, pid, ProcIO.adopt(False, [], -1, -1), None, lambda _: None)
+        proc.exit_code, proc.finished_at, proc.done = exit_code, finished_at, True
+        return proc
+
     @property
     def running(self) -> bool:
         return self.exit_code is None
+
+    @property
+    def quiet(self) -> bool:
+        """Running with nothing under way: no one attached, no input queued, no partial log line."""
+        return (self.running and not self._subscribers and not self.stdin.pending and self._grace is None
+                and (self.log is None or not self.log.holds_partial))
 
     def _reader(self, fd: int, kind: int) -> Callable[[], None]:
         def on_readable() -> None:

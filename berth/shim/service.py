@@ -10,6 +10,7 @@ from collections.abc import Callable
 from berth.kernel.prctl import set_child_subreaper
 from berth.shim.clients import Client
 from berth.shim.jsonlog import JsonLog
+from berth.shim.keeper import KeeperLink
 from berth.shim.loop import Loop
 from berth.shim.procs import Proc
 from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
@@ -81,6 +82,8 @@ class Shim:
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
         self._listener: _socket.socket | None = None
+        self.keeper: KeeperLink | None = None  # forked by a keeper (berth.shim.keeper): idle, hand over and exit
+        self.idle_after = 0.0
         self._ops: dict[str, Callable[[Client, dict[str, object]], None]] = {
             "start": self.op_start, "state": self.op_state, "kill": self.op_kill, "wait": self.op_wait,
             "resize": self.op_resize, "close_stdin": self.op_close_stdin, "attach": self.op_attach,
@@ -106,9 +109,23 @@ class Shim:
             self._runtime_quiet(["delete", "--force", self.cfg.id])
             raise
         self.init = Proc(self.loop, pid, io, self.log, self._init_done)
-        self._watch(pid)
+        if self.keeper is not None:
+            self.keeper.tell_init(pid)
+        self._watch_init(pid)
         self._listen()
         return pid
+
+    def _watch_init(self, pid: int) -> None:
+        """Our child reaps as any; once a worker before us has handed over, the init is the keeper's child."""
+        def exited() -> None:
+            self.reap()
+            init = self.init
+            if init is not None and init.running and init.pid == pid and self.keeper is not None:
+                status = self.keeper.init_status(pid)
+                if status is not None:
+                    init.exited(status)
+
+        self._watch(pid, exited)
 
     def _listen(self) -> None:
         path = self.cfg.path("shim.sock")
@@ -147,7 +164,7 @@ class Shim:
         except (RuntimeError_, OSError) as exc:
             note(f"runtime {args[0]} failed: {exc}")
 
-    def _watch(self, pid: int) -> None:
+    def _watch(self, pid: int, then: Callable[[], None] | None = None) -> None:
         """Reap when `pid` (our child, thanks to the subreaper bit) exits: its pidfd becomes readable."""
         try:
             pidfd = os.pidfd_open(pid)
@@ -157,7 +174,7 @@ class Shim:
         def exited() -> None:
             self.loop.forget(pidfd)
             os.close(pidfd)
-            self.reap()
+            (then or self.reap)()
 
         self.loop.set_reader(pidfd, exited)
 
@@ -527,3 +544,101 @@ def _int(req: dict[str, object], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise OpError(f"{key} must be an integer")
     return value
+
+
+# -- idle: hand over to the keeper ------------------------------------------------------------------------
+def watch_idle(shim: Shim, after: float) -> None:
+    """Every `after` seconds: when nothing happened since the last look and nothing is under way, hand the
+    container over to the keeper and exit (berth.shim.keeper)."""
+    loop = shim.loop
+    seen = -1
+
+    def look() -> None:
+        nonlocal seen
+        if loop.dispatched == seen and _idle(shim):
+            hand_over(shim)  # returns only when the keeper could not take it
+        seen = loop.dispatched
+        loop.call_later(after, look)
+
+    seen = loop.dispatched
+    loop.call_later(after, look)
+
+
+def _idle(shim: Shim) -> bool:
+    init = shim.init
+    return (shim.keeper is not None and init is not None and bool(shim.started_at) and init.quiet
+            and shim._listener is not None and not shim._ready and not shim.teardown.pid
+            and all(proc.done for proc in shim.execs.values())
+            and all(c in shim.waiters and c.quiet for c in shim.clients))
+
+
+def hand_over(shim: Shim) -> None:
+    """Give every fd the container needs to the keeper, with the state to pick it up again, then exit."""
+    assert shim.init is not None
+    assert shim.keeper is not None
+    assert shim._listener is not None
+    io = shim.init.io
+    wake = [shim._listener.fileno(), *(fd for fd, _ in io.outputs), *(c.fd for c in shim.waiters)]
+    hold = [fd for fd in dict.fromkeys((io.stdin_fd, io.master)) if fd >= 0 and fd not in wake]
+    order = {fd: i for i, fd in enumerate([*wake, *hold])}
+    cfg = shim.cfg
+    state = {
+        "cfg": [cfg.id, cfg.bundle, cfg.dir, cfg.runtime, cfg.log_path, cfg.stdin, cfg.tty, cfg.log_max_size,
+                cfg.log_max_files],
+        "started_at": shim.started_at,
+        "listener": 0,
+        "init": {"pid": shim.init.pid, "tty": io.tty, "outputs": [[order[fd], kind] for fd, kind in io.outputs],
+                 "stdin": order.get(io.stdin_fd, -1), "master": order.get(io.master, -1)},
+        "waiters": [order[c.fd] for c in shim.waiters],
+        "execs": {eid: [p.pid, p.exit_code, p.finished_at] for eid, p in shim.execs.items()},
+        "idle_after": shim.idle_after,
+    }
+    if shim.keeper.hand_over(shim.init.pid, wake, hold, minijson.dumps(state).encode()):
+        note(f"shim worker {os.getpid()} idle: handed over to its keeper")
+        os._exit(0)
+    note("hand-over to the keeper failed: serving on")
+
+
+def resume(keeper: KeeperLink, loop: Loop, state: dict[str, object], fds: list[int], init_pid: int,
+           init_status: int | None) -> Shim:
+    """The Shim an earlier worker handed over (`hand_over`), with `fds` at the positions it gave them."""
+    c = state["cfg"]
+    assert isinstance(c, list)
+    shim = Shim(Config(*c), loop)
+    shim.keeper = keeper
+    shim.idle_after = float(state.get("idle_after") or 0)  # type: ignore[arg-type]
+    shim.started_at = int(state["started_at"])  # type: ignore[call-overload]
+    init = state["init"]
+    assert isinstance(init, dict)
+
+    def fd(index: object) -> int:
+        return fds[index] if isinstance(index, int) and index >= 0 else -1
+
+    io = ProcIO.adopt(bool(init["tty"]), [(fd(i), int(kind)) for i, kind in init["outputs"]],
+                      fd(init["stdin"]), fd(init["master"]))
+    shim.init = Proc(loop, int(init["pid"]), io, shim.log, shim._init_done)
+    for eid, (pid, code, finished_at) in dict(state["execs"]).items():  # type: ignore[call-overload]
+        shim.execs[eid] = Proc.finished(loop, pid, code, finished_at)
+    listener = _socket.socket(fileno=fd(state["listener"]))
+    listener.setblocking(False)
+    shim._listener = listener
+    loop.set_reader(listener.fileno(), shim._accept)
+    for index in state["waiters"]:  # type: ignore[attr-defined]
+        client = Client(loop, _socket.socket(fileno=fd(index)), shim.handle)
+        client.request_taken()
+        shim.clients.add(client)
+        shim.waiters.append(client)
+        client.on_close(_forget_client(shim, client))
+    if init_status is not None:
+        shim.init.exited(init_status)
+    else:
+        shim._watch_init(shim.init.pid)
+    return shim
+
+
+def _forget_client(shim: Shim, client: Client) -> Callable[[], None]:
+    def forget() -> None:
+        shim.clients.discard(client)
+        if client in shim.waiters:
+            shim.waiters.remove(client)
+    return forget

@@ -90,6 +90,14 @@ class ProcIO:
         else:
             self._make_pipes(stdin)
 
+    @classmethod
+    def adopt(cls, tty: bool, outputs: list[tuple[int, int]], stdin_fd: int, master: int) -> ProcIO:
+        """The stdio of a process already running, as an earlier worker held it (see berth.shim.keeper)."""
+        io = cls.__new__(cls)
+        io.tty, io.outputs, io.stdin_fd, io.master = tty, outputs, stdin_fd, master
+        io.child, io.console, io.err_reader = None, None, -1
+        return io
+
     def _make_pipes(self, stdin: bool) -> None:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)

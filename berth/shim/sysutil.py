@@ -14,6 +14,20 @@ from berth.shim.procs import Proc
 __all__ = ["note", "read_pid", "remove_tree", "unlink", "wait_exit"]
 
 
+def set_name(name: bytes) -> None:
+    """This process's comm (what ps and /proc/PID/comm show)."""
+    try:
+        fd = os.open("/proc/self/comm", os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, name)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def note(msg: str) -> None:
     """A line in the shim's own log (its stderr is SHIMDIR/shim.log)."""
     try:

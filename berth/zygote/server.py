@@ -32,8 +32,9 @@ import time
 from berth.kernel.cgroupwarm import MigrationWindow
 from berth.kernel.ksm import ksm_running, mark_mergeable
 from berth.kernel.prctl import set_pdeathsig
+from berth.shim.keeper import KeeperLink, start_keeper
 from berth.shim.protocol import short_socket_path
-from berth.shim.sysutil import child_outcome, note
+from berth.shim.sysutil import child_outcome, note, set_name
 from berth.util import minijson
 
 _signal = __import__("_signal")  # the constants without the `signal` module, which loads `enum`
@@ -55,15 +56,6 @@ def _preload() -> None:
     from berth.shim import inproc
 
     inproc.preload()
-
-
-def set_name(name: bytes) -> None:
-    """The process's comm (what ps and /proc/PID/comm show)."""
-    try:
-        with open("/proc/self/comm", "wb") as f:
-            f.write(name)
-    except OSError:
-        pass
 
 
 def _parse(argv: list[str]) -> tuple[str, str, int]:
@@ -195,7 +187,8 @@ def _fork_spare(listener: _socket.socket, prime_fd: int) -> int:
 
 
 def _spare(listener: _socket.socket, prime_fd: int, took_w: int, zygote: int) -> int:
-    """The spare: wait for a connection, then become the shim it asks for."""
+    """The spare: a keeper and its worker (berth.shim.keeper); the worker waits for a connection, then becomes
+    the shim it asks for."""
     set_pdeathsig(_signal.SIGKILL)  # a spare never outlives its zygote; the shim it becomes does
     if os.getppid() != zygote:
         return 0
@@ -203,6 +196,8 @@ def _spare(listener: _socket.socket, prime_fd: int, took_w: int, zygote: int) ->
     if prime_fd >= 0:
         os.close(prime_fd)
     set_name(b"berth-spare")
+    keeper = KeeperLink(start_keeper(spare=True))
+    set_name(b"berth-spare-w")
     while True:
         try:
             conn = _socket.socket(fileno=listener._accept()[0])  # type: ignore[attr-defined]
@@ -212,7 +207,8 @@ def _spare(listener: _socket.socket, prime_fd: int, took_w: int, zygote: int) ->
         except OSError as exc:
             note(f"accept failed: {exc}")
             return 1
-    set_pdeathsig(0)
+    keeper.took()  # the keeper stops dying with the zygote, in a session of its own; this worker dies with it
+    os.setsid()
     listener.close()
     os.write(took_w, _TOOK)
     os.close(took_w)  # the zygote forks the next spare now
@@ -222,7 +218,7 @@ def _spare(listener: _socket.socket, prime_fd: int, took_w: int, zygote: int) ->
         conn.close()
     if argv is None:
         return 2
-    return _become_shim(argv, fds)
+    return _become_shim(argv, fds, keeper)
 
 
 def _recv_request(conn: _socket.socket) -> tuple[bytes, list[int]]:
@@ -273,13 +269,15 @@ def _take(conn: _socket.socket) -> tuple[list[str] | None, list[int]]:
     return argv, fds
 
 
-def _become_shim(argv: list[str], fds: list[int]) -> int:
-    """`python -m berth.shim ARGV` with stdout/stderr = `fds`, in this process."""
+def _become_shim(argv: list[str], fds: list[int], keeper: KeeperLink) -> int:
+    """`python -m berth.shim ARGV` with stdout/stderr = `fds`, in this process (the keeper's worker)."""
     null = os.open(os.devnull, os.O_RDONLY)
     for target, fd in ((0, null), (1, fds[0]), (2, fds[1])):
         os.dup2(fd, target)
-    os.closerange(3, 1 << 20)
-    set_name(b"berth-shim")
+    keep = keeper.sock.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 20)
+    set_name(b"berth-shim-w")
     from berth.shim.main import main as shim_main
 
-    return shim_main(argv, forked=True)
+    return shim_main(argv, forked=True, keeper=keeper)
