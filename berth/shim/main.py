@@ -6,9 +6,10 @@
         | <---------------- | exit                             |
         | <---------------------------------- {"ok":true,"pid":N,"shim_pid":M}\\n, EOF
 
-Forked by the zygote, the zygote's child is the shim itself: it only starts a session of its own (the zygote
-ignores SIGCHLD, so the kernel reaps its shims; if the zygote goes first, they pass to init). One fork less on
-every container's start.
+Forked by the zygote, the zygote's child is the shim's keeper and this process its worker (berth.shim.keeper),
+both forked before the request comes: the worker only starts a session of its own (the zygote ignores SIGCHLD,
+so the kernel reaps the keepers; if the zygote goes first, they pass to init). A worker the keeper forks again
+for an idle container starts at `resume`.
 """
 
 from __future__ import annotations

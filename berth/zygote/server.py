@@ -8,10 +8,11 @@ behaves as `python -m berth.shim ARGS` (in a session of its own; never the daemo
 `{"ok":true,"pid":N}` (or `{"ok":false,"error":"..."}`). The shim's result line reaches the daemon on the
 stdout it passed.
 
-The zygote forks each shim before its request comes: one spare child waits in accept() on PATH, takes the next
-connection, tells the zygote (a byte on a pipe, then EOF), and becomes that shim, while the zygote forks the
-next spare: the fork is off the request's path. A spare dies with the zygote (PDEATHSIG) until it takes a
-request; the zygote ignores SIGCHLD, so the kernel reaps the shims; the child restores the default for its own
+The zygote forks each shim before its request comes: a spare child forks its worker at once (the spare is the
+shim's keeper, berth.shim.keeper); the worker waits in accept() on PATH, takes the next connection, tells the
+zygote (a byte on a pipe, then EOF), and becomes that shim's worker, while the zygote forks the next spare:
+both forks are off the request's path. A spare dies with the zygote (PDEATHSIG) until its worker takes a
+request; the zygote ignores SIGCHLD, so the kernel reaps the keepers; they restore the default for their own
 children.
 
 On FD (a pipe from the daemon) each byte is a poke: a create, start or exec is coming, and the zygote holds
