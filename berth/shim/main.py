@@ -150,8 +150,9 @@ def _shrink() -> None:
 
 
 def _serve(opts: dict[str, object], report: int, keeper: KeeperLink | None) -> int:
+    from berth.shim.handover import watch_idle
     from berth.shim.loop import Loop
-    from berth.shim.service import Config, Shim, watch_idle
+    from berth.shim.service import Config, Shim
     from berth.shim.sysutil import note
 
     loop = Loop()
@@ -190,10 +191,10 @@ def _run(loop: Loop) -> int:
 
 def resume(sock: _socket.socket, blob: bytes, fds: list[int], init_pid: int, init_status: int | None) -> int:
     """A worker forked by the keeper: take up the container an earlier worker handed over, and serve."""
+    from berth.shim.handover import resume as resume_shim
+    from berth.shim.handover import watch_idle
     from berth.shim.keeper import KeeperLink
     from berth.shim.loop import Loop
-    from berth.shim.service import resume as resume_shim
-    from berth.shim.service import watch_idle
     from berth.shim.sysutil import note, set_name
 
     set_name(b"berth-shim-w")

@@ -50,6 +50,7 @@ RESPAWN_PAUSE = 0.1
 
 def _preload() -> None:
     """Import everything a shim and its in-process runtime use, so that forked shims share it."""
+    import berth.shim.handover
     import berth.shim.loop
     import berth.shim.main
     import berth.shim.service
