@@ -26,6 +26,7 @@ import select
 import struct
 
 from berth.kernel.prctl import set_child_subreaper, set_pdeathsig
+from berth.shim.protocol import received_fds
 from berth.shim.sysutil import set_name
 
 _signal = __import__("_signal")  # the constants without the `signal` module, which loads `enum`
@@ -38,11 +39,22 @@ _MAX_MESSAGE = 1 << 20
 _WAKE = select.POLLIN | select.POLLHUP | select.POLLERR
 
 
-def _pair() -> tuple[_socket.socket, _socket.socket]:
-    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    for s in (a, b):
+def _fork_worker_process() -> tuple[int, _socket.socket]:
+    """Fork a worker joined to this keeper by a SOCK_SEQPACKET pair: (0, its end) in the worker, which dies
+    with the keeper; (its pid, the keeper's end) here."""
+    keeper_end, worker_end = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    for s in (keeper_end, worker_end):
         os.set_inheritable(s.fileno(), False)
-    return a, b
+    keeper = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        keeper_end.close()
+        set_pdeathsig(_signal.SIGKILL)  # the worker never outlives its keeper
+        if os.getppid() != keeper:
+            os._exit(0)
+        return 0, worker_end
+    worker_end.close()
+    return pid, keeper_end
 
 
 def start_keeper(spare: bool) -> _socket.socket:
@@ -51,20 +63,13 @@ def start_keeper(spare: bool) -> _socket.socket:
 
     `spare`: the keeper is a zygote's spare and dies with it until the worker says it took a request."""
     set_child_subreaper(True)
-    keeper_end, worker_end = _pair()
-    keeper = os.getpid()
-    pid = os.fork()
+    pid, end = _fork_worker_process()
     if pid == 0:
-        keeper_end.close()
-        set_pdeathsig(_signal.SIGKILL)  # the worker never outlives its keeper
-        if os.getppid() != keeper:
-            os._exit(0)
-        return worker_end
-    worker_end.close()
-    keep = keeper_end.fileno()
+        return end
+    keep = end.fileno()
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 20)
-    os._exit(run_keeper(keeper_end, pid, spare))
+    os._exit(run_keeper(end, pid, spare))
 
 
 class _Keeper:
@@ -113,10 +118,7 @@ class _Keeper:
             return
         except OSError:
             msg, anc = b"", []
-        fds: list[int] = []
-        for level, kind, data in anc:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds += memoryview(data[: len(data) - len(data) % 4]).cast("i").tolist()
+        fds = received_fds(anc)
         op = msg[:1]
         if op == b"s":
             self._answer_status(int(msg[1:]))
@@ -171,24 +173,17 @@ class _Keeper:
         return bool(self.fds)
 
     def fork_worker(self) -> None:
-        keeper_end, worker_end = _pair()
-        keeper = os.getpid()
-        pid = os.fork()
+        pid, end = _fork_worker_process()
         if pid == 0:
-            keeper_end.close()
-            set_pdeathsig(_signal.SIGKILL)
-            if os.getppid() != keeper:
-                os._exit(0)
             if self.init_pidfd >= 0:
                 os.close(self.init_pidfd)
             from berth.shim.main import resume
 
-            os._exit(resume(worker_end, self.blob, self.fds, self.init_pid, self.init_status))
-        worker_end.close()
+            os._exit(resume(end, self.blob, self.fds, self.init_pid, self.init_status))
         for fd in self.fds:  # the worker owns them now: a close there must reach the peer
             os.close(fd)
         self.blob, self.fds, self.wake = b"", [], 0
-        self.sock, self.worker = keeper_end, pid
+        self.sock, self.worker = end, pid
         self.worker_pidfd = os.pidfd_open(pid)
 
 

@@ -13,12 +13,14 @@ switch the connection to frames:
 
 from __future__ import annotations
 
+import _socket
 import os
 import struct
 
 from berth.util import minijson
 
 __all__ = [
+    "received_fds",
     "FRAME_EXIT",
     "FRAME_STDERR",
     "FRAME_STDIN",
@@ -112,3 +114,12 @@ def short_socket_path(path: str, pid: int | None = None) -> tuple[str, int | Non
     fd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     who = "self" if pid is None else str(pid)
     return f"/proc/{who}/fd/{fd}/{os.path.basename(path)}", fd
+
+
+def received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
+    """The fds an SCM_RIGHTS message carried (recvmsg's ancillary data)."""
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds += memoryview(data[: len(data) - len(data) % 4]).cast("i").tolist()
+    return fds

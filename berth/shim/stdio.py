@@ -5,14 +5,12 @@ from __future__ import annotations
 import _socket
 import os
 import select
-import struct
 
-from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
+from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, received_fds, short_socket_path
 
 __all__ = ["ConsoleSocket", "ProcIO"]
 
 CONSOLE_TIMEOUT = 30.0
-_INT = struct.Struct("i")
 
 
 class ConsoleSocket:
@@ -41,12 +39,8 @@ class ConsoleSocket:
         conn = _socket.socket(fileno=self._sock._accept()[0])  # type: ignore[attr-defined]
         try:
             conn.settimeout(timeout)
-            fds: list[int] = []
-            _, ancdata, _, _ = conn.recvmsg(4096, _socket.CMSG_SPACE(_INT.size * 4))
-            for level, kind, data in ancdata:
-                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                    usable = len(data) - len(data) % _INT.size
-                    fds += [v for (v,) in _INT.iter_unpack(data[:usable])]
+            _, ancdata, _, _ = conn.recvmsg(4096, _socket.CMSG_SPACE(4 * 4))
+            fds = received_fds(ancdata)
         finally:
             conn.close()
         if not fds:

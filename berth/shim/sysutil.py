@@ -11,7 +11,7 @@ from collections.abc import Callable
 from berth.shim.jsonlog import rfc3339nano
 from berth.shim.procs import Proc
 
-__all__ = ["note", "read_pid", "remove_tree", "unlink", "wait_exit"]
+__all__ = ["note", "set_name", "read_pid", "remove_tree", "unlink", "wait_exit"]
 
 
 def set_name(name: bytes) -> None:

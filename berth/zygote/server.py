@@ -23,7 +23,6 @@ priming, not the serving.
 from __future__ import annotations
 
 import _socket
-import array
 import gc
 import os
 import select
@@ -34,7 +33,7 @@ from berth.kernel.cgroupwarm import MigrationWindow
 from berth.kernel.ksm import ksm_running, mark_mergeable
 from berth.kernel.prctl import set_pdeathsig
 from berth.shim.keeper import KeeperLink, start_keeper
-from berth.shim.protocol import short_socket_path
+from berth.shim.protocol import received_fds, short_socket_path
 from berth.shim.sysutil import child_outcome, note, set_name
 from berth.util import minijson
 
@@ -228,11 +227,7 @@ def _recv_request(conn: _socket.socket) -> tuple[bytes, list[int]]:
     space = _socket.CMSG_SPACE(_FDS * 4 + 16)
     while not data.endswith(b"\n"):
         chunk, ancdata, _, _ = conn.recvmsg(65536, space, _socket.MSG_CMSG_CLOEXEC)
-        for level, kind, payload in ancdata:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                arr = array.array("i")
-                arr.frombytes(payload[: len(payload) - len(payload) % arr.itemsize])
-                fds += list(arr)
+        fds += received_fds(ancdata)
         if not chunk or len(data) + len(chunk) > MAX_REQUEST:
             for fd in fds:
                 os.close(fd)
