@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 
 from berth.kernel import abi
 from berth.kernel.libc import LIBC, check
@@ -21,6 +22,7 @@ __all__ = [
     "set_child_subreaper",
     "set_dumpable",
     "set_keepcaps",
+    "set_name",
     "set_no_new_privs",
     "set_pdeathsig",
 ]
@@ -78,3 +80,17 @@ def ambient_clear() -> None:
 def ambient_raise(cap: int) -> None:
     """PR_CAP_AMBIENT_RAISE."""
     prctl(abi.PR_CAP_AMBIENT, abi.PR_CAP_AMBIENT_RAISE, cap)
+
+
+def set_name(name: bytes) -> None:
+    """This process's comm (what ps and /proc/PID/comm show); PR_SET_NAME's effect, without a ctypes buffer."""
+    try:
+        fd = os.open("/proc/self/comm", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.write(fd, name)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

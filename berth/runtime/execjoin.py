@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from berth.runtime.cgroups import Cgroups
     from berth.seccomp.filter import Filter
 
-__all__ = ["ExecTarget", "Held"]
+__all__ = ["ExecTarget", "Held", "close_all_but", "kill_and_reap"]
 
 # the mount namespace late, so host paths (cgroupfs) stay reachable until then; the user namespace last,
 # because joining it first would cost the host privileges needed to enter namespaces the host owns
@@ -137,7 +137,7 @@ class ExecTarget:
                 for target, fd in enumerate(stdio):
                     os.dup2(fd, target)
                 keep = {ch.rfd, ch.wfd, *(fd for fd, _ in self.joins)}
-                _close_all_but(3, keep | ({console.fileno()} if console is not None else set()))
+                close_all_but(3, keep | ({console.fileno()} if console is not None else set()))
             for fd, flag in self.joins:
                 setns(fd, flag)
             if process.get("oomScoreAdj") == self.oom_score_adj:
@@ -171,22 +171,26 @@ class Held:
                     pass
             msg = self.channel.recv()  # None once the process has exec'd (the pipes close on exec)
         except BaseException:
-            _kill_and_reap(self.pid)
+            kill_and_reap(self.pid)
             raise
         finally:
             self.channel.close()
         if msg is not None:
-            _kill_and_reap(self.pid)
+            kill_and_reap(self.pid)
             raise RuntimeFailure(str(msg.get("error") or "exec failed"))
         return self.pid
+
+    def close(self) -> None:
+        """Forget it (it is gone already)."""
+        self.channel.close()
 
     def discard(self) -> None:
         """Kill and reap it (it has not exec'd: nothing of the container's has run)."""
         self.channel.close()
-        _kill_and_reap(self.pid)
+        kill_and_reap(self.pid)
 
 
-def _close_all_but(first: int, keep: set[int]) -> None:
+def close_all_but(first: int, keep: set[int]) -> None:
     """Close every fd from `first` up except those in `keep`."""
     low = first
     for fd in sorted(k for k in keep if k >= first):
@@ -196,7 +200,7 @@ def _close_all_but(first: int, keep: set[int]) -> None:
     os.closerange(low, 1 << 20)
 
 
-def _kill_and_reap(pid: int) -> None:
+def kill_and_reap(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:

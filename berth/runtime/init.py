@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from berth.seccomp.filter import Filter
 
 
-__all__ = ["InitArgs", "run_exec_process", "run_init"]
+__all__ = ["InitArgs", "default_signals", "env_map", "finalize_process", "run_exec_process", "run_init"]
 
 
 class InitArgs:
@@ -131,7 +131,7 @@ def _environment(process: dict[str, Any]) -> list[str]:
     return env
 
 
-def _env_map(env: list[str]) -> dict[str, str]:
+def env_map(env: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in env:
         key, eq, value = e.partition("=")
@@ -240,7 +240,7 @@ def _execve(path: str, args: list[str], env: list[str]) -> None:
     """execve; past `start` nobody reads the channel, so a failure is told on stderr, as runc does."""
     try:
         default_signals()
-        os.execve(path, args, _env_map(env))
+        os.execve(path, args, env_map(env))
     except OSError as e:
         text = os.strerror(e.errno) if e.errno else str(e)
         os.write(2, f"exec {path}: {text[:1].lower()}{text[1:]}\n".encode())
@@ -279,7 +279,7 @@ def run_exec_process(
             setup_console(console, process.get("consoleSize"), mount_console=False)
         path, args, env = finalize_process(process, last_cap, preserve_fds, seccomp)
         default_signals(ignored)
-        environ = _env_map(env)
+        environ = env_map(env)
         if held:
             ch.wait_for("go")
         os.execve(path, args, environ)

@@ -6,6 +6,7 @@ import _socket
 import os
 from collections.abc import Callable
 
+from berth.kernel.prctl import set_child_subreaper
 from berth.shim.clients import Client
 from berth.shim.keeper import KeeperLink
 from berth.shim.loop import Loop
@@ -64,6 +65,7 @@ def hand_over(shim: Shim) -> None:
         "execs": {eid: [p.pid, p.exit_code, p.finished_at] for eid, p in shim.execs.items()},
         "idle_after": shim.idle_after,
     }
+    shim.drop_spare()
     if shim.keeper.hand_over(shim.init.pid, wake, hold, minijson.dumps(state).encode()):
         note(f"shim worker {os.getpid()} idle: handed over to its keeper")
         os._exit(0)
@@ -75,6 +77,7 @@ def resume(keeper: KeeperLink, loop: Loop, state: dict[str, object], fds: list[i
     """The Shim an earlier worker handed over (`hand_over`), with `fds` at the positions it gave them."""
     c = state["cfg"]
     assert isinstance(c, list)
+    set_child_subreaper(True)  # the processes a spare spawns for execs come to us (berth.runtime.execspare)
     shim = Shim(Config(*c), loop)
     shim.keeper = keeper
     shim.idle_after = float(state.get("idle_after") or 0)  # type: ignore[arg-type]

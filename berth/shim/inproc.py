@@ -16,9 +16,10 @@ from berth.shim.sysutil import child_outcome
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.runtime.execjoin import ExecTarget, Held
+    from berth.runtime.execspare import Spare
 
-__all__ = ["HERE", "RuntimeFailure", "delete_if_quick", "exec_in", "exec_target", "fork_runtime",
-           "own_runtime_args", "preload", "run_here"]
+__all__ = ["HERE", "RuntimeFailure", "delete_if_quick", "exec_in", "exec_target", "fork_runtime", "fork_spare",
+           "own_runtime_args", "preload", "run_here", "spare_suits"]
 
 # Commands that run in the shim's own process: `start` only opens the exec fifo and reads one byte (then
 # poststart hooks), nothing a fork would protect the shim from; a fork, an exit and a wait cost more than that.
@@ -27,7 +28,7 @@ HERE = frozenset(("start",))
 _MODULE = "berth.runtime"
 _PRELOADED = (
     "berth.runtime.cli", "berth.runtime.commands", "berth.runtime.process", "berth.runtime.execcmd",
-    "berth.runtime.execjoin", "berth.runtime.console", "berth.runtime.hooks",
+    "berth.runtime.execjoin", "berth.runtime.execspare", "berth.runtime.console", "berth.runtime.hooks",
     "berth.runtime.waiting", "berth.runtime.state",
     "berth.runtime.init", "berth.runtime.rootfs", "berth.runtime.cgroups", "berth.runtime.cgroups.devices",
     "berth.runtime.sysctls", "berth.runtime.seccomp", "berth.runtime.ttyproxy", "berth.runtime.warmup",
@@ -134,3 +135,16 @@ def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, in
             console.close()
         if null >= 0:
             os.close(null)
+
+
+def fork_spare(target: ExecTarget) -> Spare:
+    """A spare for a later exec in `target` (berth.runtime.execspare)."""
+    from berth.runtime.execspare import Spare
+
+    return Spare(target)
+
+
+def spare_suits(process: dict[str, object]) -> bool:
+    from berth.runtime.execspare import suits
+
+    return suits(process)

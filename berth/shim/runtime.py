@@ -9,6 +9,7 @@ from berth.shim import inproc
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.runtime.execjoin import ExecTarget, Held
+    from berth.runtime.execspare import Prepared, Spare
 
 __all__ = ["Runtime", "RuntimeError_"]
 
@@ -71,8 +72,21 @@ class Runtime:
         except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
             raise RuntimeError_(str(e)) from None
 
+    def fork_spare(self, target: ExecTarget) -> Spare:
+        """A process forked now, outside the container, that starts a later exec in it with less on the exec's
+        way than `exec_in` (berth.runtime.execspare)."""
+        try:
+            return inproc.fork_spare(target)
+        except (inproc.RuntimeFailure, OSError) as e:
+            raise RuntimeError_(str(e)) from None
+
     @staticmethod
-    def launch(held: Held) -> int:
+    def spare_suits(process: dict[str, object]) -> bool:
+        """Whether a spare can start `process` (`exec_in` starts the others)."""
+        return inproc.spare_suits(process)
+
+    @staticmethod
+    def launch(held: Held | Prepared) -> int:
         """Let a process from `exec_in` exec; its pid once it has."""
         try:
             return held.launch()

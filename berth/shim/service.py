@@ -23,6 +23,7 @@ from berth.util import minijson
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.runtime.execjoin import ExecTarget, Held
+    from berth.runtime.execspare import Prepared, Spare
 
 __all__ = ["Config", "OpError", "Shim"]
 
@@ -30,6 +31,7 @@ _EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 DELETE_WAIT = 10.0
 READY_TTL = 2.0  # seconds a process made ready at exec create waits for its start before it is killed
 MAX_READY = 4  # ready processes a shim keeps at once: a flood of exec creates leaves no crowd behind
+SPARE_AFTER = 0.003  # seconds after an exec's end that the next exec's spare is forked (off the exec's way)
 
 
 class OpError(Exception):
@@ -60,7 +62,7 @@ class _Ready:
 
     __slots__ = ("held", "io", "process", "stdin", "timer")
 
-    def __init__(self, held: Held, io: ProcIO, process: dict[str, object], stdin: bool) -> None:
+    def __init__(self, held: Held | Prepared, io: ProcIO, process: dict[str, object], stdin: bool) -> None:
         self.held, self.io, self.process, self.stdin = held, io, process, stdin
         self.timer = -1
 
@@ -79,6 +81,7 @@ class Shim:
         self.execs: dict[str, Proc] = {}
         self._ready: dict[str, _Ready] = {}  # by exec id, Berth's runtime only (see op_exec_prepare)
         self._exec_target: ExecTarget | None = None  # opened at the first exec, closed when init exits
+        self._spare: Spare | None = None  # forked after an exec, for the next one (berth.runtime.execspare)
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
         self._listener: _socket.socket | None = None
@@ -216,6 +219,7 @@ class Shim:
             note(f"cannot write exit.json: {exc}")
         note(f"init {proc.pid} exited with {proc.exit_code}")
         self._discard_ready()  # the end of the container's pid namespace killed them
+        self.drop_spare()
         if self._exec_target is not None:
             self._exec_target.close()  # its namespaces must not outlive the container
             self._exec_target = None
@@ -233,6 +237,23 @@ class Shim:
 
     def _exec_done(self, proc: Proc) -> None:
         note(f"exec {proc.pid} exited with {proc.exit_code}")
+        if self._spare is None and self._exec_target is not None:
+            self.loop.call_later(SPARE_AFTER, self._fork_spare)
+
+    def _fork_spare(self) -> None:
+        """A spare for the next exec: where one came, another often follows (scripts, healthchecks)."""
+        if self._spare is not None or self._exec_target is None or self._listener is None:
+            return
+        try:
+            self._spare = self.runtime.fork_spare(self._exec_target)
+        except RuntimeError_ as exc:
+            note(f"no spare for execs: {exc}")
+
+    def drop_spare(self) -> None:
+        """Kill the spare, if there is one (the container stops, or the worker leaves)."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
 
     # -- requests -------------------------------------------------------------------------------
     def handle(self, client: Client, req: dict[str, object]) -> None:
@@ -397,8 +418,13 @@ class Shim:
             return
         io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(f"ready-{eid[:12]}.sock"))
         try:
-            held = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None,
-                                        held=True)
+            held: Held | Prepared
+            if io.child is not None and self.runtime.spare_suits(process):
+                spare, self._spare = self._spare, None
+                held = (spare or self.runtime.fork_spare(target)).prepare(process, io.child)
+            else:
+                held = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None,
+                                            held=True)
         except BaseException:
             io.close()
             raise
@@ -424,7 +450,7 @@ class Shim:
         if alive:
             ready.held.discard()
         else:
-            ready.held.channel.close()
+            ready.held.close()
 
     def _discard_ready(self) -> None:
         ready, self._ready = list(self._ready.values()), {}
@@ -447,6 +473,7 @@ class Shim:
             self._discard(ready)
             return None
         self.loop.cancel(ready.timer)
+        helper = ready.held.pid
         try:
             pid = self.runtime.launch(ready.held)
         except RuntimeError_ as exc:  # it failed or was killed while it waited (and is reaped): start afresh
@@ -458,7 +485,20 @@ class Shim:
         except BaseException:
             ready.io.close()
             raise
-        self._watch(pid)
+        if helper != pid:  # a spare spawned it and exits: the process is ours once the spare is gone
+            self._watch(helper)
+
+            def exited() -> None:
+                self.reap()
+                proc = self._proc_by_pid(pid)
+                if proc is not None:  # its parent, the spare, is still on its way out: read the zombie's status
+                    status = _zombie_status(pid)
+                    if status is not None:
+                        proc.exited(status)
+
+            self._watch(pid, exited)
+        else:
+            self._watch(pid)
         return Proc(self.loop, pid, ready.io, None, self._exec_done)
 
     def _start_exec(self, eid: str, process: dict[str, object], stdin: bool) -> Proc:
@@ -525,6 +565,7 @@ class Shim:
             self._listener.close()
             self._listener = None
         self._discard_ready()
+        self.drop_spare()
         if self.log is not None:
             self.log.close()
         remove_tree(self.cfg.dir)
@@ -533,6 +574,18 @@ class Shim:
             c.flush_blocking(1.0)
             c.close()
         self.loop.stop()
+
+
+def _zombie_status(pid: int) -> int | None:
+    """The wait status of `pid` when it has exited and is not reaped yet (its parent is not us); else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    if len(fields) < 50 or fields[0] != b"Z":
+        return None
+    return int(fields[49])
 
 
 def _valid_exec_id(eid: str) -> bool:

@@ -8,24 +8,11 @@ import sys
 import time
 from collections.abc import Callable
 
+from berth.kernel.prctl import set_name
 from berth.shim.jsonlog import rfc3339nano
 from berth.shim.procs import Proc
 
 __all__ = ["note", "set_name", "read_pid", "remove_tree", "unlink", "wait_exit"]
-
-
-def set_name(name: bytes) -> None:
-    """This process's comm (what ps and /proc/PID/comm show)."""
-    try:
-        fd = os.open("/proc/self/comm", os.O_WRONLY)
-    except OSError:
-        return
-    try:
-        os.write(fd, name)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def note(msg: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from berth.runtime.execjoin import _close_all_but
+from berth.runtime.execjoin import close_all_but
 
 
 def _is_open(fd: int) -> bool:
@@ -24,7 +24,7 @@ def _open_fds_after(keep_picker: int) -> tuple[set[int], set[int]]:
             os.close(r)
             fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(8)]
             keep = set(fds[::keep_picker]) | {w}
-            _close_all_but(3, keep)
+            close_all_but(3, keep)
             left = {fd for fd in range(256) if _is_open(fd)}
             os.write(w, f"{sorted(keep)}|{sorted(left)}".encode())
         finally:

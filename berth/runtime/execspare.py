@@ -1,0 +1,240 @@
+"""An exec's process started by a spare: a process forked ahead of the exec, outside the container (runtime layer).
+
+With `execjoin`, the fork of the shim and the execve that tears down the child's copy of the shim's address
+space are both on the way of `docker exec`: together about half of its start. A spare is forked before any
+exec needs it and waits, holding nothing of the container's. For an exec it joins the container itself
+(cgroups, namespaces, rlimits, seccomp, capabilities, user, cwd: `finalize_process`), waits for the go, then
+spawns the process with vfork and execve into the container's pid namespace, tells its pid and
+exits. The process, orphaned, goes to the shim, a subreaper. The spare is never in the container's pid
+namespace: nothing in the container sees it.
+
+    shim (S)                                      spare (P)
+       | -- fork, ahead of an exec -----------------> |  closes every fd but its socket and the target's
+       | -- {"process"} + its stdin, stdout, stderr -> |  cgroups, setns, finalize_process
+       | -- {"go"} ---------------------------------> |  vfork + execve: setsid, stdio on 0-2
+       | <-- {"pid"} or {"error"} ------------------ |  _exit
+
+Not for a process on a terminal (its pty is made in the container by the process itself: `execjoin`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+from berth.kernel import abi
+from berth.kernel.ns import setns
+from berth.kernel.prctl import set_dumpable, set_name, set_pdeathsig
+from berth.kernel.signals import ignored_signals
+from berth.runtime import jsonc
+from berth.runtime.errors import RuntimeFailure
+from berth.runtime.execjoin import ExecTarget, close_all_but, kill_and_reap
+from berth.runtime.init import default_signals, env_map, finalize_process
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+__all__ = ["Prepared", "Spare", "suits"]
+
+_MAX = 1 << 16
+
+
+def suits(process: dict[str, Any]) -> bool:
+    """Whether a spare can start `process`: not on a terminal, and no process-count limit (the spare is in the
+    container's cgroups and counts as one of its processes, and of its user's, while it spawns)."""
+    if process.get("terminal"):
+        return False
+    return not any(isinstance(r, dict) and r.get("type") == "RLIMIT_NPROC" for r in process.get("rlimits") or [])
+
+
+class Spare:
+    """A process forked from us, waiting for an exec to start in `target`'s container."""
+
+    __slots__ = ("pid", "sock")
+
+    def __init__(self, target: ExecTarget) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ignored = ignored_signals()
+        try:
+            pid = os.fork()
+        except BaseException:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            try:
+                ours.close()
+                _serve(theirs, target, ignored)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.pid, self.sock = pid, ours
+
+    def prepare(self, process: dict[str, Any], stdio: tuple[int, int, int]) -> Prepared:
+        """Have it join the container for `process`, with `stdio` as its 0-2; it is used up by this."""
+        try:
+            socket.send_fds(self.sock, [jsonc.dumps({"process": process}).encode()], list(stdio))
+        except OSError:  # it died: the launch tells
+            pass
+        return Prepared(self.pid, self.sock)
+
+    def discard(self) -> None:
+        """Kill and reap it."""
+        self.sock.close()
+        kill_and_reap(self.pid)
+
+
+class Prepared:
+    """A spare at work on one exec, until `launch` lets it spawn the process (or `discard` kills it)."""
+
+    __slots__ = ("pid", "sock")
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid, self.sock = pid, sock  # pid: the spare's, which exits once it has spawned
+
+    def launch(self) -> int:
+        """The process's pid once it has exec'd; RuntimeFailure with the reason when it could not start."""
+        try:
+            try:
+                self.sock.send(b'{"go":true}')
+            except OSError:  # it failed before its go, or was killed: its message (if any) says why
+                pass
+            data = self.sock.recv(_MAX)
+        except BaseException:
+            self.discard()
+            raise
+        finally:
+            self.sock.close()
+        msg = jsonc.loads(data) if data else {"error": "the exec's helper process died"}
+        pid = msg.get("pid")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            kill_and_reap(self.pid)
+            raise RuntimeFailure(str(msg.get("error") or "exec failed"))
+        return pid
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def discard(self) -> None:
+        """Kill and reap it (it has spawned nothing: nothing of the container's has run)."""
+        self.sock.close()
+        kill_and_reap(self.pid)
+
+
+def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) -> None:
+    """The spare: wait for the exec's process, join the container, spawn it at the go; never returns."""
+    set_pdeathsig(signal.SIGKILL)  # the shim's worker is its parent: no spare outlives it
+    set_name(b"berth-exec")
+    keep = {sock.fileno(), *(fd for fd, _ in target.joins), *((target.pidns,) if target.pidns >= 0 else ())}
+    close_all_but(3, keep)  # the shim's sockets and pipes must close when the shim closes them
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)  # and so must whatever the shim has as its stdio
+    os.close(null)
+    try:
+        data, fds, _, _ = socket.recv_fds(sock, _MAX, 3)
+    except OSError:
+        os._exit(1)
+    if not data:
+        os._exit(0)  # discarded unused
+    try:
+        if len(fds) != 3:
+            raise RuntimeFailure("the exec's stdio did not come")
+        process = jsonc.loads(data)["process"]
+        set_dumpable(False)  # soon in the container's cgroups, as its user: they must not read our memory
+        if target.cgroups is not None:
+            try:
+                target.cgroups.add(0)
+            except OSError as e:
+                raise RuntimeFailure(f"cannot move the process into the container's cgroups: {e}") from None
+        if target.pidns >= 0:
+            setns(target.pidns, abi.CLONE_NEWPID)  # for our children only: the process is born there
+        for fd, flag in target.joins:
+            setns(fd, flag)
+        if process.get("oomScoreAdj") == target.oom_score_adj:
+            process = {**process, "oomScoreAdj": None}
+        path, args, env = finalize_process(process, target.last_cap, 0, target.seccomp)
+        environ = env_map(env)
+        default_signals(ignored)  # ours, so the process inherits them: what it must find at its start
+        if sock.recv(_MAX) != b'{"go":true}':
+            os._exit(1)
+        pid = _spawn(path, args, environ, fds)
+    except BaseException as e:
+        _tell(sock, {"error": str(e) or e.__class__.__name__})
+        os._exit(1)
+    _tell(sock, {"pid": pid})
+    os._exit(0)
+
+
+def _spawn(path: str, args: list[str], environ: dict[str, str], stdio: list[int]) -> int:
+    """vfork and execve, the way Python's subprocess does it on 3.11; by fork elsewhere. (posix_spawn would
+    leave glibc's two internal signals ignored in the process, and tries clone3, which seccomp profiles
+    may refuse with EPERM.)"""
+    if sys.version_info[:2] != (3, 11):
+        return _fork_exec(path, args, environ, stdio)
+    import _posixsubprocess
+
+    fork_exec: Callable[..., int] = _posixsubprocess.fork_exec  # private, and its arguments change with versions
+    env = [k.encode() + b"=" + v.encode() for k, v in environ.items()]
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = fork_exec(
+            [a.encode() for a in args], [path.encode()], False, (), None, env,
+            stdio[0], -1, -1, stdio[1], -1, stdio[2], r, w,
+            False, True, -1, None, None, None, -1, None, True)  # setsid; no ids or umask to change; vfork
+        os.close(w)
+        w = -1
+        err = os.read(r, 1000)
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    if not err:
+        return pid
+    os.waitpid(pid, 0)
+    name, _, rest = err.partition(b":")
+    code, _, text = rest.partition(b":")
+    try:
+        errno_ = int(code, 16)
+    except ValueError:
+        raise RuntimeFailure(err.decode("utf-8", "replace")) from None
+    if name == b"OSError" and errno_:
+        raise OSError(errno_, os.strerror(errno_), path)
+    raise RuntimeFailure(text.decode("utf-8", "replace") or name.decode("utf-8", "replace"))
+
+
+def _fork_exec(path: str, args: list[str], environ: dict[str, str], stdio: list[int]) -> int:
+    """fork and execve, learning from a close-on-exec pipe how the execve went."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setsid()
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)
+            os.execve(path, args, environ)
+        except OSError as e:
+            os.write(w, str(e).encode()[:1000])
+        finally:
+            os._exit(127)
+    os.close(w)
+    try:
+        err = os.read(r, 1000)
+    finally:
+        os.close(r)
+    if err:
+        os.waitpid(pid, 0)
+        raise RuntimeFailure(err.decode("utf-8", "replace"))
+    return pid
+
+
+def _tell(sock: socket.socket, msg: dict[str, object]) -> None:
+    try:
+        sock.send(jsonc.dumps(msg).encode())
+    except OSError:
+        pass

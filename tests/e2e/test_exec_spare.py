@@ -1,0 +1,116 @@
+"""After an exec, the shim forks a spare for the next one (berth.runtime.execspare): execs started by a spare
+must be the same processes as the others, and the spare must stay out of the container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.daemon_harness import Daemon, eventually, ok
+
+pytestmark = pytest.mark.e2e
+
+
+def _spares() -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "berth-exec":
+                        found.add(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+
+
+def _shim_pids(d: Daemon, cid: str) -> set[int]:
+    """The worker and keeper of the container's shim (the init's parent and that one's parent)."""
+    init = int(ok(d.docker("inspect", "-f", "{{.State.Pid}}", cid)).strip())
+    first = _parent(init)
+    return {first, _parent(first)}
+
+
+@pytest.fixture
+def container(berthd: Daemon) -> Iterator[str]:
+    cid = ok(berthd.docker("run", "-d", "--name", "spare-host", "busybox", "sleep", "1000")).strip()
+    try:
+        yield cid
+    finally:
+        berthd.docker("rm", "-f", cid)
+
+
+def _spare_of(d: Daemon, cid: str) -> int:
+    """Run an exec, then wait for the spare that follows it; its pid."""
+    ok(d.docker("exec", cid, "true"))
+    shims = _shim_pids(d, cid)
+    found: list[int] = []
+    assert eventually(lambda: bool(found.extend(p for p in _spares() if _parent(p) in shims) or found), 10)
+    return found[0]
+
+
+def test_an_exec_after_the_first_starts_from_a_spare_as_any_exec(berthd: Daemon, container: str) -> None:
+    spare = _spare_of(berthd, container)
+    res = berthd.docker("exec", "-u", "1000:1000", "-w", "/tmp", "-e", "X=from-exec", container,
+                        "sh", "-c", "id -u; id -g; pwd; echo $X; echo to-stderr >&2; exit 7")
+    assert res.returncode == 7
+    assert res.stdout.decode().split() == ["1000", "1000", "/tmp", "from-exec"]
+    assert res.stderr.decode().strip() == "to-stderr"
+    assert not os.path.exists(f"/proc/{spare}")  # used up: it spawned the process and exited
+
+    # stdin reaches the process and so does its end: the spare kept none of the shim's fds open
+    _spare_of(berthd, container)
+    res = berthd.docker("exec", "-i", container, "cat", input=b"line one\nline two\n", timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"line one\nline two\n"
+
+
+def test_a_process_from_a_spare_has_the_containers_confinement(berthd: Daemon, container: str) -> None:
+    def status(*args: str) -> dict[str, str]:
+        out = ok(berthd.docker("exec", *args, container, "cat", "/proc/self/status"))
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
+
+    first = status()  # the first exec of the container: forked as before, no spare yet
+    _spare_of(berthd, container)
+    spared = status()
+    init = {k: v.strip() for k, _, v in (line.partition(":") for line in
+                                        ok(berthd.docker("exec", container, "cat", "/proc/1/status")).splitlines())}
+    for key in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb", "Seccomp", "NoNewPrivs", "Uid", "Gid"):
+        assert spared[key] == first[key] == init[key], key
+    assert spared["SigBlk"] == spared["SigIgn"] == "0000000000000000"  # nothing blocked or ignored at its start
+    _spare_of(berthd, container)
+    cgroups = ok(berthd.docker("exec", container, "cat", "/proc/self/cgroup"))
+    assert cgroups == ok(berthd.docker("exec", container, "cat", "/proc/1/cgroup"))
+    _spare_of(berthd, container)
+    assert ok(berthd.docker("exec", container, "cat", "/proc/self/oom_score_adj")) == \
+        ok(berthd.docker("exec", container, "cat", "/proc/1/oom_score_adj"))
+
+
+def test_a_spare_is_nowhere_in_the_container(berthd: Daemon, container: str) -> None:
+    spare = _spare_of(berthd, container)
+    top = ok(berthd.docker("top", container))
+    assert str(spare) not in top.split()  # not in its cgroups while it waits
+    assert "sleep 1000" in top
+    _spare_of(berthd, container)
+    ps = ok(berthd.docker("exec", container, "ps", "-o", "pid,comm"))
+    assert sorted(line.split()[1] for line in ps.splitlines()[1:]) == ["ps", "sleep"]  # nor its pid namespace
+    missing = berthd.docker("exec", container, "no-such-command")
+    assert missing.returncode == 127
+    assert b"executable file not found" in missing.stderr
+
+
+def test_the_spare_goes_with_the_container(berthd: Daemon, container: str) -> None:
+    spare = _spare_of(berthd, container)
+    ok(berthd.docker("stop", "-t", "1", container))
+    assert eventually(lambda: not os.path.exists(f"/proc/{spare}"), 10)
+    assert ok(berthd.docker("start", container))
+    spare = _spare_of(berthd, container)
+    ok(berthd.docker("rm", "-f", container))
+    assert eventually(lambda: not os.path.exists(f"/proc/{spare}"), 10)
