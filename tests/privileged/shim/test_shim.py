@@ -505,9 +505,10 @@ def _held_child(init: int) -> int:
 
 
 def test_a_prepared_exec_is_the_process_its_start_runs(harness: Harness) -> None:
-    """exec_prepare (at exec create) forks and sets up the process; the start with the same process lets that
-    very process exec. Other runtimes run `runtime exec` at the start: nothing is prepared."""
-    _, client, init = harness.launch(["sleep", "1000"])
+    """exec_prepare (at exec create) hands the process to a spare that joins the container; the start with the
+    same process has that spare spawn it (and exit). Other runtimes run `runtime exec` at the start: nothing
+    is prepared."""
+    cid, client, init = harness.launch(["sleep", "1000"])
     process = _process(["sh", "-c", "echo prepared; exit 5"])
 
     async def scenario() -> tuple[bool, int | None, int, tuple[bytes, bytes, int | None]]:
@@ -519,9 +520,12 @@ def test_a_prepared_exec_is_the_process_its_start_runs(harness: Harness) -> None
 
     prepared, held, pid, result = run(scenario())
     assert prepared == (harness.runtime_name == "berth")
-    if prepared:
-        assert held == pid
     assert result == (b"prepared\n", b"", 5)
+    if held is not None:
+        assert held != pid
+        assert wait_gone([held])  # used up: it spawned the process and left
+        with open(os.path.join(harness.shim_dir(cid), "shim.log")) as f:
+            assert "ready exec" not in f.read()  # the start did not fall back to a process of its own
     run(client.kill(signal.SIGKILL, all=True))
     run(client.wait())  # the shim reaps the init first: delete refuses while it still runs (as the daemon waits)
     run(client.delete())
