@@ -158,3 +158,23 @@ def _api(d: Daemon, method: str, path: str, body: object | None = None) -> str:
     data = conn.getresponse().read().decode()
     conn.close()
     return data
+
+
+def test_a_worker_that_leaves_takes_its_exec_spare_along(daemon: Daemon) -> None:
+    cid = ok(daemon.docker("run", "-d", "busybox", "sleep", "1000")).strip()
+    try:
+        keeper = _keeper(daemon, cid)
+        ok(daemon.docker("exec", cid, "true"))  # the worker forks a spare for the next exec (berth-exec)
+
+        def spares() -> list[int]:
+            return [s for w in _children(keeper) for s in _children(w) if _comm(s) == "berth-exec"]
+
+        assert eventually(lambda: bool(spares()), 10)
+        spare = spares()[0]
+        assert _worker_gone(keeper)
+        assert not os.path.exists(f"/proc/{spare}")
+        assert not [p for p in _children(keeper) if _comm(p) == "berth-exec"]  # not left to the keeper either
+        res = daemon.docker("exec", "-i", cid, "sh", "-c", "cat; exit 3", input=b"through a new worker\n")
+        assert (res.returncode, res.stdout) == (3, b"through a new worker\n")
+    finally:
+        ok(daemon.docker("rm", "-f", cid))
