@@ -31,7 +31,7 @@ _EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 DELETE_WAIT = 10.0
 READY_TTL = 2.0  # seconds a process made ready at exec create waits for its start before it is killed
 MAX_READY = 4  # ready processes a shim keeps at once: a flood of exec creates leaves no crowd behind
-SPARE_AFTER = 0.003  # seconds after an exec's end that the next exec's spare is forked (off the exec's way)
+SPARE_AFTER = 0.01  # seconds after an exec has ended that the spare for the next is forked (after its client has gone)
 
 
 class OpError(Exception):
