@@ -163,6 +163,8 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) ->
         if sock.recv(_MAX) != b'{"go":true}':
             os._exit(1)
         pid = _spawn(path, args, environ, fds)
+        for fd in fds:
+            os.close(fd)  # the process's output ends when it (and its children) are done with it, not us
     except BaseException as e:
         _tell(sock, {"error": str(e) or e.__class__.__name__})
         os._exit(1)
