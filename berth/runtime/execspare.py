@@ -158,11 +158,11 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) ->
         if process.get("oomScoreAdj") == target.oom_score_adj:
             process = {**process, "oomScoreAdj": None}
         path, args, env = finalize_process(process, target.last_cap, 0, target.seccomp)
-        environ = env_map(env)
+        spawn = _spawner(path, args, env_map(env), fds)
         default_signals(ignored)  # ours, so the process inherits them: what it must find at its start
         if sock.recv(_MAX) != b'{"go":true}':
             os._exit(1)
-        pid = _spawn(path, args, environ, fds)
+        pid = spawn()
         for fd in fds:
             os.close(fd)  # the process's output ends when it (and its children) are done with it, not us
     except BaseException as e:
@@ -172,41 +172,49 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) ->
     os._exit(0)
 
 
-def _spawn(path: str, args: list[str], environ: dict[str, str], stdio: list[int]) -> int:
-    """vfork and execve, the way Python's subprocess does it on 3.11; by fork elsewhere. (posix_spawn would
-    leave glibc's two internal signals ignored in the process, and tries clone3, which seccomp profiles
-    may refuse with EPERM.)"""
+def _spawner(path: str, args: list[str], environ: dict[str, str], stdio: list[int]) -> Callable[[], int]:
+    """What starts the process at the go, with all it needs made beforehand: vfork and execve as Python's
+    subprocess does them on 3.11, fork and execve elsewhere. (posix_spawn would leave glibc's two internal
+    signals ignored in the process, and tries clone3, which seccomp profiles may refuse with EPERM.)"""
     if sys.version_info[:2] != (3, 11):
-        return _fork_exec(path, args, environ, stdio)
+        return lambda: _fork_exec(path, args, environ, stdio)
     import _posixsubprocess
 
     fork_exec: Callable[..., int] = _posixsubprocess.fork_exec  # private, and its arguments change with versions
+    argv, executable = [a.encode() for a in args], [path.encode()]
     env = [k.encode() + b"=" + v.encode() for k, v in environ.items()]
-    r, w = os.pipe2(os.O_CLOEXEC)
-    try:
-        pid = fork_exec(
-            [a.encode() for a in args], [path.encode()], False, (), None, env,
-            stdio[0], -1, -1, stdio[1], -1, stdio[2], r, w,
-            False, True, -1, None, None, None, -1, None, True)  # setsid; no ids or umask to change; vfork
-        os.close(w)
-        w = -1
-        err = os.read(r, 1000)
-    finally:
-        os.close(r)
-        if w >= 0:
+
+    def spawn() -> int:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = fork_exec(argv, executable, False, (), None, env, stdio[0], -1, -1, stdio[1], -1, stdio[2], r, w,
+                            False, True, -1, None, None, None, -1, None, True)  # setsid; no ids to change; vfork
             os.close(w)
-    if not err:
+            w = -1
+            err = os.read(r, 1000)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+        if err:
+            os.waitpid(pid, 0)
+            raise _exec_error(err, path)
         return pid
-    os.waitpid(pid, 0)
+
+    return spawn
+
+
+def _exec_error(err: bytes, path: str) -> Exception:
+    """The error subprocess's child reported on its pipe ("OSError:<errno in hex>:<where>"), as an exception."""
     name, _, rest = err.partition(b":")
     code, _, text = rest.partition(b":")
     try:
-        errno_ = int(code, 16)
+        number = int(code, 16)
     except ValueError:
-        raise RuntimeFailure(err.decode("utf-8", "replace")) from None
-    if name == b"OSError" and errno_:
-        raise OSError(errno_, os.strerror(errno_), path)
-    raise RuntimeFailure(text.decode("utf-8", "replace") or name.decode("utf-8", "replace"))
+        return RuntimeFailure(err.decode("utf-8", "replace"))
+    if name == b"OSError" and number:
+        return OSError(number, os.strerror(number), path)
+    return RuntimeFailure(text.decode("utf-8", "replace") or name.decode("utf-8", "replace"))
 
 
 def _fork_exec(path: str, args: list[str], environ: dict[str, str], stdio: list[int]) -> int:
