@@ -39,8 +39,13 @@ def routes(backend: ExecBackend) -> list[Route]:
             await backend.exec_start_detached(eid, None if tty is None else bool(tty))
             return EmptyResponse(200)
         use_tty = backend.exec_check(eid, None if tty is None else bool(tty))
-        reader, writer = await req.hijack(stream_type(req, use_tty))
-        await backend.exec_run(eid, use_tty, body.get("ConsoleSize"), reader, writer)
+        begun = backend.exec_begin(eid, use_tty)  # the shim starts the process while the 101 goes out
+        try:
+            reader, writer = await req.hijack(stream_type(req, use_tty))
+        except BaseException:
+            begun.add_done_callback(lambda task: task.cancelled() or task.exception())  # nobody to tell
+            raise
+        await backend.exec_run(eid, use_tty, body.get("ConsoleSize"), reader, writer, begun)
         return Hijacked()
 
     async def resize(req: Request) -> Response:

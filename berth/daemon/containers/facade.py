@@ -250,11 +250,16 @@ class ContainersFacade:
         self.execs.check_startable(rec)
         return bool(rec.config.get("Tty")) if tty is None else tty
 
+    def exec_begin(self, eid: str, tty: bool) -> asyncio.Task[tuple[ExecRecord, ShimStream]]:
+        """Start the exec's process now; `exec_run` takes its output (and any error) on the hijacked connection."""
+        return asyncio.ensure_future(self.execs.start(eid, tty))
+
     async def exec_run(self, eid: str, tty: bool, console_size: Any, reader: ClientReader,
-                       writer: ClientWriter) -> None:
-        """Starts the exec on the hijacked connection; a failure is written into the stream (moby's way)."""
+                       writer: ClientWriter, begun: asyncio.Task[tuple[ExecRecord, ShimStream]]) -> None:
+        """Relays the exec `exec_begin` started on the hijacked connection; a failure is written into the
+        stream (moby's way)."""
         try:
-            rec, stream = await self.execs.start(eid, tty)
+            rec, stream = await begun
         except (errdefs.BerthError, OSError) as exc:
             rec = self.execs.get(eid)
             message = f"OCI runtime exec failed: {exc}\r\n".encode()
