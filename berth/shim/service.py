@@ -82,6 +82,7 @@ class Shim:
         self._ready: dict[str, _Ready] = {}  # by exec id, Berth's runtime only (see op_exec_prepare)
         self._exec_target: ExecTarget | None = None  # opened at the first exec, closed when init exits
         self._spare: Spare | None = None  # forked after an exec, for the next one (berth.runtime.execspare)
+        self._last_exec_end = float("-inf")  # monotonic
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
         self._listener: _socket.socket | None = None
@@ -237,11 +238,15 @@ class Shim:
 
     def _exec_done(self, proc: Proc) -> None:
         note(f"exec {proc.pid} exited with {proc.exit_code}")
-        if self._spare is None and self._exec_target is not None:
+        now, last = time.monotonic(), self._last_exec_end
+        self._last_exec_end = now
+        in_a_row = self.idle_after <= 0 or now - last < self.idle_after  # else the hand-over would kill it unused
+        if in_a_row and self._spare is None and self._exec_target is not None:
             self.loop.call_later(SPARE_AFTER, self._fork_spare)
 
     def _fork_spare(self) -> None:
-        """A spare for the next exec: where one came, another often follows (scripts, healthchecks)."""
+        """A spare for the next exec, once execs come in a row (a script's, a test's); a lone exec now and then
+        (a healthcheck every 30 s) gets none: its worker hands over before the next comes."""
         if self._spare is not None or self._exec_target is None or self._listener is None:
             return
         try:

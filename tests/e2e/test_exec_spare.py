@@ -1,9 +1,10 @@
-"""After an exec, the shim forks a spare for the next one (berth.runtime.execspare): execs started by a spare
-must be the same processes as the others, and the spare must stay out of the container."""
+"""After execs in a row, the shim forks a spare for the next one (berth.runtime.execspare): execs started by a
+spare must be the same processes as the others, and the spare must stay out of the container."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -27,8 +28,12 @@ def _spares() -> set[int]:
 
 
 def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+    """Its parent's pid; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+    except OSError:
+        return 0
 
 
 def _shim_pids(d: Daemon, cid: str) -> set[int]:
@@ -48,12 +53,22 @@ def container(berthd: Daemon) -> Iterator[str]:
 
 
 def _spare_of(d: Daemon, cid: str) -> int:
-    """Run an exec, then wait for the spare that follows it; its pid."""
+    """Run two execs in a row, then wait for the spare that follows them; its pid."""
+    ok(d.docker("exec", cid, "true"))
     ok(d.docker("exec", cid, "true"))
     shims = _shim_pids(d, cid)
     found: list[int] = []
     assert eventually(lambda: bool(found.extend(p for p in _spares() if _parent(p) in shims) or found), 10)
     return found[0]
+
+
+def test_a_lone_exec_gets_no_spare_and_execs_in_a_row_do(berthd: Daemon, container: str) -> None:
+    ok(berthd.docker("exec", container, "true"))
+    shims = _shim_pids(berthd, container)
+    time.sleep(0.2)  # a spare comes 10 ms after the exec that makes one
+    assert not [p for p in _spares() if _parent(p) in shims]  # a healthcheck now and then forks nothing for nothing
+    ok(berthd.docker("exec", container, "true"))
+    assert eventually(lambda: bool([p for p in _spares() if _parent(p) in shims]), 10)
 
 
 def test_an_exec_after_the_first_starts_from_a_spare_as_any_exec(berthd: Daemon, container: str) -> None:
