@@ -25,9 +25,8 @@ import os
 import select
 import struct
 
-from berth.kernel.prctl import set_child_subreaper, set_pdeathsig
+from berth.kernel.prctl import set_child_subreaper, set_name, set_pdeathsig
 from berth.shim.protocol import received_fds
-from berth.shim.sysutil import set_name
 
 _signal = __import__("_signal")  # the constants without the `signal` module, which loads `enum`
 

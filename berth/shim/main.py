@@ -191,11 +191,12 @@ def _run(loop: Loop) -> int:
 
 def resume(sock: _socket.socket, blob: bytes, fds: list[int], init_pid: int, init_status: int | None) -> int:
     """A worker forked by the keeper: take up the container an earlier worker handed over, and serve."""
+    from berth.kernel.prctl import set_name
     from berth.shim.handover import resume as resume_shim
     from berth.shim.handover import watch_idle
     from berth.shim.keeper import KeeperLink
     from berth.shim.loop import Loop
-    from berth.shim.sysutil import note, set_name
+    from berth.shim.sysutil import note
 
     set_name(b"berth-shim-w")
     state = minijson.loads(blob)

@@ -8,11 +8,10 @@ import sys
 import time
 from collections.abc import Callable
 
-from berth.kernel.prctl import set_name
 from berth.shim.jsonlog import rfc3339nano
 from berth.shim.procs import Proc
 
-__all__ = ["note", "set_name", "read_pid", "remove_tree", "unlink", "wait_exit"]
+__all__ = ["note", "read_pid", "remove_tree", "unlink", "wait_exit"]
 
 
 def note(msg: str) -> None:

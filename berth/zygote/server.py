@@ -31,10 +31,10 @@ import time
 
 from berth.kernel.cgroupwarm import MigrationWindow
 from berth.kernel.ksm import ksm_running, mark_mergeable
-from berth.kernel.prctl import set_pdeathsig
+from berth.kernel.prctl import set_name, set_pdeathsig
 from berth.shim.keeper import KeeperLink, start_keeper
 from berth.shim.protocol import received_fds, short_socket_path
-from berth.shim.sysutil import child_outcome, note, set_name
+from berth.shim.sysutil import child_outcome, note
 from berth.util import minijson
 
 _signal = __import__("_signal")  # the constants without the `signal` module, which loads `enum`
