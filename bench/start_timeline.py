@@ -51,7 +51,7 @@ def _events(perf_script: str, cli_comm: str, cmd_path: str, cgroup_parent: str) 
             continue
         elif event == "syscalls:sys_enter_connect:" and pid == cli_pid:
             marks.setdefault("api", t)
-        elif event == "syscalls:sys_exit_accept4:" and comm == "berth-spare":
+        elif event == "syscalls:sys_exit_accept4:" and comm.startswith("berth-spare"):
             marks.setdefault("zygote", t)
         elif event == "syscalls:sys_enter_unshare:" and "zygote" in marks:
             marks.setdefault("unshare", t)
