@@ -39,7 +39,7 @@ def watch_idle(shim: Shim, after: float) -> None:
 def _idle(shim: Shim) -> bool:
     init = shim.init
     return (shim.keeper is not None and init is not None and bool(shim.started_at) and init.quiet
-            and shim._listener is not None and not shim._ready and not shim.teardown.pid
+            and shim._listener is not None and not shim.starter.holds_ready and not shim.teardown.pid
             and all(proc.done for proc in shim.execs.values())
             and all(c in shim.waiters and c.quiet for c in shim.clients))
 
@@ -65,7 +65,7 @@ def hand_over(shim: Shim) -> None:
         "execs": {eid: [p.pid, p.exit_code, p.finished_at] for eid, p in shim.execs.items()},
         "idle_after": shim.idle_after,
     }
-    shim.drop_spare()
+    shim.starter.drop_spare()
     if shim.keeper.hand_over(shim.init.pid, wake, hold, minijson.dumps(state).encode()):
         note(f"shim worker {os.getpid()} idle: handed over to its keeper")
         os._exit(0)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from berth.kernel.prctl import set_child_subreaper
 from berth.shim.clients import Client
+from berth.shim.execstart import ExecStarter, zombie_status
 from berth.shim.jsonlog import JsonLog
 from berth.shim.keeper import KeeperLink
 from berth.shim.loop import Loop
@@ -16,22 +17,14 @@ from berth.shim.procs import Proc
 from berth.shim.protocol import FRAME_STDERR, FRAME_STDOUT, short_socket_path
 from berth.shim.runtime import Runtime, RuntimeError_
 from berth.shim.stdio import ProcIO
-from berth.shim.sysutil import note, read_pid, remove_tree, unlink, wait_exit
+from berth.shim.sysutil import note, read_pid, remove_tree, wait_exit
 from berth.shim.teardown import Teardown
 from berth.util import minijson
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from berth.runtime.execjoin import ExecTarget, Held
-    from berth.runtime.execspare import Prepared, Spare
 
 __all__ = ["Config", "OpError", "Shim"]
 
 _EXEC_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 DELETE_WAIT = 10.0
-READY_TTL = 2.0  # seconds a process made ready at exec create waits for its start before it is killed
-MAX_READY = 4  # ready processes a shim keeps at once: a flood of exec creates leaves no crowd behind
-SPARE_AFTER = 0.01  # seconds after an exec has ended that the spare for the next is forked (after its client has gone)
 
 
 class OpError(Exception):
@@ -57,16 +50,6 @@ class Config:
         return os.path.join(self.dir, name)
 
 
-class _Ready:
-    """An exec's process made ready before its start: forked into the container, set up, held before execve."""
-
-    __slots__ = ("held", "io", "process", "stdin", "timer")
-
-    def __init__(self, held: Held | Prepared, io: ProcIO, process: dict[str, object], stdin: bool) -> None:
-        self.held, self.io, self.process, self.stdin = held, io, process, stdin
-        self.timer = -1
-
-
 class Shim:
     """Owns one container: its init, its execs, and every client connection."""
 
@@ -79,9 +62,8 @@ class Shim:
         self.init: Proc | None = None
         self.started_at = 0
         self.execs: dict[str, Proc] = {}
-        self._ready: dict[str, _Ready] = {}  # by exec id, Berth's runtime only (see op_exec_prepare)
-        self._exec_target: ExecTarget | None = None  # opened at the first exec, closed when init exits
-        self._spare: Spare | None = None  # forked after an exec, for the next one (berth.runtime.execspare)
+        self.starter = ExecStarter(loop, self.runtime, cfg.id, cfg.path, self._watch, self._orphan_exited,
+                                   self._exec_done)
         self._last_exec_end = float("-inf")  # monotonic
         self.waiters: list[Client] = []
         self.clients: set[Client] = set()
@@ -200,7 +182,7 @@ class Shim:
             if proc is not None:
                 proc.exited(status)
             else:
-                self._ready_died(pid)
+                self.starter.ready_died(pid)
 
     def _proc_by_pid(self, pid: int) -> Proc | None:
         if self.init is not None and self.init.pid == pid:
@@ -219,11 +201,7 @@ class Shim:
         except OSError as exc:
             note(f"cannot write exit.json: {exc}")
         note(f"init {proc.pid} exited with {proc.exit_code}")
-        self._discard_ready()  # the end of the container's pid namespace killed them
-        self.drop_spare()
-        if self._exec_target is not None:
-            self._exec_target.close()  # its namespaces must not outlive the container
-            self._exec_target = None
+        self.starter.close()
         waiters, self.waiters = self.waiters, []
         for client in waiters:
             client.reply({"ok": True, "exit_code": proc.exit_code, "finished_at": proc.finished_at})
@@ -240,25 +218,17 @@ class Shim:
         note(f"exec {proc.pid} exited with {proc.exit_code}")
         now, last = time.monotonic(), self._last_exec_end
         self._last_exec_end = now
-        in_a_row = self.idle_after <= 0 or now - last < self.idle_after  # else the hand-over would kill it unused
-        if in_a_row and self._spare is None and self._exec_target is not None:
-            self.loop.call_later(SPARE_AFTER, self._fork_spare)
+        if self._listener is not None:  # else the hand-over would kill its spare unused
+            self.starter.exec_ended(in_a_row=self.idle_after <= 0 or now - last < self.idle_after)
 
-    def _fork_spare(self) -> None:
-        """A spare for the next exec, once execs come in a row (a script's, a test's); a lone exec now and then
-        (a healthcheck every 30 s) gets none: its worker hands over before the next comes."""
-        if self._spare is not None or self._exec_target is None or self._listener is None:
-            return
-        try:
-            self._spare = self.runtime.fork_spare(self._exec_target)
-        except RuntimeError_ as exc:
-            note(f"no spare for execs: {exc}")
-
-    def drop_spare(self) -> None:
-        """Kill the spare, if there is one (the container stops, or the worker leaves)."""
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.discard()
+    def _orphan_exited(self, pid: int) -> None:
+        """An exec a spare spawned has exited: while the spare is still on its way out, read its zombie."""
+        self.reap()
+        proc = self._proc_by_pid(pid)
+        if proc is not None:
+            status = zombie_status(pid)
+            if status is not None:
+                proc.exited(status)
 
     # -- requests -------------------------------------------------------------------------------
     def handle(self, client: Client, req: dict[str, object]) -> None:
@@ -406,139 +376,16 @@ class Shim:
 
     def op_exec(self, client: Client, req: dict[str, object]) -> None:
         eid, process = self._exec_request(req)
-        proc = self._start_exec(eid, process, bool(req.get("stdin")))
+        proc = self.starter.start(eid, f"exec-{eid[:12]}-{len(self.execs)}", process, bool(req.get("stdin")))
         self.execs[eid] = proc
         client.reply({"ok": True, "pid": proc.pid})
         proc.subscribe(client, frozenset((FRAME_STDOUT, FRAME_STDERR)), bool(req.get("stdin")))
 
     def op_exec_prepare(self, client: Client, req: dict[str, object]) -> None:
-        """At exec create, with Berth's runtime: fork the process and set it up now, so that the exec's start
-        has only to let it exec. It is used only if the start brings the same process; else, or when no start
-        comes within READY_TTL, it is killed before it has run anything of the container's."""
+        """At exec create, with Berth's runtime: make the process ready, so that the start has only to let it
+        exec (berth.shim.execstart)."""
         eid, process = self._exec_request(req)
-        stdin = bool(req.get("stdin"))
-        target = None if eid in self._ready or len(self._ready) >= MAX_READY else self._target_for_exec()
-        if target is None:
-            self._ok(client, prepared=False)
-            return
-        io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(f"ready-{eid[:12]}.sock"))
-        try:
-            held: Held | Prepared
-            if io.child is not None and self.runtime.spare_suits(process):
-                spare, self._spare = self._spare, None
-                held = (spare or self.runtime.fork_spare(target)).prepare(process, io.child)
-            else:
-                held = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None,
-                                            held=True)
-        except BaseException:
-            io.close()
-            raise
-        ready = _Ready(held, io, process, stdin)
-        ready.timer = self.loop.call_later(READY_TTL, lambda: self._expire(eid, ready))
-        self._ready[eid] = ready
-        self._ok(client, prepared=True)
-
-    def _target_for_exec(self) -> ExecTarget | None:
-        """The running container as Berth's runtime lets the shim exec into it; None with another runtime."""
-        if self._exec_target is None:
-            self._exec_target = self.runtime.exec_target(self.cfg.id)
-        return self._exec_target
-
-    def _expire(self, eid: str, ready: _Ready) -> None:
-        if self._ready.get(eid) is ready:
-            del self._ready[eid]
-            self._discard(ready)
-
-    def _discard(self, ready: _Ready, alive: bool = True) -> None:
-        self.loop.cancel(ready.timer)
-        ready.io.close()
-        if alive:
-            ready.held.discard()
-        else:
-            ready.held.close()
-
-    def _discard_ready(self) -> None:
-        ready, self._ready = list(self._ready.values()), {}
-        for r in ready:
-            self._discard(r)
-
-    def _ready_died(self, pid: int) -> None:
-        """A ready process was reaped before its start (killed from inside the container): forget it."""
-        for eid, ready in list(self._ready.items()):
-            if ready.held.pid == pid:
-                del self._ready[eid]
-                self._discard(ready, alive=False)
-
-    def _launch_ready(self, eid: str, process: dict[str, object], stdin: bool) -> Proc | None:
-        """The exec's ready process, let go, when it is the process asked for; None to start one afresh."""
-        ready = self._ready.pop(eid, None)
-        if ready is None:
-            return None
-        if ready.process != process or ready.stdin != stdin:
-            self._discard(ready)
-            return None
-        self.loop.cancel(ready.timer)
-        helper = ready.held.pid
-        try:
-            pid = self.runtime.launch(ready.held)
-        except RuntimeError_ as exc:  # it failed or was killed while it waited (and is reaped): start afresh
-            note(f"ready exec {eid} failed: {exc}")
-            ready.io.close()
-            return None
-        try:
-            ready.io.after_spawn()
-        except BaseException:
-            ready.io.close()
-            raise
-        if helper != pid:  # a spare spawned it and exits: the process is ours once the spare is gone
-            self._watch(helper)
-
-            def exited() -> None:
-                self.reap()
-                proc = self._proc_by_pid(pid)
-                if proc is not None:  # its parent, the spare, is still on its way out: read the zombie's status
-                    status = _zombie_status(pid)
-                    if status is not None:
-                        proc.exited(status)
-
-            self._watch(pid, exited)
-        else:
-            self._watch(pid)
-        return Proc(self.loop, pid, ready.io, None, self._exec_done)
-
-    def _start_exec(self, eid: str, process: dict[str, object], stdin: bool) -> Proc:
-        launched = self._launch_ready(eid, process, stdin)
-        if launched is not None:
-            return launched
-        key = f"exec-{eid[:12]}-{len(self.execs)}"
-        io = ProcIO(bool(process.get("terminal")), stdin, self.cfg.path(key + ".sock"))
-        try:
-            target = self._target_for_exec()
-            if target is not None:  # Berth's runtime: the shim forks the process itself
-                pid = self.runtime.launch(self.runtime.exec_in(target, process, io.child,
-                                                               io.console.arg if io.console else None))
-            else:
-                pid = self._runtime_exec(key, process, io)
-            io.after_spawn()
-        except BaseException:
-            io.close()
-            raise
-        self._watch(pid)
-        return Proc(self.loop, pid, io, None, self._exec_done)
-
-    def _runtime_exec(self, key: str, process: dict[str, object], io: ProcIO) -> int:
-        """`runtime exec --detach` (runc, crun, ...); the process's pid."""
-        spec, pid_file = self.cfg.path(key + ".json"), self.cfg.path(key + ".pid")
-        with open(spec, "w") as f:
-            f.write(minijson.dumps(process))
-        try:
-            args = ["exec", "--process", spec, "--detach", "--pid-file", pid_file, *io.runtime_args(),
-                    self.cfg.id]
-            self.runtime.run(args, io.child, io.err_reader)
-            return read_pid(pid_file)
-        finally:
-            for path in (spec, pid_file):
-                unlink(path)
+        self._ok(client, prepared=self.starter.prepare(eid, process, bool(req.get("stdin"))))
 
     def op_exec_state(self, client: Client, req: dict[str, object]) -> None:
         if req.get("exec_id") is None:
@@ -569,8 +416,7 @@ class Shim:
             self.loop.forget(self._listener.fileno())
             self._listener.close()
             self._listener = None
-        self._discard_ready()
-        self.drop_spare()
+        self.starter.close()
         if self.log is not None:
             self.log.close()
         remove_tree(self.cfg.dir)
@@ -579,18 +425,6 @@ class Shim:
             c.flush_blocking(1.0)
             c.close()
         self.loop.stop()
-
-
-def _zombie_status(pid: int) -> int | None:
-    """The wait status of `pid` when it has exited and is not reaped yet (its parent is not us); else None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()
-    except OSError:
-        return None
-    if len(fields) < 50 or fields[0] != b"Z":
-        return None
-    return int(fields[49])
 
 
 def _valid_exec_id(eid: str) -> bool:

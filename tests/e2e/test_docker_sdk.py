@@ -131,7 +131,7 @@ def test_exec_ids_list_live_execs_and_exited_ones_stay_inspectable(client: docke
 def test_execs_created_and_started_later_or_with_a_tty_of_their_own(client: docker.DockerClient) -> None:
     """berthd makes an exec's process ready at its create; a start long after (when that process is gone), a
     start that asks for a tty the create did not, and execs created in a crowd all run what they were asked."""
-    from berth.shim.service import MAX_READY, READY_TTL
+    from berth.shim.execstart import MAX_READY, READY_TTL
 
     c = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="sdk-exec-later")
     try:

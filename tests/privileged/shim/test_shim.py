@@ -551,7 +551,7 @@ def test_a_prepared_exec_that_its_start_does_not_ask_for_is_killed(berth_harness
 
 
 def test_a_prepared_exec_never_started_is_killed_and_its_start_still_works(berth_harness: Harness) -> None:
-    from berth.shim.service import READY_TTL
+    from berth.shim.execstart import READY_TTL
 
     _, client, init = berth_harness.launch(["sleep", "1000"])
     process = _process(["echo", "late"])
