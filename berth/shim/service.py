@@ -218,7 +218,8 @@ class Shim:
         note(f"exec {proc.pid} exited with {proc.exit_code}")
         now, last = time.monotonic(), self._last_exec_end
         self._last_exec_end = now
-        if self._listener is not None:  # else the hand-over would kill its spare unused
+        if self._listener is not None:  # not shutting down
+            # a lone exec gets no spare: the hand-over would kill it unused before the next exec comes
             self.starter.exec_ended(in_a_row=self.idle_after <= 0 or now - last < self.idle_after)
 
     def _orphan_exited(self, pid: int) -> None:
