@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from berth.runtime.cgroups import Cgroups
     from berth.seccomp.filter import Filter
 
-__all__ = ["ExecTarget", "Held", "close_all_but", "kill_and_reap"]
+__all__ = ["ExecTarget", "Held", "close_all_but", "kill_and_reap", "unreaped_child"]
 
 # the mount namespace late, so host paths (cgroupfs) stay reachable until then; the user namespace last,
 # because joining it first would cost the host privileges needed to enter namespaces the host owns
@@ -190,6 +190,15 @@ class Held:
         kill_and_reap(self.pid)
 
 
+def unreaped_child(pid: int) -> bool:
+    """Whether `pid` is a child of ours not reaped yet (running or a zombie): then no other process has its pid."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def close_all_but(first: int, keep: set[int]) -> None:
     """Close every fd from `first` up except those in `keep`."""
     low = first
@@ -201,6 +210,9 @@ def close_all_but(first: int, keep: set[int]) -> None:
 
 
 def kill_and_reap(pid: int) -> None:
+    """Kill and reap our child `pid`; nothing when it has been reaped already (its pid may be another's now)."""
+    if not unreaped_child(pid):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -14,6 +14,12 @@ namespace (its processes cannot see it), and in its cgroups only from the exec's
        | -- {"go"} ---------------------------------> |  vfork + execve: setsid, stdio on 0-2
        | <-- {"pid"} or {"error"} ------------------ |  _exit
 
+That set-up takes about 2 ms, and `docker exec` sends its start sooner than that after its create: the spare
+was late in most execs. So a spare may be forked *expecting* a process (the previous exec's, when execs come
+in a row): it enters the container's namespaces and becomes what that process runs as (`enter_process`) while
+it waits, and then serves only an exec whose process differs from the expected one in nothing but its args
+and env. Such a spare is still outside the container's cgroups: the shim moves it in at the exec's create.
+
 Not for a process on a terminal (its pty is made in the container by the process itself: `execjoin`).
 """
 
@@ -25,22 +31,24 @@ import socket
 import sys
 
 from berth.kernel import abi
+from berth.kernel.fds import cloexec_from
 from berth.kernel.ns import setns
 from berth.kernel.prctl import set_dumpable, set_name, set_pdeathsig
 from berth.kernel.signals import ignored_signals
 from berth.runtime import jsonc
 from berth.runtime.errors import RuntimeFailure
-from berth.runtime.execjoin import ExecTarget, close_all_but, kill_and_reap
-from berth.runtime.init import default_signals, env_map, finalize_process
+from berth.runtime.execjoin import ExecTarget, close_all_but, kill_and_reap, unreaped_child
+from berth.runtime.init import command_of, default_signals, enter_process, env_map, finalize_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["Prepared", "Spare", "suits"]
+__all__ = ["Prepared", "Spare", "same_but_command", "suits"]
 
 _MAX = 1 << 16
+_COMMAND = ("args", "env")
 
 
 def suits(process: dict[str, Any]) -> bool:
@@ -51,12 +59,19 @@ def suits(process: dict[str, Any]) -> bool:
     return not any(isinstance(r, dict) and r.get("type") == "RLIMIT_NPROC" for r in process.get("rlimits") or [])
 
 
+def same_but_command(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether processes `a` and `b` differ in nothing but their args and env (what a spare that expected one
+    can still change for the other)."""
+    return {k: v for k, v in a.items() if k not in _COMMAND} == {k: v for k, v in b.items() if k not in _COMMAND}
+
+
 class Spare:
-    """A process forked from us, waiting for an exec to start in `target`'s container."""
+    """A process forked from us, waiting for an exec to start in `target`'s container; with `expect`, set up
+    already for that process, in all but its cgroups (`fits` says which processes it can start)."""
 
-    __slots__ = ("pid", "sock")
+    __slots__ = ("cgroups", "expect", "pid", "sock")
 
-    def __init__(self, target: ExecTarget) -> None:
+    def __init__(self, target: ExecTarget, expect: dict[str, Any] | None = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ignored = ignored_signals()
         try:
@@ -68,18 +83,32 @@ class Spare:
         if pid == 0:
             try:
                 ours.close()
-                _serve(theirs, target, ignored)
+                _serve(theirs, target, ignored, expect)
             finally:
                 os._exit(1)
         theirs.close()
-        self.pid, self.sock = pid, ours
+        self.pid, self.sock, self.expect = pid, ours, expect
+        self.cgroups = target.cgroups if expect is not None else None
+
+    def fits(self, process: dict[str, Any]) -> bool:
+        """Whether it can start `process` (a spare that expected another one cannot: it is that one's user)."""
+        return self.expect is None or same_but_command(process, self.expect)
 
     def prepare(self, process: dict[str, Any], stdio: tuple[int, int, int]) -> Prepared:
-        """Have it join the container for `process`, with `stdio` as its 0-2; it is used up by this."""
+        """Have it join the container for `process`, with `stdio` as its 0-2; it is used up by this. RuntimeFailure
+        (and it is killed) when it cannot be moved into the container's cgroups."""
         try:
             socket.send_fds(self.sock, [jsonc.dumps({"process": process}).encode()], list(stdio))
         except OSError:  # it died: the launch tells
             pass
+        if self.cgroups is not None:  # while it finishes its set-up: done long before its go
+            try:
+                if not unreaped_child(self.pid):
+                    raise ProcessLookupError("the exec's helper process is gone")
+                self.cgroups.add(self.pid)
+            except OSError as e:
+                self.discard()
+                raise RuntimeFailure(f"cannot move the process into the container's cgroups: {e}") from None
         return Prepared(self.pid, self.sock)
 
     def discard(self) -> None:
@@ -125,7 +154,8 @@ class Prepared:
         kill_and_reap(self.pid)
 
 
-def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) -> None:
+def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...],
+           expect: dict[str, Any] | None) -> None:
     """The spare: wait for the exec's process, join the container, spawn it at the go; never returns."""
     set_pdeathsig(signal.SIGKILL)  # the shim's worker is its parent: no spare outlives it
     set_name(b"berth-exec")
@@ -135,6 +165,19 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) ->
     for fd in (0, 1, 2):
         os.dup2(null, fd)  # and so must whatever the shim has as its stdio
     os.close(null)
+    if expect is not None:
+        try:
+            parent = os.getppid()
+            set_dumpable(False)  # soon in the container's namespaces, as its user: they must not read our memory
+            _join_namespaces(target)
+            enter_process(_inherited(expect, target), target.last_cap, 0, target.seccomp)
+            set_pdeathsig(signal.SIGKILL)  # a change of user clears it
+            if os.getppid() != parent:
+                os._exit(1)
+            default_signals(ignored)  # ours, so the process inherits them: what it must find at its start
+        except BaseException as e:
+            _tell(sock, {"error": str(e) or e.__class__.__name__})  # the launch tells; the start goes afresh
+            os._exit(1)
     try:
         data, fds, _, _ = socket.recv_fds(sock, _MAX, 3)
     except OSError:
@@ -145,21 +188,22 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) ->
         if len(fds) != 3:
             raise RuntimeFailure("the exec's stdio did not come")
         process = jsonc.loads(data)["process"]
-        set_dumpable(False)  # soon in the container's cgroups, as its user: they must not read our memory
-        if target.cgroups is not None:
-            try:
-                target.cgroups.add(0)
-            except OSError as e:
-                raise RuntimeFailure(f"cannot move the process into the container's cgroups: {e}") from None
-        if target.pidns >= 0:
-            setns(target.pidns, abi.CLONE_NEWPID)  # for our children only: the process is born there
-        for fd, flag in target.joins:
-            setns(fd, flag)
-        if process.get("oomScoreAdj") == target.oom_score_adj:
-            process = {**process, "oomScoreAdj": None}
-        path, args, env = finalize_process(process, target.last_cap, 0, target.seccomp)
+        if expect is None:
+            set_dumpable(False)  # soon in the container's cgroups, as its user: they must not read our memory
+            if target.cgroups is not None:
+                try:
+                    target.cgroups.add(0)
+                except OSError as e:
+                    raise RuntimeFailure(f"cannot move the process into the container's cgroups: {e}") from None
+            _join_namespaces(target)
+            path, args, env = finalize_process(_inherited(process, target), target.last_cap, 0, target.seccomp)
+            default_signals(ignored)
+        elif same_but_command(process, expect) and _still_in(process.get("cwd") or "/"):
+            cloexec_from(3)  # the stdio just received: the process gets it on 0-2 only
+            path, args, env = command_of(process)
+        else:  # the start goes afresh, and fails there if it must
+            raise RuntimeFailure("the exec's process is not the one its helper was set up for, or its cwd changed")
         spawn = _spawner(path, args, env_map(env), fds)
-        default_signals(ignored)  # ours, so the process inherits them: what it must find at its start
         if sock.recv(_MAX) != b'{"go":true}':
             os._exit(1)
         pid = spawn()
@@ -170,6 +214,29 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...]) ->
         os._exit(1)
     _tell(sock, {"pid": pid})
     os._exit(0)
+
+
+def _still_in(cwd: str) -> bool:
+    """Whether the directory we moved into ahead of time is still what `cwd` names (not removed or replaced)."""
+    try:
+        here, there = os.stat("."), os.stat(cwd)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _join_namespaces(target: ExecTarget) -> None:
+    if target.pidns >= 0:
+        setns(target.pidns, abi.CLONE_NEWPID)  # for our children only: the process is born there
+    for fd, flag in target.joins:
+        setns(fd, flag)
+
+
+def _inherited(process: dict[str, Any], target: ExecTarget) -> dict[str, Any]:
+    """`process` without what the spare has from us already (the oom score adjustment, when it is the same)."""
+    if process.get("oomScoreAdj") == target.oom_score_adj:
+        return {**process, "oomScoreAdj": None}
+    return process
 
 
 def _spawner(path: str, args: list[str], environ: dict[str, str], stdio: list[int]) -> Callable[[], int]:

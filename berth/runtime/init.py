@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from berth.seccomp.filter import Filter
 
 
-__all__ = ["InitArgs", "default_signals", "env_map", "finalize_process", "run_exec_process", "run_init"]
+__all__ = ["InitArgs", "command_of", "default_signals", "enter_process", "env_map", "finalize_process",
+           "run_exec_process", "run_init"]
 
 
 class InitArgs:
@@ -143,6 +144,14 @@ def env_map(env: list[str]) -> dict[str, str]:
 def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int = 0,
                      seccomp: Filter | None = None) -> tuple[str, list[str], list[str]]:
     """rlimits, no_new_privs, seccomp, caps and user, cwd, umask; returns (path, args, env) for execve."""
+    enter_process(process, last_cap, preserve_fds, seccomp)
+    return command_of(process)
+
+
+def enter_process(process: dict[str, Any], last_cap: int, preserve_fds: int = 0,
+                  seccomp: Filter | None = None) -> None:
+    """Become what `process` runs as: rlimits, no_new_privs, seccomp, caps and user, cwd, umask (everything of
+    it but its command and environment)."""
     cloexec_from(3 + preserve_fds)
     apply_rlimits(list(process.get("rlimits") or []))
     _oom_score_adj(process.get("oomScoreAdj"))
@@ -163,6 +172,10 @@ def finalize_process(process: dict[str, Any], last_cap: int, preserve_fds: int =
         load_filter(seccomp.loadable or seccomp.program, seccomp.flags)  # with no_new_privs: as late as it can
     if user.get("umask") is not None:
         os.umask(int(user["umask"]))
+
+
+def command_of(process: dict[str, Any]) -> tuple[str, list[str], list[str]]:
+    """(path, args, env) for execve: args[0] looked up in the process's PATH, HOME set when the env has none."""
     args = [str(a) for a in process.get("args") or []]
     if not args:
         raise ValueError("process.args must not be empty")

@@ -54,6 +54,7 @@ class ExecStarter:
         self._ready: dict[str, _Ready] = {}  # by exec id, Berth's runtime only
         self._target: ExecTarget | None = None  # opened at the first exec, closed when init exits
         self._spare: Spare | None = None  # forked after an exec, for the next one (berth.runtime.execspare)
+        self._last: dict[str, object] | None = None  # the last exec's process that a spare could start
 
     @property
     def holds_ready(self) -> bool:
@@ -70,8 +71,12 @@ class ExecStarter:
         try:
             held: Held | Prepared
             if io.child is not None and self.runtime.spare_suits(process):
+                self._last = process
                 spare, self._spare = self._spare, None
-                held = (spare or self.runtime.fork_spare(target)).prepare(process, io.child)
+                if spare is not None and not spare.fits(process):
+                    spare.discard()
+                    spare = None
+                held = self.runtime.hand_to_spare(spare or self.runtime.fork_spare(target), process, io.child)
             else:
                 held = self.runtime.exec_in(target, process, io.child, io.console.arg if io.console else None,
                                             held=True)
@@ -92,6 +97,8 @@ class ExecStarter:
         try:
             target = self._exec_target()
             if target is not None:  # Berth's runtime: the shim forks the process itself
+                if io.child is not None and self.runtime.spare_suits(process):
+                    self._last = process
                 pid = self.runtime.launch(self.runtime.exec_in(target, process, io.child,
                                                                io.console.arg if io.console else None))
             else:
@@ -104,8 +111,9 @@ class ExecStarter:
         return Proc(self.loop, pid, io, None, self.exec_done)
 
     def exec_ended(self, in_a_row: bool) -> None:
-        """An exec has exited: when execs come in a row (a script's, a test's), fork a spare for the next; a lone
-        exec now and then (a healthcheck every 30 s) gets none: its worker hands over before the next comes."""
+        """An exec has exited: when execs come in a row (a script's, a test's), fork a spare for the next, set up
+        for the same process as the last; a lone exec now and then (a healthcheck every 30 s) gets none: its
+        worker hands over before the next comes."""
         if in_a_row and self._spare is None and self._target is not None:
             self.loop.call_later(SPARE_AFTER, self._fork_spare)
 
@@ -143,7 +151,7 @@ class ExecStarter:
         if self._spare is not None or self._target is None:
             return
         try:
-            self._spare = self.runtime.fork_spare(self._target)
+            self._spare = self.runtime.fork_spare(self._target, self._last)
         except RuntimeError_ as exc:
             note(f"no spare for execs: {exc}")
 

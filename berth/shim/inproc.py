@@ -137,11 +137,11 @@ def exec_in(target: ExecTarget, process: dict[str, object], stdio: tuple[int, in
             os.close(null)
 
 
-def fork_spare(target: ExecTarget) -> Spare:
-    """A spare for a later exec in `target` (berth.runtime.execspare)."""
+def fork_spare(target: ExecTarget, expect: dict[str, object] | None = None) -> Spare:
+    """A spare for a later exec in `target`, set up for `expect` if given (berth.runtime.execspare)."""
     from berth.runtime.execspare import Spare
 
-    return Spare(target)
+    return Spare(target, expect)
 
 
 def spare_suits(process: dict[str, object]) -> bool:

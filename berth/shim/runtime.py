@@ -72,11 +72,19 @@ class Runtime:
         except (inproc.RuntimeFailure, OSError, ValueError, KeyError) as e:
             raise RuntimeError_(str(e)) from None
 
-    def fork_spare(self, target: ExecTarget) -> Spare:
+    def fork_spare(self, target: ExecTarget, expect: dict[str, object] | None = None) -> Spare:
         """A process forked now, outside the container, that starts a later exec in it with less on the exec's
-        way than `exec_in` (berth.runtime.execspare)."""
+        way than `exec_in`; with `expect`, set up for that process already (berth.runtime.execspare)."""
         try:
-            return inproc.fork_spare(target)
+            return inproc.fork_spare(target, expect)
+        except (inproc.RuntimeFailure, OSError) as e:
+            raise RuntimeError_(str(e)) from None
+
+    @staticmethod
+    def hand_to_spare(spare: Spare, process: dict[str, object], stdio: tuple[int, int, int]) -> Prepared:
+        """Have `spare` join the container for `process`; it waits for its go (`launch`) then."""
+        try:
+            return spare.prepare(process, stdio)
         except (inproc.RuntimeFailure, OSError) as e:
             raise RuntimeError_(str(e)) from None
 

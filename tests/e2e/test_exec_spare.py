@@ -62,6 +62,15 @@ def _spare_of(d: Daemon, cid: str) -> int:
     return found[0]
 
 
+def _spare_of_cwd(d: Daemon, cid: str, cwd: str) -> int:
+    """An exec in `cwd` after one there: the spare that follows is set up for the same; its pid."""
+    ok(d.docker("exec", "-w", cwd, cid, "true"))
+    shims = _shim_pids(d, cid)
+    found: list[int] = []
+    assert eventually(lambda: bool(found.extend(p for p in _spares() if _parent(p) in shims) or found), 10)
+    return found[0]
+
+
 def test_a_lone_exec_gets_no_spare_and_execs_in_a_row_do(berthd: Daemon, container: str) -> None:
     ok(berthd.docker("exec", container, "true"))
     shims = _shim_pids(berthd, container)
@@ -85,6 +94,38 @@ def test_an_exec_after_the_first_starts_from_a_spare_as_any_exec(berthd: Daemon,
     res = berthd.docker("exec", "-i", container, "cat", input=b"line one\nline two\n", timeout=30)
     assert res.returncode == 0, res.stderr
     assert res.stdout == b"line one\nline two\n"
+
+
+def test_a_spare_set_up_ahead_starts_the_next_exec_with_its_stdio_only(berthd: Daemon, container: str) -> None:
+    # the spare after two `true`s is set up for that process already: `ls` differs in its command only
+    spare = _spare_of(berthd, container)
+    fds = ok(berthd.docker("exec", container, "ls", "/proc/self/fd")).split()
+    assert not os.path.exists(f"/proc/{spare}")  # it was the one that started it
+    assert fds == ["0", "1", "2", "3"]  # its stdio, and the directory ls reads: nothing of the spare's
+    _spare_of(berthd, container)
+    res = berthd.docker("exec", "-e", "HOME=/elsewhere", container, "sh", "-c", "echo $HOME")
+    assert ok(res).strip() == "/elsewhere"
+
+
+def test_a_spare_set_up_in_a_directory_since_replaced_or_removed_is_not_used(berthd: Daemon, container: str) -> None:
+    init = int(ok(berthd.docker("inspect", "-f", "{{.State.Pid}}", container)).strip())
+    wd = f"/proc/{init}/root/tmp/wd"  # changed from outside: an exec would use up the spare
+    lone = berthd.docker("exec", "-w", "/tmp/missing", container, "true")  # a fresh start says what is wrong
+    os.mkdir(wd)
+    ok(berthd.docker("exec", "-w", "/tmp/wd", container, "true"))
+    spare = _spare_of_cwd(berthd, container, "/tmp/wd")  # it went into /tmp/wd ahead of the next exec
+    os.rmdir(wd)
+    os.mkdir(wd)
+    open(f"{wd}/marker", "w").close()
+    assert ok(berthd.docker("exec", "-w", "/tmp/wd", container, "ls")).split() == ["marker"]  # the new one
+    assert not os.path.exists(f"/proc/{spare}")
+
+    _spare_of_cwd(berthd, container, "/tmp/wd")
+    os.remove(f"{wd}/marker")
+    os.rmdir(wd)
+    gone = berthd.docker("exec", "-w", "/tmp/wd", container, "true")
+    assert gone.returncode == lone.returncode != 0
+    assert gone.stderr.decode().replace("/tmp/wd", "/tmp/missing") == lone.stderr.decode()
 
 
 def test_a_process_from_a_spare_has_the_containers_confinement(berthd: Daemon, container: str) -> None:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from berth.runtime.errors import RuntimeFailure
-from berth.runtime.execspare import _fork_exec, _spawner, suits
+from berth.runtime.execspare import _fork_exec, _spawner, same_but_command, suits
 
 
 def _run(start: object, argv: list[str], env: dict[str, str]) -> tuple[int, bytes]:
@@ -52,3 +52,14 @@ def test_a_spare_starts_no_terminal_process_nor_one_under_a_process_count_limit(
     assert not suits({"args": ["sh"], "terminal": True})
     assert not suits({"args": ["true"], "rlimits": [{"type": "RLIMIT_NPROC", "hard": 5, "soft": 5}]})
     assert suits({"args": ["true"], "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 5, "soft": 5}]})
+
+
+def test_a_spare_set_up_for_one_process_can_start_another_that_differs_only_in_command_and_env() -> None:
+    base = {"args": ["true"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_CHOWN"]}, "noNewPrivileges": False}
+    assert same_but_command({**base, "args": ["cat", "/etc/hostname"], "env": ["PATH=/bin", "X=1"]}, base)
+    assert not same_but_command({**base, "user": {"uid": 1000, "gid": 1000}}, base)
+    assert not same_but_command({**base, "cwd": "/tmp"}, base)
+    assert not same_but_command({**base, "capabilities": {"bounding": []}}, base)
+    assert not same_but_command({**base, "noNewPrivileges": True}, base)
+    assert not same_but_command({**base, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10}]}, base)
