@@ -51,12 +51,16 @@ _MAX = 1 << 16
 _COMMAND = ("args", "env")
 
 
-def suits(process: dict[str, Any]) -> bool:
-    """Whether a spare can start `process`: not on a terminal, and no process-count limit (the spare is in the
-    container's cgroups and counts as one of its processes, and of its user's, while it spawns)."""
+def suits(process: dict[str, Any], target: ExecTarget | None = None) -> bool:
+    """Whether a spare can start `process`: not on a terminal, and neither a process-count limit of its own nor
+    one of the container that is close (the spare is in the container's cgroups and counts as one of its
+    processes, and of its user's, while it spawns: with its process, two)."""
     if process.get("terminal"):
         return False
-    return not any(isinstance(r, dict) and r.get("type") == "RLIMIT_NPROC" for r in process.get("rlimits") or [])
+    if any(isinstance(r, dict) and r.get("type") == "RLIMIT_NPROC" for r in process.get("rlimits") or []):
+        return False
+    room = target.cgroups.pids_room() if target is not None and target.cgroups is not None else None
+    return room is None or room >= 2
 
 
 def same_but_command(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -70,7 +70,7 @@ class ExecStarter:
         io = ProcIO(bool(process.get("terminal")), stdin, self.path(f"ready-{eid[:12]}.sock"))
         try:
             held: Held | Prepared
-            if io.child is not None and self.runtime.spare_suits(process):
+            if io.child is not None and self.runtime.spare_suits(process, target):
                 self._last = process
                 spare, self._spare = self._spare, None
                 if spare is not None and not spare.fits(process):
@@ -149,6 +149,8 @@ class ExecStarter:
 
     def _fork_spare(self) -> None:
         if self._spare is not None or self._target is None:
+            return
+        if not self.runtime.spare_suits(self._last or {}, self._target):  # the pids limit leaves no room for one
             return
         try:
             self._spare = self.runtime.fork_spare(self._target, self._last)

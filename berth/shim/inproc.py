@@ -144,7 +144,7 @@ def fork_spare(target: ExecTarget, expect: dict[str, object] | None = None) -> S
     return Spare(target, expect)
 
 
-def spare_suits(process: dict[str, object]) -> bool:
+def spare_suits(process: dict[str, object], target: ExecTarget | None = None) -> bool:
     from berth.runtime.execspare import suits
 
-    return suits(process)
+    return suits(process, target)

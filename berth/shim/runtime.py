@@ -89,9 +89,10 @@ class Runtime:
             raise RuntimeError_(str(e)) from None
 
     @staticmethod
-    def spare_suits(process: dict[str, object]) -> bool:
-        """Whether a spare can start `process` (`exec_in` starts the others)."""
-        return inproc.spare_suits(process)
+    def spare_suits(process: dict[str, object], target: ExecTarget | None = None) -> bool:
+        """Whether a spare can start `process` (in `target`, as its pids limit stands now); `exec_in` starts the
+        others."""
+        return inproc.spare_suits(process, target)
 
     @staticmethod
     def launch(held: Held | Prepared) -> int:

@@ -170,3 +170,16 @@ def test_the_spare_goes_with_the_container(berthd: Daemon, container: str) -> No
     spare = _spare_of(berthd, container)
     ok(berthd.docker("rm", "-f", container))
     assert eventually(lambda: not os.path.exists(f"/proc/{spare}"), 10)
+
+
+def test_execs_in_a_row_under_a_tight_pids_limit_start(berthd: Daemon) -> None:
+    # a spare and its process would be two more: with room for one, the exec is forked into the container
+    cid = ok(berthd.docker("run", "-d", "--pids-limit", "2", "busybox", "sleep", "1000")).strip()
+    try:
+        for _ in range(4):
+            assert ok(berthd.docker("exec", cid, "echo", "in")).strip() == "in"
+        shims = _shim_pids(berthd, cid)
+        time.sleep(0.2)
+        assert not [p for p in _spares() if _parent(p) in shims]  # not for this container
+    finally:
+        berthd.docker("rm", "-f", cid)

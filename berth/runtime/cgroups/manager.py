@@ -117,6 +117,22 @@ class Cgroups:
             finally:
                 os.close(fd)
 
+    def pids_room(self) -> int | None:
+        """How many more processes the container's pids limit lets in now; None when it has no limit."""
+        room: int | None = None
+        for d in self.dirs:
+            try:
+                with open(os.path.join(d, "pids.max")) as f:
+                    limit = f.read().strip()
+                if limit == "max":
+                    continue
+                with open(os.path.join(d, "pids.current")) as f:
+                    left = int(limit) - int(f.read())
+            except (OSError, ValueError):  # not the pids hierarchy
+                continue
+            room = left if room is None else min(room, left)
+        return room
+
     def pids(self) -> list[int]:
         """Every process in the container's cgroup."""
         found: set[int] = set()

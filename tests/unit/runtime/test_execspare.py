@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from berth.runtime.cgroups import Cgroups
 from berth.runtime.errors import RuntimeFailure
 from berth.runtime.execspare import _fork_exec, _spawner, same_but_command, suits
 
@@ -63,3 +64,22 @@ def test_a_spare_set_up_for_one_process_can_start_another_that_differs_only_in_c
     assert not same_but_command({**base, "capabilities": {"bounding": []}}, base)
     assert not same_but_command({**base, "noNewPrivileges": True}, base)
     assert not same_but_command({**base, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10}]}, base)
+
+
+def test_the_room_under_a_pids_limit_is_the_least_any_hierarchy_leaves(tmp_path: object) -> None:
+    import pathlib
+
+    base = pathlib.Path(str(tmp_path))
+    memory, pids, unified = base / "memory", base / "pids", base / "unified"
+    for d in (memory, pids, unified):
+        d.mkdir()
+    (memory / "memory.limit_in_bytes").write_text("1048576\n")
+    (pids / "pids.max").write_text("max\n")
+    (pids / "pids.current").write_text("3\n")
+    groups = Cgroups([str(memory), str(pids), str(unified)], str(unified), pure_v2=False)
+    assert groups.pids_room() is None  # no limit anywhere
+    (pids / "pids.max").write_text("5\n")
+    assert groups.pids_room() == 2
+    (unified / "pids.max").write_text("4\n")
+    (unified / "pids.current").write_text("3\n")
+    assert groups.pids_room() == 1
