@@ -174,6 +174,9 @@ def _serve(sock: socket.socket, target: ExecTarget, ignored: tuple[int, ...],
             parent = os.getppid()
             set_dumpable(False)  # soon in the container's namespaces, as its user: they must not read our memory
             _join_namespaces(target)
+            for fd in [target.pidns, *(fd for fd, _ in target.joins)]:
+                if fd >= 0:
+                    os.close(fd)  # joined: what it holds while it waits is its socket only
             enter_process(_inherited(expect, target), target.last_cap, 0, target.seccomp)
             set_pdeathsig(signal.SIGKILL)  # a change of user clears it
             if os.getppid() != parent:
