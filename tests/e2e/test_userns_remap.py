@@ -64,6 +64,9 @@ def test_container_root_is_an_unprivileged_host_id(daemon: Daemon, subids: tuple
             uid_line = next(line for line in f if line.startswith("Uid:"))
         assert uid_line.split()[1:] == [str(start)] * 4
         assert ok(daemon.docker("exec", cid, "id", "-u")).strip() == "0"
+        for _ in range(3):  # execs in a row: the later ones start from a spare set up ahead, in the user namespace
+            out = ok(daemon.docker("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map"))
+            assert out.split() == ["0", "0", str(start), str(size)]
     finally:
         ok(daemon.docker("rm", "-f", cid))
 
