@@ -9,11 +9,11 @@ import sys
 # threading and time are imported where used: a plain `exec` or `run` needs neither
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from berth.client import Client
-    from berth.client.http import Response
+    from berth.client.http import Connection, Response
 
 __all__ = ["Session", "forward_signals", "parse_detach_keys", "resize", "terminal_size", "watch_resize"]
 
@@ -148,6 +148,43 @@ class RawTerminal:
             termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
 
 
+def _chunks(conn: Connection) -> Iterator[bytes]:
+    """The hijacked stream's chunks, to its end. Each wait also ends when a signal comes, whichever of our
+    threads the kernel gave it to: Python runs handlers in the main thread only, and a signal to forward (or
+    a resize) must not wait for the container's next output."""
+    try:
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        yield from iter(conn.recv, b"")
+        return
+    try:
+        try:
+            old = _signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread: no handler would run here anyway
+            yield from iter(conn.recv, b"")
+            return
+        import select
+
+        sock = conn.sock.fileno()
+        try:
+            while True:
+                if not conn.rfile.buf:  # bytes read along with the headers come first
+                    ready = select.select([sock, r], [], [])[0]
+                    if r in ready:
+                        os.read(r, 512)  # the handlers have run as select returned
+                    if sock not in ready:
+                        continue
+                data = conn.recv()
+                if not data:
+                    return
+                yield data
+        finally:
+            _signal.set_wakeup_fd(old)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 class Session:
     """Copies stdin to a hijacked stream and its output (raw or multiplexed) to stdout/stderr."""
 
@@ -199,7 +236,7 @@ class Session:
 
                 threading.Thread(target=self._pump, daemon=True).start()
             out = sys.stdout.buffer
-            chunks = iter(self.resp.conn.recv, b"")
+            chunks = _chunks(self.resp.conn)
             try:
                 if self.tty:
                     for data in chunks:

@@ -62,6 +62,7 @@ class Engine:
         self.exited = threading.Event()
         self.killed = threading.Event()
         self.hold_until_killed = False
+        self.released_by_kill = False  # the held attach ended because a kill came (not by its timeout)
         self.created: list[Any] = []
 
     def last(self, method_path: str) -> Req:
@@ -120,7 +121,7 @@ def _install(e: Engine) -> None:
                              "Upgrade": "tcp"})
         e.started.wait(10)
         if e.hold_until_killed:
-            e.killed.wait(10)
+            e.released_by_kill = e.killed.wait(10)
         if e.echo_stdin and req.q("stdin") == "1":
             data = req.rfile.read() if req.rfile else b""
             req.sock.sendall(data if e.tty else frame(1, data))

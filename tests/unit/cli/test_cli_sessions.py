@@ -43,6 +43,23 @@ def test_signals_are_forwarded_as_kill(engine: Engine, berth: Berth) -> None:
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
 
 
+def test_a_signal_another_thread_receives_is_forwarded_without_waiting_for_output(engine: Engine,
+                                                                                  berth: Berth) -> None:
+    # Python runs handlers in the main thread only: blocked on the stream, it must wake up for the signal
+    engine.hold_until_killed = True
+    engine.exit_code = 143
+
+    def send() -> None:
+        engine.started.wait(10)
+        time.sleep(0.2)  # the CLI is waiting on the attached stream by then
+        signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # to this thread, not the main one
+    threading.Thread(target=send, daemon=True).start()
+    code, out, _ = berth("run", "busybox", "sleep", "100")
+    assert (code, out) == (143, "hello\n")
+    assert engine.released_by_kill  # forwarded while the CLI waited, not after the engine gave up
+    assert engine.last(f"POST /containers/{CID}/kill").q("signal") == "USR1"
+
+
 def test_no_signal_proxy_when_disabled(engine: Engine, berth: Berth) -> None:
     berth("run", "--sig-proxy=false", "busybox", "true")
     assert f"POST /containers/{CID}/kill" not in engine.daemon.paths()
