@@ -125,6 +125,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_daemon(exec_on_tmpfs=True, debug=False) as d:
         d.import_busybox(busybox_tar_bytes(tmp))
         env = d.env()
+        # the CLI alone: how fast the machine is right now (the same VM's figures vary by a third with the hour)
+        report("docker --version (the CLI alone, no daemon)", timed([DOCKER, "--version"], env, args.runs))
         timed([*BERTH, "run", "--rm", "busybox", "true"], env, 3)
         report("berth run --rm busybox true", timed([*BERTH, "run", "--rm", "busybox", "true"], env, args.runs))
         report("docker run --rm busybox true (berthd)",
