@@ -57,6 +57,7 @@ class Cgroups:
         self.dirs = dirs
         self.v2_dir = v2_dir
         self.pure_v2 = pure_v2
+        self._pids_dirs: list[str] | None = None  # those of `dirs` with the pids controller, found at first use
 
     @classmethod
     def for_path(cls, path: str) -> Cgroups:
@@ -119,8 +120,10 @@ class Cgroups:
 
     def pids_room(self) -> int | None:
         """How many more processes the container's pids limit lets in now; None when it has no limit."""
+        if self._pids_dirs is None:
+            self._pids_dirs = [d for d in self.dirs if os.path.exists(os.path.join(d, "pids.max"))]
         room: int | None = None
-        for d in self.dirs:
+        for d in self._pids_dirs:
             try:
                 with open(os.path.join(d, "pids.max")) as f:
                     limit = f.read().strip()
@@ -128,7 +131,7 @@ class Cgroups:
                     continue
                 with open(os.path.join(d, "pids.current")) as f:
                     left = int(limit) - int(f.read())
-            except (OSError, ValueError):  # not the pids hierarchy
+            except (OSError, ValueError):  # removed meanwhile
                 continue
             room = left if room is None else min(room, left)
         return room

@@ -74,12 +74,12 @@ def test_the_room_under_a_pids_limit_is_the_least_any_hierarchy_leaves(tmp_path:
     for d in (memory, pids, unified):
         d.mkdir()
     (memory / "memory.limit_in_bytes").write_text("1048576\n")
-    (pids / "pids.max").write_text("max\n")
-    (pids / "pids.current").write_text("3\n")
+    for d in (pids, unified):
+        (d / "pids.max").write_text("max\n")
+        (d / "pids.current").write_text("3\n")
     groups = Cgroups([str(memory), str(pids), str(unified)], str(unified), pure_v2=False)
     assert groups.pids_room() is None  # no limit anywhere
     (pids / "pids.max").write_text("5\n")
     assert groups.pids_room() == 2
     (unified / "pids.max").write_text("4\n")
-    (unified / "pids.current").write_text("3\n")
     assert groups.pids_room() == 1
