@@ -152,35 +152,31 @@ def _chunks(conn: Connection) -> Iterator[bytes]:
     """The hijacked stream's chunks, to its end. Each wait also ends when a signal comes, whichever of our
     threads the kernel gave it to: Python runs handlers in the main thread only, and a signal to forward (or
     a resize) must not wait for the container's next output."""
+    import select
+
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        old = _signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: no handler would run here anyway
+        os.close(r)
+        os.close(w)
         yield from iter(conn.recv, b"")
         return
+    sock = conn.sock.fileno()
     try:
-        try:
-            old = _signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        except ValueError:  # not the main thread: no handler would run here anyway
-            yield from iter(conn.recv, b"")
-            return
-        import select
-
-        sock = conn.sock.fileno()
-        try:
-            while True:
-                if not conn.rfile.buf:  # bytes read along with the headers come first
-                    ready = select.select([sock, r], [], [])[0]
-                    if r in ready:
-                        os.read(r, 512)  # the handlers have run as select returned
-                    if sock not in ready:
-                        continue
-                data = conn.recv()
-                if not data:
-                    return
-                yield data
-        finally:
-            _signal.set_wakeup_fd(old)
+        while True:
+            if not conn.rfile.buf:  # bytes read along with the headers come first
+                ready = select.select([sock, r], [], [])[0]
+                if r in ready:
+                    os.read(r, 512)  # the handlers have run as select returned
+                if sock not in ready:
+                    continue
+            data = conn.recv()
+            if not data:
+                return
+            yield data
     finally:
+        _signal.set_wakeup_fd(old)
         os.close(r)
         os.close(w)
 
